@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ratelimitd's XDP program: finds the rule for a packet's source address (longest prefix wins),
+ * charges the rule's token buckets and passes or drops the packet before the kernel allocates an
+ * skb. Bucket arithmetic lives in ratelimit/gcra.h, shared with user space and its unit tests.
+ */
+#include "parse.h"
+#include "ratelimit/addr.h"
+#include "ratelimit/gcra.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Which attach slot's counters this instance of the program moves. Set before load. */
+const volatile __u32 iface_slot = 0;
+
+/* Source prefix -> rule index. Rules never live in an LRU map: a flood cannot evict them. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __type(key, struct rl_prefix_key);
+    __type(value, struct rl_prefix_value);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 65536);
+} prefixes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_rule);
+    __uint(max_entries, 16384);
+} rules SEC(".maps");
+
+/* Buckets of RL_PER_RULE limits, at rule * RL_MAX_LIMITS + limit. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_bucket);
+    __uint(max_entries, 16384 * RL_MAX_LIMITS);
+} rule_buckets SEC(".maps");
+
+/* Shared per-source state: cached rule and RL_PER_SOURCE buckets. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __type(key, struct rl_source_key);
+    __type(value, struct rl_source);
+    __uint(max_entries, 65536);
+} sources SEC(".maps");
+
+/* Per-CPU per-source counters: counting never writes a cache line another CPU uses. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+    __type(key, struct rl_source_key);
+    __type(value, struct rl_source_counters);
+    __uint(max_entries, 65536);
+} source_counters SEC(".maps");
+
+/* Buckets of RL_PER_PREFIX limits. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __type(key, struct rl_block_key);
+    __type(value, struct rl_bucket);
+    __uint(max_entries, 65536);
+} blocks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_settings);
+    __uint(max_entries, 1);
+} settings SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_counter);
+    __uint(max_entries, RL_STATS_ENTRIES);
+} stats SEC(".maps");
+
+/* What classification decided, and for whom. */
+struct rl_decision {
+    __u32 reason;  /* enum rl_reason */
+    __u32 verdict; /* enum rl_verdict */
+    int tracked;   /* the source has an entry in `sources`: count it per source too */
+};
+
+/*
+ * The source's entry with an up-to-date cached rule, or NULL if no rule matches it (then it is
+ * not tracked) or no entry could be made. The LPM lookup runs only for a new source or after the
+ * daemon changed the rules (a new generation).
+ */
+static __always_inline struct rl_source *rl_source_resolve(const struct rl_packet *pkt,
+                                                           __u32 generation, int *untracked)
+{
+    struct rl_source *src = bpf_map_lookup_elem(&sources, &pkt->source);
+    struct rl_prefix_key lpm = {.prefixlen = RL_ADDR_LEN * 8};
+    struct rl_prefix_value *match;
+    __u32 rule;
+
+    if (src && src->generation == generation)
+        return src;
+
+    __builtin_memcpy(lpm.addr, pkt->source.addr, RL_ADDR_LEN);
+    match = bpf_map_lookup_elem(&prefixes, &lpm);
+    rule = match ? match->rule : RL_NO_RULE;
+
+    if (!src) {
+        struct rl_source fresh = {.rule = rule, .generation = generation};
+
+        if (rule == RL_NO_RULE)
+            return NULL;
+        /* Another CPU may create it first (-EEXIST): either way, look it up. */
+        bpf_map_update_elem(&sources, &pkt->source, &fresh, BPF_NOEXIST);
+        src = bpf_map_lookup_elem(&sources, &pkt->source);
+        if (!src)
+            *untracked = 1;
+        return src;
+    }
+    if (src->rule != rule) {
+        /* Now under another rule: its buckets start full, as a new source's would. */
+        __builtin_memset(src->tat, 0, sizeof(src->tat));
+        src->rule = rule;
+    }
+    src->generation = generation;
+    return src;
+}
+
+/* The TAT word of limit `index` of rule `rule_index` for this packet, or NULL if it has none. */
+static __always_inline __u64 *rl_limit_bucket(const struct rl_limit *limit, __u32 rule_index,
+                                              __u32 index, struct rl_source *src,
+                                              const struct rl_packet *pkt)
+{
+    struct rl_block_key block = {.rule = rule_index, .limit = index};
+    struct rl_bucket *bucket, fresh = {};
+    __u32 slot;
+
+    switch (limit->per) {
+    case RL_PER_SOURCE:
+        return &src->tat[index];
+    case RL_PER_RULE:
+        slot = rule_index * RL_MAX_LIMITS + index;
+        bucket = bpf_map_lookup_elem(&rule_buckets, &slot);
+        return bucket ? &bucket->tat : NULL;
+    default:
+        __builtin_memcpy(block.addr, pkt->source.addr, RL_ADDR_LEN);
+        rl_mask_addr(block.addr, limit->per_prefixlen);
+        bucket = bpf_map_lookup_elem(&blocks, &block);
+        if (!bucket) {
+            bpf_map_update_elem(&blocks, &block, &fresh, BPF_NOEXIST);
+            bucket = bpf_map_lookup_elem(&blocks, &block);
+        }
+        return bucket ? &bucket->tat : NULL;
+    }
+}
+
+/*
+ * Charges every limit of the rule, or none: a packet passes only if all its buckets have room,
+ * so all are checked before any is charged. Between the check and the charge another CPU may
+ * drain a bucket; then the packet is dropped and the limits charged before it keep the charge.
+ */
+static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 rule_index,
+                                              struct rl_source *src, const struct rl_packet *pkt,
+                                              int monitor)
+{
+    __u64 *tats[RL_MAX_LIMITS] = {};
+    __u64 costs[RL_MAX_LIMITS] = {};
+    __u32 nlimits = rule->nlimits; /* read once: the daemon may rewrite the rule meanwhile */
+    __u64 now, seen, next;
+
+    now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
+                                                                : bpf_ktime_get_coarse_ns());
+#pragma unroll
+    for (int i = 0; i < RL_MAX_LIMITS; i++) {
+        const struct rl_limit *limit = &rule->limits[i];
+
+        if (i >= nlimits)
+            break;
+        tats[i] = rl_limit_bucket(limit, rule_index, i, src, pkt);
+        if (!tats[i])
+            return RL_REASON_UNTRACKED;
+        costs[i] = rl_limit_cost(limit, rl_limit_units(limit, pkt->frame_len));
+        seen = RL_READ_ONCE_U64(tats[i]);
+        if (!rl_gcra_conforms(seen, now, costs[i], limit->tolerance, &next)) {
+            rl_bucket_settle(tats[i], seen, now, limit->tolerance);
+            return RL_REASON_OVER_LIMIT;
+        }
+    }
+    if (monitor)
+        return RL_REASON_CONFORMING; /* monitor mode must not change what enforce would see */
+#pragma unroll
+    for (int i = 0; i < RL_MAX_LIMITS; i++) {
+        if (i >= nlimits || !tats[i])
+            break;
+        if (!rl_bucket_take(tats[i], now, costs[i], rule->limits[i].tolerance))
+            return RL_REASON_OVER_LIMIT;
+    }
+    return RL_REASON_CONFORMING;
+}
+
+static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
+                                        struct rl_decision *d)
+{
+    int untracked = 0, monitor;
+    struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &untracked);
+    struct rl_rule *rule;
+    __u32 rule_index;
+
+    if (!src) {
+        d->reason = untracked ? RL_REASON_UNTRACKED : RL_REASON_NO_RULE;
+        return;
+    }
+    rule_index = src->rule;
+    d->tracked = 1;
+    if (rule_index == RL_NO_RULE) {
+        d->reason = RL_REASON_NO_RULE;
+        return;
+    }
+    rule = bpf_map_lookup_elem(&rules, &rule_index);
+    if (!rule) {
+        d->reason = RL_REASON_NO_RULE;
+        return;
+    }
+
+    monitor = (cfg->flags & RL_SETTINGS_MONITOR) || (rule->flags & RL_RULE_MONITOR);
+    switch (rule->action) {
+    case RL_ACTION_ALLOW:
+        d->reason = RL_REASON_ALLOWED;
+        return;
+    case RL_ACTION_DENY:
+        d->reason = RL_REASON_DENIED;
+        break;
+    default:
+        d->reason = rl_charge_limits(rule, rule_index, src, pkt, monitor);
+        break;
+    }
+    if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT) && !monitor)
+        d->verdict = RL_VERDICT_DROP;
+}
+
+static __always_inline void rl_count(const struct rl_packet *pkt, const struct rl_decision *d)
+{
+    __u32 index = rl_stats_index(iface_slot, d->reason, d->verdict);
+    struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
+    struct rl_source_counters *per_source;
+
+    if (counter) {
+        counter->packets++;
+        counter->bytes += pkt->frame_len;
+    }
+    if (!d->tracked)
+        return;
+    per_source = bpf_map_lookup_elem(&source_counters, &pkt->source);
+    if (per_source) {
+        per_source->packets[d->verdict]++;
+        per_source->bytes[d->verdict] += pkt->frame_len;
+    } else {
+        struct rl_source_counters first = {};
+
+        first.packets[d->verdict] = 1;
+        first.bytes[d->verdict] = pkt->frame_len;
+        bpf_map_update_elem(&source_counters, &pkt->source, &first, BPF_NOEXIST);
+    }
+}
+
+SEC("xdp")
+int ratelimit_xdp(struct xdp_md *ctx)
+{
+    struct rl_decision d = {.verdict = RL_VERDICT_PASS};
+    struct rl_packet pkt = {};
+    const struct rl_settings *cfg;
+    __u32 zero = 0;
+
+    cfg = bpf_map_lookup_elem(&settings, &zero);
+    if (!cfg)
+        return XDP_PASS; /* unreachable: a one-entry array always has entry 0 */
+
+    switch (rl_parse(ctx, &pkt)) {
+    case RL_PARSE_NON_IP:
+        d.reason = RL_REASON_NON_IP;
+        break;
+    case RL_PARSE_MALFORMED:
+        d.reason = RL_REASON_MALFORMED;
+        if ((cfg->flags & RL_SETTINGS_DROP_MALFORMED) && !(cfg->flags & RL_SETTINGS_MONITOR))
+            d.verdict = RL_VERDICT_DROP;
+        break;
+    default:
+        rl_classify(&pkt, cfg, &d);
+        break;
+    }
+
+    /* The one exit: every verdict is counted. */
+    rl_count(&pkt, &d);
+    return d.verdict == RL_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between the XDP program and user space: every map key and value, flag and
+ * constant that both sides use. Included by bpf/ratelimit.bpf.c and by the C++ daemon, CLI and
+ * tests, so a layout is written exactly once. Fixed-width types only; no padding the compiler
+ * could choose differently on the two sides (the C++ side static_asserts the sizes).
+ */
+#ifndef RATELIMIT_ABI_H
+#define RATELIMIT_ABI_H
+
+#include <linux/types.h>
+
+/* Bumped whenever a map layout below changes: pins of another version are never adopted. */
+#define RL_ABI_VERSION 1
+
+/* Addresses are IPv6; an IPv4 address a.b.c.d is stored as ::ffff:a.b.c.d (RFC 4291 2.5.5.2). */
+#define RL_ADDR_LEN 16
+#define RL_IPV4_MAPPED_PREFIXLEN 96
+
+#define RL_MAX_LIMITS 4      /* stacked limits per rule */
+#define RL_MAX_VLAN_TAGS 2   /* 802.1Q / 802.1ad tags walked before giving up (non-IP) */
+#define RL_MAX_IPV6_EXT 6    /* IPv6 extension headers walked before calling it malformed */
+#define RL_MAX_INTERFACES 32 /* attach slots with their own counters */
+#define RL_CAS_RETRIES 8     /* compare-and-swap attempts on a contended bucket */
+#define RL_NO_RULE 0xffffffffu
+
+/*
+ * Bucket time. Token buckets are kept in GCRA form (see gcra.h): one 64-bit "theoretical
+ * arrival time" (TAT) per bucket, in units of 2^-RL_TIME_SHIFT ns. A quarter nanosecond keeps the
+ * per-packet rounding error at most 0.125 ns of bucket time, while a signed 64-bit difference
+ * still spans 73 years, more than a burst that takes 31 years to refill (10^9 packets at 1 pps).
+ */
+#define RL_TIME_SHIFT 2
+/* Fractional bits of rl_limit.interval (bucket time per packet or byte, 32.32 fixed point). */
+#define RL_INTERVAL_FRAC_BITS 32
+
+enum rl_action {
+    RL_ACTION_LIMIT = 0, /* charge the rule's limits */
+    RL_ACTION_ALLOW = 1, /* never limited */
+    RL_ACTION_DENY = 2,  /* always dropped */
+};
+
+enum rl_unit {
+    RL_UNIT_PACKETS = 0, /* one unit per packet */
+    RL_UNIT_BYTES = 1,   /* one unit per byte of the frame */
+};
+
+enum rl_per {
+    RL_PER_SOURCE = 0, /* each source address has its own bucket */
+    RL_PER_PREFIX = 1, /* sources within one prefix of per_prefixlen bits share a bucket */
+    RL_PER_RULE = 2,   /* all sources matching the rule share one bucket */
+};
+
+enum rl_rule_flags {
+    RL_RULE_MONITOR = 1u << 0,       /* count would-be drops, pass everything */
+    RL_RULE_PRECISE_CLOCK = 1u << 1, /* a burst shorter than a coarse clock tick: read ktime */
+};
+
+enum rl_settings_flags {
+    RL_SETTINGS_MONITOR = 1u << 0,        /* global monitor mode */
+    RL_SETTINGS_DROP_MALFORMED = 1u << 1, /* drop malformed IP packets instead of passing */
+};
+
+enum rl_verdict {
+    RL_VERDICT_PASS = 0,
+    RL_VERDICT_DROP = 1,
+    RL_VERDICT_COUNT,
+};
+
+/* Why a packet got its verdict. Counted per interface, reason and verdict. */
+enum rl_reason {
+    RL_REASON_NON_IP = 0,     /* not IPv4/IPv6: always passed */
+    RL_REASON_MALFORMED = 1,  /* truncated or invalid IP headers */
+    RL_REASON_NO_RULE = 2,    /* no rule and no default matched the source */
+    RL_REASON_ALLOWED = 3,    /* matched an allow rule */
+    RL_REASON_DENIED = 4,     /* matched a deny rule (passed in monitor mode) */
+    RL_REASON_CONFORMING = 5, /* every bucket had room */
+    RL_REASON_OVER_LIMIT = 6, /* some bucket was empty (passed in monitor mode) */
+    RL_REASON_UNTRACKED = 7,  /* no bucket could be allocated for the source: passed */
+    RL_REASON_COUNT,
+};
+
+/* Key of the per-source maps: the source address. */
+struct rl_source_key {
+    __u8 addr[RL_ADDR_LEN];
+};
+
+/* LPM trie key: a source prefix. prefixlen counts bits of the (IPv4-mapped) IPv6 address. */
+struct rl_prefix_key {
+    __u32 prefixlen;
+    __u8 addr[RL_ADDR_LEN];
+};
+
+/* LPM trie value: index of the rule in the rules array. Several prefixes may share one rule. */
+struct rl_prefix_value {
+    __u32 rule;
+};
+
+struct rl_limit {
+    __u64 interval;     /* bucket time per unit, 32.32 fixed point: 1 s / rate, in time units */
+    __u64 tolerance;    /* bucket time a full burst spans: how far a TAT may run ahead of now */
+    __u8 unit;          /* enum rl_unit */
+    __u8 per;           /* enum rl_per */
+    __u8 per_prefixlen; /* RL_PER_PREFIX: bits of the IPv6/IPv4-mapped address that are kept */
+    __u8 pad[5];
+};
+
+struct rl_rule {
+    __u8 action;  /* enum rl_action */
+    __u8 nlimits; /* limits[0..nlimits) are in force */
+    __u8 flags;   /* enum rl_rule_flags */
+    __u8 pad[5];
+    struct rl_limit limits[RL_MAX_LIMITS];
+};
+
+/* Shared (not per-CPU) state of one source: exact whichever CPU its packets land on. */
+struct rl_source {
+    __u64 tat[RL_MAX_LIMITS]; /* TAT of each RL_PER_SOURCE limit of the cached rule */
+    __u32 rule;               /* cached LPM result (RL_NO_RULE: none) ... */
+    __u32 generation;         /* ... valid while it equals rl_settings.generation */
+};
+
+/* Bucket of an RL_PER_PREFIX limit: one per (rule, limit, masked source). */
+struct rl_block_key {
+    __u32 rule;
+    __u32 limit;
+    __u8 addr[RL_ADDR_LEN];
+};
+
+struct rl_bucket {
+    __u64 tat;
+};
+
+/* Per-CPU per-source traffic, by verdict. */
+struct rl_source_counters {
+    __u64 packets[RL_VERDICT_COUNT];
+    __u64 bytes[RL_VERDICT_COUNT];
+};
+
+/* Per-CPU global counters, indexed by rl_stats_index(). */
+struct rl_counter {
+    __u64 packets;
+    __u64 bytes;
+};
+
+/* The single entry of the settings array. */
+struct rl_settings {
+    __u32 generation; /* bumped by the daemon after every rule change: drops cached lookups */
+    __u32 flags;      /* enum rl_settings_flags */
+};
+
+static inline __u32 rl_stats_index(__u32 iface_slot, __u32 reason, __u32 verdict)
+{
+    return (iface_slot * RL_REASON_COUNT + reason) * RL_VERDICT_COUNT + verdict;
+}
+
+#define RL_STATS_ENTRIES (RL_MAX_INTERFACES * RL_REASON_COUNT * RL_VERDICT_COUNT)
+
+#endif /* RATELIMIT_ABI_H */

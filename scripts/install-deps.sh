@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ratelimitd needs to build, test and benchmark.
+# Idempotent: only missing packages are installed, so a ready machine costs one dpkg query.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake make g++ pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libsystemd-dev libcpp-httplib-dev libgtest-dev
+  # tests: namespaces, veth, firewall counters, a real Prometheus scrape
+  iproute2 nftables iptables prometheus
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "datapath/compile.hpp"
+
+#include <time.h>
+
+#include <stdexcept>
+
+#include "kernel/error.hpp"
+#include "ratelimit/gcra.h"
+
+namespace ratelimit
+{
+
+rl_limit compile_limit(const LimitSpec &spec)
+{
+    if (spec.rate == 0 || spec.burst == 0)
+        throw std::invalid_argument("a limit needs a rate and a burst of at least 1");
+    rl_limit limit{};
+    limit.unit = spec.unit;
+    limit.per = spec.per;
+    limit.per_prefixlen = static_cast<std::uint8_t>(spec.per_prefixlen);
+    rl_limit_set_rate(&limit, spec.rate, spec.burst);
+    return limit;
+}
+
+std::uint64_t coarse_clock_resolution_ns()
+{
+    static const std::uint64_t resolution = [] {
+        timespec res{};
+        check(clock_getres(CLOCK_MONOTONIC_COARSE, &res), "read the coarse clock's resolution");
+        return static_cast<std::uint64_t>(res.tv_sec) * 1000000000ull + res.tv_nsec;
+    }();
+    return resolution;
+}
+
+rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor)
+{
+    if (limits.size() > RL_MAX_LIMITS)
+        throw std::invalid_argument("a rule stacks at most 4 limits");
+    rl_rule rule{};
+    rule.action = action;
+    rule.flags = monitor ? RL_RULE_MONITOR : 0;
+    if (action != RL_ACTION_LIMIT)
+        return rule;
+    const std::uint64_t two_ticks = rl_time_from_ns(2 * coarse_clock_resolution_ns());
+    for (const auto &spec : limits) {
+        rl_limit &limit = rule.limits[rule.nlimits++];
+        limit = compile_limit(spec);
+        if (limit.tolerance < two_ticks)
+            rule.flags |= RL_RULE_PRECISE_CLOCK;
+    }
+    return rule;
+}
+
+} // namespace ratelimit

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// Turns a limit as a user states it (rate, burst, who shares the bucket) into the data path's
+// rl_limit / rl_rule, including the choice of clock.
+
+#include <cstdint>
+#include <span>
+
+#include "ratelimit/abi.h"
+
+namespace ratelimit
+{
+
+struct LimitSpec {
+    rl_unit unit = RL_UNIT_PACKETS;
+    std::uint64_t rate = 0;  // units per second, >= 1
+    std::uint64_t burst = 0; // units, >= 1
+    rl_per per = RL_PER_SOURCE;
+    std::uint32_t per_prefixlen = 0; // RL_PER_PREFIX: in IPv6 (or mapped) bits
+    auto operator<=>(const LimitSpec &) const = default;
+};
+
+rl_limit compile_limit(const LimitSpec &spec);
+
+// A rule whose burst spans less than two ticks of the coarse clock reads the precise clock: the
+// coarse one refills in tick-sized steps, and a bucket too small to hold a step would lose rate.
+rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor);
+
+// Resolution of bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE): one kernel tick.
+std::uint64_t coarse_clock_resolution_ns();
+
+} // namespace ratelimit

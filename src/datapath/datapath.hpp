@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The loaded XDP program and its maps, sized at load time. Everything above (reconcile, daemon,
+// tests, benchmarks) reaches the kernel's data path through this class.
+
+#include <cstdint>
+
+#include "kernel/map.hpp"
+#include "kernel/skeleton.hpp"
+#include "ratelimit.skel.h"
+#include "ratelimit/abi.h"
+
+namespace ratelimit
+{
+
+struct DatapathOptions {
+    std::uint32_t max_sources = 65536; // tracked sources (and /N blocks) before LRU eviction
+    std::uint32_t max_rules = 16384;   // rule slots; prefixes may be up to four times as many
+    std::uint32_t iface_slot = 0;      // which interface's counters this instance moves
+};
+
+class Datapath
+{
+  public:
+    explicit Datapath(const DatapathOptions &options);
+
+    int program_fd() const;
+    const DatapathOptions &options() const { return options_; }
+
+    Map<rl_prefix_key, rl_prefix_value> prefixes() const;
+    Map<std::uint32_t, rl_rule> rules() const;
+    Map<std::uint32_t, rl_bucket> rule_buckets() const;
+    Map<rl_source_key, rl_source> sources() const;
+    PerCpuMap<rl_source_key, rl_source_counters> source_counters() const;
+    Map<rl_block_key, rl_bucket> blocks() const;
+    Map<std::uint32_t, rl_settings> settings() const;
+    PerCpuMap<std::uint32_t, rl_counter> stats() const;
+
+    // Makes the program drop every cached rule lookup: call after changing prefixes or rules.
+    void publish_rules();
+    void set_settings_flags(std::uint32_t flags);
+
+    // Global counters of one reason and verdict, summed over CPUs.
+    rl_counter counter(rl_reason reason, rl_verdict verdict) const;
+
+  private:
+    template <typename M>
+    M view(bpf_map *map) const;
+
+    DatapathOptions options_;
+    Skeleton<ratelimit_bpf> skel_;
+};
+
+} // namespace ratelimit

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// Source addresses and prefixes as the data path keys them: IPv6, with IPv4 mapped into
+// ::ffff:0:0/96 so that one LPM trie and one bucket map hold both families.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ratelimit/abi.h"
+
+namespace ratelimit
+{
+
+struct Address {
+    std::array<std::uint8_t, RL_ADDR_LEN> bytes{};
+
+    bool is_v4() const; // an IPv4-mapped address
+    std::string to_string() const;
+    rl_source_key key() const;
+    auto operator<=>(const Address &) const = default;
+};
+
+struct Prefix {
+    Address address;          // host bits are zero
+    std::uint32_t length = 0; // bits of the IPv6 (or mapped) address: IPv4 /24 is 120
+
+    bool is_v4() const { return address.is_v4() && length >= RL_IPV4_MAPPED_PREFIXLEN; }
+    // Length as written by the user: /24 for IPv4, /64 for IPv6.
+    std::uint32_t family_length() const;
+    std::string to_string() const;
+    rl_prefix_key key() const;
+    bool contains(const Address &addr) const;
+    auto operator<=>(const Prefix &) const = default;
+};
+
+std::optional<Address> parse_address(std::string_view text);
+// "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128). Host bits must be zero.
+std::optional<Prefix> parse_prefix(std::string_view text);
+
+// The first `length` bits of `addr`, the rest zeroed.
+Address mask(const Address &addr, std::uint32_t length);
+
+} // namespace ratelimit
