@@ -151,46 +151,77 @@ static __always_inline __u64 *rl_limit_bucket(const struct rl_limit *limit, __u3
     }
 }
 
+enum rl_limit_result {
+    RL_LIMIT_ROOM,      /* the bucket had room (and was charged, if asked to) */
+    RL_LIMIT_EMPTY,     /* the bucket had no room */
+    RL_LIMIT_NO_BUCKET, /* no bucket could be allocated */
+};
+
+/* The packet being charged to a rule (BPF calls take at most five arguments). */
+struct rl_charge {
+    struct rl_packet pkt;
+    __u64 now;
+    __u32 rule_index;
+};
+
 /*
- * Charges every limit of the rule, or none: a packet passes only if all its buckets have room,
- * so all are checked before any is charged. Between the check and the charge another CPU may
- * drain a bucket; then the packet is dropped and the limits charged before it keep the charge.
+ * Checks (charge = 0) or charges (charge = 1) limit `index` of the rule. A global function: the
+ * verifier checks it once, on its own, instead of once for every path that reaches each call,
+ * which keeps the program's verification cost linear in the number of stacked limits.
+ */
+__noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
+                              const struct rl_charge *ch, __u32 index, int charge)
+{
+    const struct rl_packet *pkt;
+    const struct rl_limit *limit;
+    __u64 *tat, cost, seen, next, now;
+
+    if (!rule || !src || !ch)
+        return RL_LIMIT_NO_BUCKET;
+    pkt = &ch->pkt;
+    now = ch->now;
+
+    if (index >= RL_MAX_LIMITS)
+        return RL_LIMIT_NO_BUCKET;
+    limit = &rule->limits[index];
+    tat = rl_limit_bucket(limit, ch->rule_index, index, src, pkt);
+    if (!tat)
+        return RL_LIMIT_NO_BUCKET;
+    cost = rl_limit_cost(limit, rl_limit_units(limit, pkt->frame_len));
+    if (charge)
+        return rl_bucket_take(tat, now, cost, limit->tolerance) ? RL_LIMIT_ROOM : RL_LIMIT_EMPTY;
+    seen = RL_READ_ONCE_U64(tat);
+    if (rl_gcra_conforms(seen, now, cost, limit->tolerance, &next))
+        return RL_LIMIT_ROOM;
+    rl_bucket_settle(tat, seen, now, limit->tolerance);
+    return RL_LIMIT_EMPTY;
+}
+
+/*
+ * Charges every limit of the rule, or none: a packet passes only if all its buckets have room.
+ * With several limits stacked, all are checked before any is charged; between the check and the
+ * charge another CPU may drain a bucket, and then the packet is dropped and the limits charged
+ * before it keep the charge.
  */
 static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 rule_index,
-                                              struct rl_source *src, const struct rl_packet *pkt,
-                                              int monitor)
+                                              struct rl_source *src, const struct rl_packet *pkt)
 {
-    __u64 *tats[RL_MAX_LIMITS] = {};
-    __u64 costs[RL_MAX_LIMITS] = {};
     __u32 nlimits = rule->nlimits; /* read once: the daemon may rewrite the rule meanwhile */
-    __u64 now, seen, next;
+    struct rl_charge ch = {.pkt = *pkt, .rule_index = rule_index};
 
-    now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
-                                                                : bpf_ktime_get_coarse_ns());
-#pragma unroll
-    for (int i = 0; i < RL_MAX_LIMITS; i++) {
-        const struct rl_limit *limit = &rule->limits[i];
-
-        if (i >= nlimits)
-            break;
-        tats[i] = rl_limit_bucket(limit, rule_index, i, src, pkt);
-        if (!tats[i])
-            return RL_REASON_UNTRACKED;
-        costs[i] = rl_limit_cost(limit, rl_limit_units(limit, pkt->frame_len));
-        seen = RL_READ_ONCE_U64(tats[i]);
-        if (!rl_gcra_conforms(seen, now, costs[i], limit->tolerance, &next)) {
-            rl_bucket_settle(tats[i], seen, now, limit->tolerance);
-            return RL_REASON_OVER_LIMIT;
+    ch.now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
+                                                                   : bpf_ktime_get_coarse_ns());
+    for (int charge = nlimits > 1 ? 0 : 1; charge <= 1; charge++) {
+        for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits; i++) {
+            switch (rl_limit_apply(rule, src, &ch, i, charge)) {
+            case RL_LIMIT_ROOM:
+                break;
+            case RL_LIMIT_EMPTY:
+                return RL_REASON_OVER_LIMIT;
+            default:
+                return RL_REASON_UNTRACKED;
+            }
         }
-    }
-    if (monitor)
-        return RL_REASON_CONFORMING; /* monitor mode must not change what enforce would see */
-#pragma unroll
-    for (int i = 0; i < RL_MAX_LIMITS; i++) {
-        if (i >= nlimits || !tats[i])
-            break;
-        if (!rl_bucket_take(tats[i], now, costs[i], rule->limits[i].tolerance))
-            return RL_REASON_OVER_LIMIT;
     }
     return RL_REASON_CONFORMING;
 }
@@ -228,7 +259,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->reason = RL_REASON_DENIED;
         break;
     default:
-        d->reason = rl_charge_limits(rule, rule_index, src, pkt, monitor);
+        d->reason = rl_charge_limits(rule, rule_index, src, pkt);
         break;
     }
     if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT) && !monitor)

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// Rule semantics of the real XDP program: longest prefix, actions, who shares a bucket, stacked
+// limits, packet and byte rates, monitor mode, the default rule, rule changes.
+// Rates are 1 per second so that no token refills while a test runs: what passes is the burst.
+
+#include <linux/bpf.h>
+
+#include "datapath_fixture.hpp"
+#include "ratelimit/gcra.h"
+
+namespace ratelimit::test
+{
+namespace
+{
+
+LimitSpec pps(std::uint64_t burst, rl_per per = RL_PER_SOURCE, std::uint32_t per_prefixlen = 0)
+{
+    return {RL_UNIT_PACKETS, 1, burst, per, per_prefixlen};
+}
+
+LimitSpec byte_limit(std::uint64_t burst, rl_per per = RL_PER_SOURCE)
+{
+    return {RL_UNIT_BYTES, 1, burst, per, 0};
+}
+
+rl_rule limit_rule(std::initializer_list<LimitSpec> limits, bool monitor = false)
+{
+    return compile_rule(RL_ACTION_LIMIT, {limits.begin(), limits.size()}, monitor);
+}
+
+using RulesTest = DatapathTest;
+
+TEST_F(RulesTest, LongestPrefixWins)
+{
+    add_rule({"10.0.0.0/8"}, limit_rule({pps(5)}));
+    add_rule({"10.1.0.0/16"}, compile_rule(RL_ACTION_ALLOW, {}, false));
+    add_rule({"10.1.2.3/32"}, compile_rule(RL_ACTION_DENY, {}, false));
+
+    EXPECT_EQ(passed_of(udp_from("10.2.0.1"), 20), 5u);
+    EXPECT_EQ(passed_of(udp_from("10.1.9.9"), 20), 20u);
+    EXPECT_EQ(passed_of(udp_from("10.1.2.3"), 20), 0u);
+    EXPECT_EQ(passed_of(udp_from("11.0.0.1"), 20), 20u);
+    EXPECT_EQ(packets(RL_REASON_CONFORMING, RL_VERDICT_PASS), 5u);
+    EXPECT_EQ(packets(RL_REASON_OVER_LIMIT, RL_VERDICT_DROP), 15u);
+    EXPECT_EQ(packets(RL_REASON_ALLOWED, RL_VERDICT_PASS), 20u);
+    EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_DROP), 20u);
+    EXPECT_EQ(packets(RL_REASON_NO_RULE, RL_VERDICT_PASS), 20u);
+}
+
+TEST_F(RulesTest, PerSourceGivesEachSourceItsOwnBucket)
+{
+    add_limit("10.0.0.0/8", pps(3));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 3u);
+    EXPECT_EQ(passed_of(udp_from("10.9.0.2"), 10), 3u);
+}
+
+TEST_F(RulesTest, PerSlash24SharesABucketPerBlock)
+{
+    add_limit("10.0.0.0/8", pps(3, RL_PER_PREFIX, prefix("10.0.0.0/24").length));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 2), 2u);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 1u); // same /24: one token left
+    EXPECT_EQ(passed_of(udp_from("10.0.1.1"), 10), 3u); // another /24
+}
+
+TEST_F(RulesTest, PerSlash64SharesABucketPerIpv6Block)
+{
+    add_limit("2001:db8::/32", pps(3, RL_PER_PREFIX, 64));
+    EXPECT_EQ(passed_of(udp_from("2001:db8:0:1::1"), 2), 2u);
+    EXPECT_EQ(passed_of(udp_from("2001:db8:0:1:ffff::2"), 10), 1u);
+    EXPECT_EQ(passed_of(udp_from("2001:db8:0:2::1"), 10), 3u);
+}
+
+TEST_F(RulesTest, PerRuleIsOneBucketForAllSources)
+{
+    add_limit("10.0.0.0/8", pps(4, RL_PER_RULE));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 3), 3u);
+    EXPECT_EQ(passed_of(udp_from("10.200.0.1"), 10), 1u);
+    EXPECT_EQ(passed_of(udp_from("10.3.0.1"), 10), 0u);
+}
+
+TEST_F(RulesTest, StackedLimitsPassOnlyWhenAllHaveRoom)
+{
+    // Each source <= 3, each /24 <= 4, the whole rule <= 6.
+    add_rule({"10.0.0.0/8"}, limit_rule({pps(3), pps(4, RL_PER_PREFIX, 120), pps(6, RL_PER_RULE)}));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u); // source limit binds
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 1u); // its /24 has 1 left
+    EXPECT_EQ(passed_of(udp_from("10.0.1.1"), 10), 2u); // the rule has 2 left
+    EXPECT_EQ(passed_of(udp_from("10.0.2.1"), 10), 0u);
+    // Dropped packets charged nothing: the rule bucket is empty, but source 10.0.2.1's own
+    // bucket is still full, as a check of one bucket proves.
+    auto src = dp_->sources().lookup(addr("10.0.2.1").key());
+    ASSERT_TRUE(src);
+    auto rule = dp_->rules().lookup(0);
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rl_gcra_tokens(&rule->limits[0], src->tat[0], 0), 3u);
+}
+
+TEST_F(RulesTest, PacketAndByteRates)
+{
+    Frame small = udp_from("10.0.0.1", 58); // 100-byte frame
+    ASSERT_EQ(small.size(), 100u);
+    add_rule({"10.0.0.1/32"}, limit_rule({byte_limit(1000)}));
+    EXPECT_EQ(passed_of(small, 30), 10u);
+
+    add_rule({"10.0.0.2/32"}, limit_rule({pps(20), byte_limit(1000)})); // bytes bind
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2", 58), 30), 10u);
+
+    add_rule({"10.0.0.3/32"}, limit_rule({pps(5), byte_limit(1000)})); // packets bind
+    EXPECT_EQ(passed_of(udp_from("10.0.0.3", 58), 30), 5u);
+
+    // A frame bigger than the byte burst never passes.
+    add_rule({"10.0.0.4/32"}, limit_rule({byte_limit(99)}));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.4", 58), 3), 0u);
+}
+
+TEST_F(RulesTest, MonitorRuleNeverDropsButCounts)
+{
+    add_rule({"10.0.0.0/8"}, limit_rule({pps(3)}, true));
+    add_rule({"10.9.9.9/32"}, compile_rule(RL_ACTION_DENY, {}, true));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
+    EXPECT_EQ(passed_of(udp_from("10.9.9.9"), 4), 4u);
+    EXPECT_EQ(packets(RL_REASON_CONFORMING, RL_VERDICT_PASS), 3u);
+    EXPECT_EQ(packets(RL_REASON_OVER_LIMIT, RL_VERDICT_PASS), 7u);
+    EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_PASS), 4u);
+    EXPECT_EQ(packets(RL_REASON_OVER_LIMIT, RL_VERDICT_DROP), 0u);
+}
+
+TEST_F(RulesTest, GlobalMonitorModeNeverDrops)
+{
+    add_limit("10.0.0.0/8", pps(2));
+    dp_->set_settings_flags(RL_SETTINGS_MONITOR | RL_SETTINGS_DROP_MALFORMED);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 5), 5u);
+    Frame bad = udp_from("10.0.0.1");
+    bad[14] = 0x44; // IHL 4
+    EXPECT_EQ(send(bad), XDP_PASS);
+    EXPECT_EQ(packets(RL_REASON_OVER_LIMIT, RL_VERDICT_PASS), 3u);
+    EXPECT_EQ(packets(RL_REASON_MALFORMED, RL_VERDICT_PASS), 1u);
+
+    // Back to enforce: the bucket that monitor mode did not charge for would-drops is empty
+    // because of the 2 conforming packets only.
+    dp_->set_settings_flags(0);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 5), 0u);
+}
+
+TEST_F(RulesTest, DefaultRuleCoversBothFamiliesAndYieldsToRules)
+{
+    // The default is installed as ::/0 and ::ffff:0:0/96 (0.0.0.0/0) sharing one rule.
+    add_rule({"::/0", "0.0.0.0/0"}, limit_rule({pps(2)}));
+    add_limit("192.0.2.0/24", pps(4));
+    EXPECT_EQ(passed_of(udp_from("203.0.113.5"), 10), 2u);
+    EXPECT_EQ(passed_of(udp_from("2001:db8::5"), 10), 2u);
+    EXPECT_EQ(passed_of(udp_from("192.0.2.5"), 10), 4u);
+}
+
+TEST_F(RulesTest, NoRuleAndNoDefaultPassesUntracked)
+{
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
+    EXPECT_EQ(packets(RL_REASON_NO_RULE, RL_VERDICT_PASS), 10u);
+    EXPECT_FALSE(dp_->sources().lookup(addr("10.0.0.1").key()));
+}
+
+TEST_F(RulesTest, RuleChangesReachCachedSources)
+{
+    std::uint32_t index = add_limit("10.0.0.0/8", pps(3));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
+
+    // Rewriting the rule in place (same index: same buckets) to allow.
+    dp_->rules().update(index, compile_rule(RL_ACTION_ALLOW, {}, false));
+    dp_->publish_rules();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
+
+    // A more specific rule for the source: its cached lookup is redone.
+    add_rule({"10.0.0.1/32"}, compile_rule(RL_ACTION_DENY, {}, false));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 0u);
+
+    // Removing the prefixes: no rule again.
+    dp_->prefixes().erase(prefix("10.0.0.1/32").key());
+    dp_->prefixes().erase(prefix("10.0.0.0/8").key());
+    dp_->publish_rules();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
+}
+
+TEST_F(RulesTest, PerSourceCountersByVerdict)
+{
+    add_limit("10.0.0.0/8", pps(3));
+    Frame f = udp_from("10.0.0.1");
+    passed_of(f, 10);
+    auto per_cpu = dp_->source_counters().lookup(addr("10.0.0.1").key());
+    ASSERT_TRUE(per_cpu);
+    rl_source_counters sum{};
+    for (const auto &c : *per_cpu)
+        for (int v = 0; v < RL_VERDICT_COUNT; v++) {
+            sum.packets[v] += c.packets[v];
+            sum.bytes[v] += c.bytes[v];
+        }
+    EXPECT_EQ(sum.packets[RL_VERDICT_PASS], 3u);
+    EXPECT_EQ(sum.packets[RL_VERDICT_DROP], 7u);
+    EXPECT_EQ(sum.bytes[RL_VERDICT_DROP], 7 * f.size());
+}
+
+TEST_F(RulesTest, VerifiedInstructionCount)
+{
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(dp_->program_fd(), &info, &len), 0);
+    std::cout << "ratelimit_xdp: " << info.verified_insns << " instructions verified, "
+              << info.xlated_prog_len / 8 << " after rewriting\n";
+    EXPECT_GT(info.verified_insns, 0u);
+    EXPECT_LT(info.verified_insns, 1000000u); // the verifier's complexity limit
+}
+
+} // namespace
+} // namespace ratelimit::test
