@@ -77,9 +77,10 @@ struct {
 
 /* What classification decided, and for whom. */
 struct rl_decision {
-    __u32 reason;  /* enum rl_reason */
-    __u32 verdict; /* enum rl_verdict */
-    int tracked;   /* the source has an entry in `sources`: count it per source too */
+    __u32 reason;          /* enum rl_reason */
+    __u32 verdict;         /* enum rl_verdict */
+    struct rl_source *src; /* the source's entry, if it has one: count it per source too */
+    int src_created;       /* this packet created that entry */
 };
 
 /*
@@ -87,8 +88,8 @@ struct rl_decision {
  * not tracked) or no entry could be made. The LPM lookup runs only for a new source or after the
  * daemon changed the rules (a new generation).
  */
-static __always_inline struct rl_source *rl_source_resolve(const struct rl_packet *pkt,
-                                                           __u32 generation, int *untracked)
+static __always_inline struct rl_source *
+rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, int *untracked)
 {
     struct rl_source *src = bpf_map_lookup_elem(&sources, &pkt->source);
     struct rl_prefix_key lpm = {.prefixlen = RL_ADDR_LEN * 8};
@@ -112,6 +113,7 @@ static __always_inline struct rl_source *rl_source_resolve(const struct rl_packe
         src = bpf_map_lookup_elem(&sources, &pkt->source);
         if (!src)
             *untracked = 1;
+        *created = 1;
         return src;
     }
     if (src->rule != rule) {
@@ -164,37 +166,43 @@ struct rl_charge {
     __u32 rule_index;
 };
 
-/*
- * Checks (charge = 0) or charges (charge = 1) limit `index` of the rule. A global function: the
- * verifier checks it once, on its own, instead of once for every path that reaches each call,
- * which keeps the program's verification cost linear in the number of stacked limits.
- */
-__noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
-                              const struct rl_charge *ch, __u32 index, int charge)
+/* Checks (charge = 0) or charges (charge = 1) limit `index` of the rule. */
+static __always_inline int rl_limit_check_or_charge(const struct rl_rule *rule,
+                                                    struct rl_source *src,
+                                                    const struct rl_charge *ch, __u32 index,
+                                                    int charge)
 {
-    const struct rl_packet *pkt;
     const struct rl_limit *limit;
-    __u64 *tat, cost, seen, next, now;
-
-    if (!rule || !src || !ch)
-        return RL_LIMIT_NO_BUCKET;
-    pkt = &ch->pkt;
-    now = ch->now;
+    __u64 *tat, cost, seen, next;
 
     if (index >= RL_MAX_LIMITS)
         return RL_LIMIT_NO_BUCKET;
     limit = &rule->limits[index];
-    tat = rl_limit_bucket(limit, ch->rule_index, index, src, pkt);
+    tat = rl_limit_bucket(limit, ch->rule_index, index, src, &ch->pkt);
     if (!tat)
         return RL_LIMIT_NO_BUCKET;
-    cost = rl_limit_cost(limit, rl_limit_units(limit, pkt->frame_len));
+    cost = rl_limit_cost(limit, rl_limit_units(limit, ch->pkt.frame_len));
     if (charge)
-        return rl_bucket_take(tat, now, cost, limit->tolerance) ? RL_LIMIT_ROOM : RL_LIMIT_EMPTY;
+        return rl_bucket_take(tat, ch->now, cost, limit->tolerance) ? RL_LIMIT_ROOM
+                                                                    : RL_LIMIT_EMPTY;
     seen = RL_READ_ONCE_U64(tat);
-    if (rl_gcra_conforms(seen, now, cost, limit->tolerance, &next))
+    if (rl_gcra_conforms(seen, ch->now, cost, limit->tolerance, &next))
         return RL_LIMIT_ROOM;
-    rl_bucket_settle(tat, seen, now, limit->tolerance);
+    rl_bucket_settle(tat, seen, ch->now, limit->tolerance);
     return RL_LIMIT_EMPTY;
+}
+
+/*
+ * The same as a global function, for stacked limits: the verifier checks it once, on its own,
+ * instead of once for every path that reaches each call, which keeps the program's verification
+ * cost linear in the number of stacked limits (a single limit is charged inline: no call).
+ */
+__noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
+                              const struct rl_charge *ch, __u32 index, int charge)
+{
+    if (!rule || !src || !ch)
+        return RL_LIMIT_NO_BUCKET;
+    return rl_limit_check_or_charge(rule, src, ch, index, charge);
 }
 
 /*
@@ -211,7 +219,17 @@ static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 
 
     ch.now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
                                                                    : bpf_ktime_get_coarse_ns());
-    for (int charge = nlimits > 1 ? 0 : 1; charge <= 1; charge++) {
+    if (nlimits == 1) {
+        switch (rl_limit_check_or_charge(rule, src, &ch, 0, 1)) {
+        case RL_LIMIT_ROOM:
+            return RL_REASON_CONFORMING;
+        case RL_LIMIT_EMPTY:
+            return RL_REASON_OVER_LIMIT;
+        default:
+            return RL_REASON_UNTRACKED;
+        }
+    }
+    for (int charge = 0; charge <= 1; charge++) {
         for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits; i++) {
             switch (rl_limit_apply(rule, src, &ch, i, charge)) {
             case RL_LIMIT_ROOM:
@@ -230,7 +248,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
                                         struct rl_decision *d)
 {
     int untracked = 0, monitor;
-    struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &untracked);
+    struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &d->src_created, &untracked);
     struct rl_rule *rule;
     __u32 rule_index;
 
@@ -239,7 +257,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         return;
     }
     rule_index = src->rule;
-    d->tracked = 1;
+    d->src = src;
     if (rule_index == RL_NO_RULE) {
         d->reason = RL_REASON_NO_RULE;
         return;
@@ -266,29 +284,37 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->verdict = RL_VERDICT_DROP;
 }
 
+/*
+ * Counts the packet globally and, for a source with an entry, per source. A source's first packet
+ * is kept in its (just created, so not yet shared) entry rather than in the per-CPU counters: a
+ * spoofed flood of one packet per source then never pays for a per-CPU entry.
+ */
 static __always_inline void rl_count(const struct rl_packet *pkt, const struct rl_decision *d)
 {
     __u32 index = rl_stats_index(iface_slot, d->reason, d->verdict);
     struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
-    struct rl_source_counters *per_source;
+    struct rl_source_counters *per_source, first = {};
 
     if (counter) {
         counter->packets++;
         counter->bytes += pkt->frame_len;
     }
-    if (!d->tracked)
+    if (!d->src)
         return;
+    if (d->src_created) {
+        d->src->first_bytes = pkt->frame_len;
+        d->src->first_verdict = d->verdict;
+        return;
+    }
     per_source = bpf_map_lookup_elem(&source_counters, &pkt->source);
     if (per_source) {
         per_source->packets[d->verdict]++;
         per_source->bytes[d->verdict] += pkt->frame_len;
-    } else {
-        struct rl_source_counters first = {};
-
-        first.packets[d->verdict] = 1;
-        first.bytes[d->verdict] = pkt->frame_len;
-        bpf_map_update_elem(&source_counters, &pkt->source, &first, BPF_NOEXIST);
+        return;
     }
+    first.packets[d->verdict] = 1;
+    first.bytes[d->verdict] = pkt->frame_len;
+    bpf_map_update_elem(&source_counters, &pkt->source, &first, BPF_NOEXIST);
 }
 
 SEC("xdp")

@@ -118,6 +118,9 @@ struct rl_source {
     __u64 tat[RL_MAX_LIMITS]; /* TAT of each RL_PER_SOURCE limit of the cached rule */
     __u32 rule;               /* cached LPM result (RL_NO_RULE: none) ... */
     __u32 generation;         /* ... valid while it equals rl_settings.generation */
+    __u32 first_bytes;        /* the packet that created the entry, which is not in */
+    __u8 first_verdict;       /* source_counters (enum rl_verdict) */
+    __u8 pad[3];
 };
 
 /* Bucket of an RL_PER_PREFIX limit: one per (rule, limit, masked source). */
@@ -131,7 +134,7 @@ struct rl_bucket {
     __u64 tat;
 };
 
-/* Per-CPU per-source traffic, by verdict. */
+/* Per-CPU per-source traffic, by verdict, from a source's second packet on (see rl_source). */
 struct rl_source_counters {
     __u64 packets[RL_VERDICT_COUNT];
     __u64 bytes[RL_VERDICT_COUNT];

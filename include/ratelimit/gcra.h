@@ -21,7 +21,7 @@
  * - interval (time units per packet or byte) is 32.32 fixed point and below 2^64 for any rate of
  *   at least one unit per second; cost = units * interval is split into its integer and
  *   fractional halves so that neither product can overflow for units < 2^20.
- * - tolerance < 2^63: a burst of 10^9 packets at 1 pps is 4 * 10^18 units.
+ * - tolerance < 2^62: a burst of 10^9 packets at 1 pps is 4 * 10^18 units.
  */
 #ifndef RATELIMIT_GCRA_H
 #define RATELIMIT_GCRA_H
@@ -93,14 +93,20 @@ static inline __u64 rl_gcra_tokens(const struct rl_limit *limit, __u64 tat, __u6
 }
 
 /*
- * For a packet that did not conform to the bucket at *tat (last read as `seen`): a TAT further
- * ahead than the tolerance can only come from a limit tightened since it was written. Pulling it
+ * For a packet that did not conform to the bucket at *tat (last read as `seen`): a TAT more than
+ * twice the tolerance ahead can only come from a limit tightened since it was written. Pulling it
  * back to an empty bucket lets the source refill at the new rate from now, instead of waiting out
  * the old, longer tolerance. This is the only write an over-limit packet makes, and only once.
+ *
+ * Why twice: CPUs read the clock at slightly different moments, so a packet may carry a `now`
+ * that is stale by up to one coarse-clock tick against a TAT another CPU just advanced. Such a
+ * TAT is at most a tick beyond the tolerance, and a rule reads the coarse clock only if its
+ * tolerance spans two ticks, so staleness never triggers this; pulling a TAT back for it would
+ * hand out a tick's worth of tokens.
  */
 static inline void rl_bucket_settle(__u64 *tat, __u64 seen, __u64 now, __u64 tolerance)
 {
-    if ((__s64)(seen - now) > (__s64)tolerance)
+    if ((__s64)(seen - now) > (__s64)(2 * tolerance))
         __sync_val_compare_and_swap(tat, seen, now + tolerance);
 }
 

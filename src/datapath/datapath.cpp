@@ -9,7 +9,7 @@ namespace ratelimit
 static_assert(sizeof(rl_prefix_key) == 20);
 static_assert(sizeof(rl_limit) == 24);
 static_assert(sizeof(rl_rule) == 8 + RL_MAX_LIMITS * sizeof(rl_limit));
-static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 8);
+static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16);
 static_assert(sizeof(rl_block_key) == 24);
 static_assert(sizeof(rl_source_counters) == 32);
 static_assert(sizeof(rl_settings) == 8);
@@ -104,6 +104,23 @@ void Datapath::set_settings_flags(std::uint32_t flags)
     auto current = settings().lookup(0).value_or(rl_settings{});
     current.flags = flags;
     settings().update(0, current);
+}
+
+rl_source_counters Datapath::source_traffic(const rl_source_key &source) const
+{
+    rl_source_counters total{};
+    if (auto entry = sources().lookup(source); entry && entry->first_bytes) {
+        total.packets[entry->first_verdict] = 1;
+        total.bytes[entry->first_verdict] = entry->first_bytes;
+    }
+    for (const auto &c :
+         source_counters().lookup(source).value_or(std::vector<rl_source_counters>{})) {
+        for (int v = 0; v < RL_VERDICT_COUNT; v++) {
+            total.packets[v] += c.packets[v];
+            total.bytes[v] += c.bytes[v];
+        }
+    }
+    return total;
 }
 
 rl_counter Datapath::counter(rl_reason reason, rl_verdict verdict) const

@@ -40,6 +40,10 @@ class Datapath
     void publish_rules();
     void set_settings_flags(std::uint32_t flags);
 
+    // A source's traffic by verdict: its first packet (kept in its entry) plus the per-CPU
+    // counters of the rest, summed. Zero for an unknown source.
+    rl_source_counters source_traffic(const rl_source_key &source) const;
+
     // Global counters of one reason and verdict, summed over CPUs.
     rl_counter counter(rl_reason reason, rl_verdict verdict) const;
 

@@ -186,14 +186,7 @@ TEST_F(RulesTest, PerSourceCountersByVerdict)
     add_limit("10.0.0.0/8", pps(3));
     Frame f = udp_from("10.0.0.1");
     passed_of(f, 10);
-    auto per_cpu = dp_->source_counters().lookup(addr("10.0.0.1").key());
-    ASSERT_TRUE(per_cpu);
-    rl_source_counters sum{};
-    for (const auto &c : *per_cpu)
-        for (int v = 0; v < RL_VERDICT_COUNT; v++) {
-            sum.packets[v] += c.packets[v];
-            sum.bytes[v] += c.bytes[v];
-        }
+    rl_source_counters sum = dp_->source_traffic(addr("10.0.0.1").key());
     EXPECT_EQ(sum.packets[RL_VERDICT_PASS], 3u);
     EXPECT_EQ(sum.packets[RL_VERDICT_DROP], 7u);
     EXPECT_EQ(sum.bytes[RL_VERDICT_DROP], 7 * f.size());
