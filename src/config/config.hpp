@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The daemon's configuration: JSON text -> plain structs, validated as a whole so that one run
+// reports every problem, each naming the field's path, the value and why it is refused. Nothing
+// here touches the kernel; the one question about the system (does an interface exist) is asked
+// through a callback. Units are spelled as in units.hpp; configs/ratelimitd.json uses every field.
+//
+// Top level: "interfaces" (required: 1 .. 32 of {"name", "xdp_mode": auto|native|generic}),
+// "mode" (enforce|monitor), "default" (a limit, or {"limits": [...]}, for sources no rule
+// matches; "per" there is "source" or "rule"), "rules", "max_sources", "max_rules",
+// "drop_malformed", "control" {"socket", "group"}, "metrics" {"enabled", "listen": HOST:PORT},
+// "state_dir", "pin_dir", "keep_attached_on_exit", "log_level".
+// A rule: {"match": prefix or bare address, "action": limit (default)|allow|deny,
+// "mode": enforce|monitor, and for "limit" one limit written on the rule itself or "limits":
+// a list of them}. A limit: "rate" (packets/s) with "burst" (packets, default one second's
+// worth) and/or "bytes" (a byte rate) with "byte_burst" (default one second's worth, at least
+// 1518 bytes), and "per": "source" (default), "rule", or "/N" within the rule's address family.
+// Each rate is one LimitSpec; a rule holds at most RL_MAX_LIMITS of them.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "datapath/compile.hpp"
+#include "net/address.hpp"
+
+namespace ratelimit::config
+{
+
+// A byte bucket smaller than one full-size Ethernet frame could never pass such a frame.
+inline constexpr std::uint64_t kMinByteBurst = 1518;
+inline constexpr std::uint32_t kMinSources = 1024, kMaxSources = 1u << 27;
+inline constexpr std::uint32_t kMinRules = 16, kMaxRules = 1u << 20;
+
+enum class XdpMode { Auto, Native, Generic };
+enum class Mode { Enforce, Monitor };
+
+struct Interface {
+    std::string name;
+    XdpMode xdp_mode = XdpMode::Auto;
+    bool operator==(const Interface &) const = default;
+};
+
+struct Rule {
+    Prefix match;
+    rl_action action = RL_ACTION_LIMIT;
+    std::vector<LimitSpec> limits; // RL_ACTION_LIMIT: 1 .. RL_MAX_LIMITS; else empty
+    bool monitor = false;          // count would-be drops of this rule, pass everything
+    std::string text;              // the match as written, for display
+    bool operator==(const Rule &) const = default;
+};
+
+struct Config {
+    struct Control {
+        std::string socket = "/run/ratelimitd/ratelimitd.sock";
+        std::string group; // empty: root only
+        bool operator==(const Control &) const = default;
+    };
+    struct Metrics {
+        bool enabled = true;
+        std::string listen = "127.0.0.1:9469";
+        bool operator==(const Metrics &) const = default;
+    };
+
+    std::vector<Interface> interfaces;
+    Mode mode = Mode::Enforce;
+    std::vector<LimitSpec> default_limits; // for sources no rule matches; empty: no default
+    std::vector<Rule> rules;
+    std::uint32_t max_sources = 1'000'000;
+    std::uint32_t max_rules = 16384;
+    bool drop_malformed = false;
+    Control control;
+    Metrics metrics;
+    std::string state_dir = "/var/lib/ratelimitd";
+    std::string pin_dir = "/sys/fs/bpf/ratelimitd";
+    bool keep_attached_on_exit = false;
+    std::string log_level = "info"; // trace, debug, info, warn, error, critical or off
+    bool operator==(const Config &) const = default;
+};
+
+struct ConfigError {
+    std::string path; // "rules[3].match"; empty for the file as a whole
+    std::string message;
+    // rules[3].match: "10.0.0.300/8" is not an IPv4 or IPv6 prefix
+    std::string to_string() const;
+};
+
+struct ParseResult {
+    std::optional<Config> config; // set exactly when there are no errors
+    std::vector<ConfigError> errors;
+};
+
+struct RuleResult {
+    std::optional<Rule> rule; // set exactly when there are no errors
+    std::vector<ConfigError> errors;
+};
+
+using InterfaceExists = std::function<bool(const std::string &name)>;
+
+ParseResult parse_config(std::string_view json_text, const InterfaceExists &interface_exists);
+// An unreadable file is one error with an empty path naming the file and the system's reason.
+ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists);
+
+// One rule object exactly as in "rules" (e.g. one added at run time), with `path` ("runtime",
+// "rules[2]") naming it in errors. Duplicates among rules are the caller's to find.
+RuleResult parse_rule(const nlohmann::json &rule, const std::string &path);
+
+} // namespace ratelimit::config

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "state/desired.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace ratelimit
+{
+
+const char *to_string(Origin origin)
+{
+    switch (origin) {
+    case Origin::Config:
+        return "config";
+    case Origin::Runtime:
+        return "runtime";
+    case Origin::Default:
+        return "default";
+    }
+    return "?";
+}
+
+namespace
+{
+
+rl_rule compile(const config::Rule &rule)
+{
+    return compile_rule(rule.action, rule.limits, rule.monitor);
+}
+
+} // namespace
+
+std::vector<DesiredRule> desired_rules(const config::Config &config,
+                                       const std::vector<RuntimeRule> &runtime,
+                                       WallClock::time_point now)
+{
+    std::map<Prefix, DesiredRule> by_prefix;
+    for (const auto &rule : config.rules)
+        by_prefix[rule.match] = {{rule.match}, compile(rule), Origin::Config};
+    for (const auto &r : runtime)
+        if (!r.expires || *r.expires > now)
+            by_prefix[r.rule.match] = {{r.rule.match}, compile(r.rule), Origin::Runtime};
+
+    std::vector<DesiredRule> out;
+    for (auto &[prefix, rule] : by_prefix)
+        out.push_back(std::move(rule));
+
+    if (!config.default_limits.empty()) {
+        DesiredRule fallback{
+            {}, compile_rule(RL_ACTION_LIMIT, config.default_limits, false), Origin::Default};
+        for (const char *everything : {"::/0", "0.0.0.0/0"}) {
+            Prefix p = *parse_prefix(everything);
+            if (!by_prefix.contains(p))
+                fallback.prefixes.push_back(p);
+        }
+        std::sort(fallback.prefixes.begin(), fallback.prefixes.end());
+        if (!fallback.prefixes.empty())
+            out.push_back(std::move(fallback));
+    }
+    return out;
+}
+
+std::uint32_t desired_settings_flags(const config::Config &config)
+{
+    std::uint32_t flags = 0;
+    if (config.mode == config::Mode::Monitor)
+        flags |= RL_SETTINGS_MONITOR;
+    if (config.drop_malformed)
+        flags |= RL_SETTINGS_DROP_MALFORMED;
+    return flags;
+}
+
+} // namespace ratelimit

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// Desired state: what the data path should enforce, from the config and the runtime rules. Pure:
+// no kernel, no clock of its own.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "ratelimit/abi.h"
+
+namespace ratelimit
+{
+
+using WallClock = std::chrono::system_clock;
+
+// A rule added at run time (ratelimitctl), optionally expiring.
+struct RuntimeRule {
+    config::Rule rule;
+    std::optional<WallClock::time_point> expires;
+    bool operator==(const RuntimeRule &) const = default;
+};
+
+enum class Origin { Config, Runtime, Default };
+const char *to_string(Origin origin);
+
+// One logical rule: the prefixes that select it (the default has two, ::/0 and 0.0.0.0/0) and the
+// compiled rule. Its identity across reloads is its prefix set.
+struct DesiredRule {
+    std::vector<Prefix> prefixes; // sorted
+    rl_rule compiled{};
+    Origin origin = Origin::Config;
+};
+
+// Runtime rules win over config rules for the same prefix; rules win over the default for the
+// prefix they name; expired runtime rules are left out.
+std::vector<DesiredRule> desired_rules(const config::Config &config,
+                                       const std::vector<RuntimeRule> &runtime,
+                                       WallClock::time_point now);
+
+// The settings flags (rl_settings.flags) the config asks for.
+std::uint32_t desired_settings_flags(const config::Config &config);
+
+} // namespace ratelimit

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// Reconcile: the difference between the desired rules and what the rule tables hold, as an
+// ordered list of steps (pure), and the application of those steps to a rule-table backend (the
+// BPF maps in the daemon, an in-memory table in unit tests).
+//
+// Order matters because the data path reads the tables while they change: new and changed rules
+// are written first, then prefixes are pointed at them, then the program is told (publish);
+// only after that are old prefixes removed and their rules freed. No packet ever finds a prefix
+// whose rule is missing. A rule keeps its index (and so its buckets) while its prefix set is the
+// same, or overlaps the old one; a changed rule's buckets are carried over, not refilled.
+
+#include <cstdint>
+#include <vector>
+
+#include "net/address.hpp"
+#include "ratelimit/abi.h"
+#include "state/desired.hpp"
+
+namespace ratelimit
+{
+
+bool same_rule(const rl_rule &a, const rl_rule &b);
+
+// A rule as the tables hold it.
+struct InstalledRule {
+    std::uint32_t index = 0;
+    std::vector<Prefix> prefixes; // sorted
+    rl_rule rule{};
+};
+
+class RuleTable
+{
+  public:
+    virtual ~RuleTable() = default;
+    virtual std::uint32_t capacity() const = 0;
+    virtual std::vector<InstalledRule> installed() const = 0;
+    // Writes a rule into an unused slot, or over an existing one (then carrying its buckets from
+    // `previous`, so that no source gets a fresh burst and none is locked out).
+    virtual void write_rule(std::uint32_t index, const rl_rule &rule) = 0;
+    virtual void rewrite_rule(std::uint32_t index, const rl_rule &previous,
+                              const rl_rule &rule) = 0;
+    virtual void put_prefix(const Prefix &prefix, std::uint32_t index) = 0;
+    virtual void remove_prefix(const Prefix &prefix) = 0;
+    virtual void free_rule(std::uint32_t index) = 0;
+    virtual void publish() = 0; // the data path drops its cached lookups
+};
+
+struct ReconcileStep {
+    enum class Kind { WriteRule, RewriteRule, PutPrefix, Publish, RemovePrefix, FreeRule };
+    Kind kind;
+    std::uint32_t index = 0;
+    Prefix prefix{};
+    rl_rule previous{};
+    rl_rule rule{};
+};
+
+struct ReconcilePlan {
+    std::vector<ReconcileStep> steps;
+    std::size_t added = 0, changed = 0, removed = 0, unchanged = 0;
+    bool empty() const { return steps.empty(); }
+};
+
+// Throws std::length_error if the desired rules need more slots than `capacity`.
+ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
+                             const std::vector<InstalledRule> &installed, std::uint32_t capacity);
+
+void apply(const ReconcilePlan &plan, RuleTable &table);
+
+} // namespace ratelimit

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The config file: valid files become the expected structs; each invalid one is refused with an
+// error naming the field's path and why.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+
+namespace ratelimit::config
+{
+namespace
+{
+
+bool eth0_and_eth1_exist(const std::string &name)
+{
+    return name == "eth0" || name == "eth1";
+}
+
+bool any_interface_exists(const std::string &)
+{
+    return true;
+}
+
+// A config attached to eth0 with `fields` added at the top level.
+std::string on_eth0(const std::string &fields)
+{
+    return R"({"interfaces": [{"name": "eth0"}], )" + fields + "}";
+}
+
+std::string with_rules(const std::string &rules)
+{
+    return on_eth0(R"("rules": [)" + rules + "]");
+}
+
+Config parse_valid(const std::string &text)
+{
+    ParseResult result = parse_config(text, eth0_and_eth1_exist);
+    std::string errors;
+    for (const auto &error : result.errors)
+        errors += error.to_string() + "\n";
+    EXPECT_TRUE(result.config) << text << "\n" << errors;
+    EXPECT_TRUE(result.errors.empty()) << errors;
+    return result.config.value_or(Config{});
+}
+
+Prefix prefix(const char *text)
+{
+    return parse_prefix(text).value();
+}
+
+LimitSpec packets(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
+                  std::uint32_t per_prefixlen = 0)
+{
+    return {RL_UNIT_PACKETS, rate, burst, per, per_prefixlen};
+}
+
+LimitSpec bytes(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
+                std::uint32_t per_prefixlen = 0)
+{
+    return {RL_UNIT_BYTES, rate, burst, per, per_prefixlen};
+}
+
+// ----- valid configs ---------------------------------------------------------------------------
+
+TEST(Config, OnlyInterfacesIsValidWithEveryDefault)
+{
+    Config expected;
+    expected.interfaces = {{"eth0", XdpMode::Auto}};
+    EXPECT_EQ(parse_valid(R"({"interfaces": [{"name": "eth0"}]})"), expected);
+    EXPECT_EQ(expected.mode, Mode::Enforce);
+    EXPECT_TRUE(expected.default_limits.empty());
+    EXPECT_EQ(expected.max_sources, 1000000u);
+    EXPECT_EQ(expected.metrics.listen, "127.0.0.1:9469");
+}
+
+TEST(Config, ProductExample)
+{
+    Config config = parse_valid(R"({
+      "interfaces": [{"name": "eth0", "xdp_mode": "auto"}],
+      "mode": "enforce",
+      "default": {"rate": "1000pps", "burst": 2000},
+      "rules": [
+        {"match": "203.0.113.0/24", "rate": "100pps", "burst": 200},
+        {"match": "2001:db8::/32", "bytes": "10Mbit", "byte_burst": "256KiB", "per": "/64"},
+        {"match": "0.0.0.0/0", "limits": [
+          {"rate": "500pps", "burst": 1000, "per": "source"},
+          {"rate": "5kpps", "per": "/24"},
+          {"rate": "2Mpps", "per": "rule"}]},
+        {"match": "198.51.100.7", "action": "deny"},
+        {"match": "192.0.2.0/24", "action": "allow"}
+      ],
+      "max_sources": 1000000,
+      "control": {"socket": "/run/ratelimitd/ratelimitd.sock", "group": "ratelimit"},
+      "metrics": {"listen": "127.0.0.1:9469"}
+    })");
+    EXPECT_EQ(config.default_limits, std::vector{packets(1000, 2000)});
+    ASSERT_EQ(config.rules.size(), 5u);
+    EXPECT_EQ(config.rules[0], (Rule{prefix("203.0.113.0/24"),
+                                     RL_ACTION_LIMIT,
+                                     {packets(100, 200)},
+                                     false,
+                                     "203.0.113.0/24"}));
+    EXPECT_EQ(config.rules[1].limits, std::vector{bytes(1250000, 262144, RL_PER_PREFIX, 64)});
+    EXPECT_EQ(config.rules[2].limits,
+              (std::vector{packets(500, 1000), packets(5000, 5000, RL_PER_PREFIX, 120),
+                           packets(2000000, 2000000, RL_PER_RULE)}));
+    EXPECT_EQ(config.rules[3],
+              (Rule{prefix("198.51.100.7/32"), RL_ACTION_DENY, {}, false, "198.51.100.7"}));
+    EXPECT_EQ(config.rules[4].action, RL_ACTION_ALLOW);
+    EXPECT_EQ(config.control.group, "ratelimit");
+}
+
+TEST(Config, ShorthandEqualsOneLimitInALimitsList)
+{
+    Config shorthand = parse_valid(with_rules(R"({"match": "203.0.113.0/24", "rate": "100pps",
+        "burst": 200, "bytes": "10Mbit", "byte_burst": "64KiB", "per": "/28"})"));
+    Config listed = parse_valid(with_rules(R"({"match": "203.0.113.0/24", "limits": [
+        {"rate": "100pps", "burst": 200, "bytes": "10Mbit", "byte_burst": "64KiB", "per": "/28"}
+        ]})"));
+    EXPECT_EQ(shorthand, listed);
+    EXPECT_EQ(shorthand.rules[0].limits, (std::vector{packets(100, 200, RL_PER_PREFIX, 124),
+                                                      bytes(1250000, 65536, RL_PER_PREFIX, 124)}));
+}
+
+TEST(Config, PerPrefixIsStoredInIpv6Bits)
+{
+    Config config = parse_valid(with_rules(R"(
+        {"match": "10.0.0.0/8", "rate": "1kpps", "per": "/24"},
+        {"match": "2001:db8::/32", "rate": "1kpps", "per": "/64"},
+        {"match": "::ffff:192.168.0.0/112", "rate": "1kpps", "per": "/24"})"));
+    EXPECT_EQ(config.rules[0].limits[0].per, RL_PER_PREFIX);
+    EXPECT_EQ(config.rules[0].limits[0].per_prefixlen, 120u);
+    EXPECT_EQ(config.rules[1].limits[0].per_prefixlen, 64u);
+    EXPECT_EQ(config.rules[2].limits[0].per_prefixlen, 120u); // mapped: counted as IPv4
+}
+
+TEST(Config, OmittedBurstsAreOneSecondsWorth)
+{
+    Config config = parse_valid(with_rules(R"(
+        {"match": "10.0.0.0/8", "rate": "5kpps", "bytes": "10Mbit"},
+        {"match": "10.1.0.0/16", "bytes": "8kbit"},
+        {"match": "10.2.0.0/16", "rate": 1})"));
+    EXPECT_EQ(config.rules[0].limits, (std::vector{packets(5000, 5000), bytes(1250000, 1250000)}));
+    EXPECT_EQ(config.rules[1].limits, std::vector{bytes(1000, 1518)}); // at least one frame
+    EXPECT_EQ(config.rules[2].limits, std::vector{packets(1, 1)});
+}
+
+TEST(Config, RulesAndSettings)
+{
+    Config config = parse_valid(on_eth0(R"(
+        "mode": "monitor",
+        "default": {"limits": [{"rate": "1kpps", "per": "rule"}, {"bytes": "1Gbit"}]},
+        "rules": [
+          {"match": "0.0.0.0/0", "rate": "10kpps"},
+          {"match": "::/0", "rate": "10kpps"},
+          {"match": "2001:db8::1", "action": "deny", "mode": "monitor"},
+          {"match": "100.64.0.0/10", "rate": "1kpps", "mode": "monitor"}],
+        "max_sources": 1024, "max_rules": 16, "drop_malformed": true,
+        "control": {"socket": "/run/rl.sock"},
+        "metrics": {"enabled": false, "listen": "[::1]:9100"},
+        "state_dir": "/srv/rl", "pin_dir": "/sys/fs/bpf/rl", "keep_attached_on_exit": true,
+        "log_level": "debug")"));
+    EXPECT_EQ(config.mode, Mode::Monitor);
+    EXPECT_EQ(config.default_limits,
+              (std::vector{packets(1000, 1000, RL_PER_RULE), bytes(125000000, 125000000)}));
+    EXPECT_EQ(config.rules[1].match, prefix("::/0")); // not a duplicate of 0.0.0.0/0
+    EXPECT_EQ(config.rules[2].match, prefix("2001:db8::1/128"));
+    EXPECT_TRUE(config.rules[2].monitor);
+    EXPECT_TRUE(config.rules[3].monitor);
+    EXPECT_FALSE(config.rules[0].monitor);
+    EXPECT_EQ(config.max_sources, 1024u);
+    EXPECT_EQ(config.max_rules, 16u);
+    EXPECT_TRUE(config.drop_malformed);
+    EXPECT_EQ(config.control.socket, "/run/rl.sock");
+    EXPECT_EQ(config.control.group, "");
+    EXPECT_EQ(config.metrics, (Config::Metrics{false, "[::1]:9100"}));
+    EXPECT_EQ(config.state_dir, "/srv/rl");
+    EXPECT_EQ(config.pin_dir, "/sys/fs/bpf/rl");
+    EXPECT_TRUE(config.keep_attached_on_exit);
+    EXPECT_EQ(config.log_level, "debug");
+}
+
+TEST(Config, InterfacesInOrderWithTheirModes)
+{
+    Config config = parse_valid(R"({"interfaces": [{"name": "eth1", "xdp_mode": "generic"},
+                                                   {"name": "eth0", "xdp_mode": "native"}],
+                                   "metrics": {"listen": "localhost:9469"}})");
+    EXPECT_EQ(config.interfaces,
+              (std::vector<Interface>{{"eth1", XdpMode::Generic}, {"eth0", XdpMode::Native}}));
+    EXPECT_EQ(config.metrics.listen, "localhost:9469");
+}
+
+TEST(Config, ShippedConfigsValidate)
+{
+    int files = 0;
+    for (const auto &entry : std::filesystem::directory_iterator(RL_SOURCE_DIR "/configs")) {
+        if (entry.path().extension() != ".json")
+            continue;
+        files++;
+        ParseResult result = load_config_file(entry.path(), any_interface_exists);
+        for (const auto &error : result.errors)
+            ADD_FAILURE() << entry.path() << ": " << error.to_string();
+        EXPECT_TRUE(result.config) << entry.path();
+    }
+    EXPECT_GE(files, 2);
+}
+
+// ----- invalid configs -------------------------------------------------------------------------
+
+struct Invalid {
+    std::string name; // for the test's name
+    std::string json;
+    std::string path;   // of the error expected
+    std::string reason; // a distinctive part of its message
+};
+
+std::string many_rules(int count)
+{
+    std::string rules;
+    for (int i = 0; i < count; i++)
+        rules += (i ? ", " : "") + std::string(R"({"match": "10.0.0.)") + std::to_string(i) +
+                 R"(", "action": "deny"})";
+    return rules;
+}
+
+const Invalid kInvalid[] = {
+    {"MalformedJson", R"({"interfaces": [})", "",
+     "malformed JSON at byte 17: parse error at line 1"},
+    {"NotAnObject", "[]", "", "the configuration must be an object, not a list"},
+    {"InterfacesMissing", "{}", "interfaces", "missing"},
+    {"InterfacesEmpty", R"({"interfaces": []})", "interfaces", "must be a list of 1 .. 32"},
+    {"InterfaceUnknown", R"({"interfaces": [{"name": "eth9"}]})", "interfaces[0].name",
+     "no interface named \"eth9\""},
+    {"InterfaceTwice", R"({"interfaces": [{"name": "eth0"}, {"name": "eth0"}]})",
+     "interfaces[1].name", "listed twice (also interfaces[0])"},
+    {"InterfaceWithoutName", R"({"interfaces": [{"xdp_mode": "auto"}]})", "interfaces[0].name",
+     "missing"},
+    {"InterfaceAsString", R"({"interfaces": ["eth0"]})", "interfaces[0]",
+     "must be an object, not \"eth0\""},
+    {"XdpModeUnknown", R"({"interfaces": [{"name": "eth0", "xdp_mode": "fast"}]})",
+     "interfaces[0].xdp_mode", "\"fast\" is not one of auto, native or generic"},
+    {"TopLevelTypo", on_eth0(R"("rulez": [])"), "rulez", "unknown field; did you mean \"rules\"?"},
+    {"RuleTypo", with_rules(R"({"match": "10.0.0.0/8", "rtae": "1kpps"})"), "rules[0].rtae",
+     "unknown field; did you mean \"rate\"?"},
+    {"LimitTypo", with_rules(R"({"match": "10.0.0.0/8", "limits": [{"rate": 1, "brust": 2}]})"),
+     "rules[0].limits[0].brust", "did you mean \"burst\"?"},
+    {"ModeUnknown", on_eth0(R"("mode": "dryrun")"), "mode", "not one of enforce or monitor"},
+    {"RuleModeUnknown", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "mode": "on"})"),
+     "rules[0].mode", "\"on\" is not one of enforce or monitor"},
+    {"PrefixInvalid",
+     with_rules(R"({"match": "::/0", "rate": 1}, {"match": "10.0.0.0/8", "rate": 1},
+                   {"match": "::1", "action": "deny"}, {"match": "10.0.0.300/8", "rate": 1})"),
+     "rules[3].match", "\"10.0.0.300/8\" is not an IPv4 or IPv6 prefix"},
+    {"PrefixHostBits", with_rules(R"({"match": "10.0.0.1/8", "rate": 1})"), "rules[0].match",
+     "\"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?"},
+    {"PrefixHostBitsIpv6", with_rules(R"({"match": "2001:db8::1/32", "rate": 1})"),
+     "rules[0].match", "did you mean 2001:db8::/32?"},
+    {"PrefixTooLong", with_rules(R"({"match": "10.0.0.0/33", "rate": 1})"), "rules[0].match",
+     "the length must be 0 .. 32"},
+    {"PrefixTwice",
+     with_rules(
+         R"({"match": "10.0.0.0/8", "rate": 1}, {"match": "::ffff:10.0.0.0/104", "rate": 2})"),
+     "rules[1].match", "\"::ffff:10.0.0.0/104\" is the same prefix as rules[0]"},
+    {"MatchMissing", with_rules(R"({"rate": "1kpps"})"), "rules[0].match", "missing"},
+    {"MatchNotAString", with_rules(R"({"match": 42, "rate": 1})"), "rules[0].match",
+     "must be a string, not 42"},
+    {"RulesNotAList", on_eth0(R"("rules": {"match": "10.0.0.0/8"})"), "rules",
+     "must be a list of rules, not an object"},
+    {"ActionUnknown", with_rules(R"({"match": "10.0.0.0/8", "action": "drop"})"), "rules[0].action",
+     "\"drop\" is not one of limit, allow or deny"},
+    {"RateZero", with_rules(R"({"match": "10.0.0.0/8", "rate": "0pps"})"), "rules[0].rate",
+     "below the minimum of 1pps"},
+    {"RateZeroAsNumber", with_rules(R"({"match": "10.0.0.0/8", "rate": 0})"), "rules[0].rate",
+     "below the minimum of 1pps"},
+    {"RateTooHigh", with_rules(R"({"match": "10.0.0.0/8", "rate": "200Mpps"})"), "rules[0].rate",
+     "above the maximum of 100Mpps"},
+    {"RateFractional", with_rules(R"({"match": "10.0.0.0/8", "rate": 2.5})"), "rules[0].rate",
+     "not a whole number of packets per second"},
+    {"RateUnknownUnit", with_rules(R"({"match": "10.0.0.0/8", "rate": "100ppm"})"), "rules[0].rate",
+     "unknown unit \"ppm\""},
+    {"RateWrongType", with_rules(R"({"match": "10.0.0.0/8", "rate": true})"), "rules[0].rate",
+     "must be a string with a unit or a number, not true"},
+    {"BurstZero", with_rules(R"({"match": "10.0.0.0/8", "rate": 10, "burst": 0})"),
+     "rules[0].burst", "below the minimum of 1"},
+    {"BurstTooLarge", with_rules(R"({"match": "10.0.0.0/8", "rate": 10, "burst": 2000000000})"),
+     "rules[0].burst", "above the maximum of 1000000000"},
+    {"BurstWithoutRate", with_rules(R"({"match": "10.0.0.0/8", "bytes": "10Mbit", "burst": 10})"),
+     "rules[0].burst", "set without \"rate\""},
+    {"ByteRateWithoutUnit", with_rules(R"({"match": "10.0.0.0/8", "bytes": 1250000})"),
+     "rules[0].bytes", "needs a unit"},
+    {"ByteRateTooHigh", with_rules(R"({"match": "10.0.0.0/8", "bytes": "1Tbit"})"),
+     "rules[0].bytes", "unknown unit \"Tbit\""},
+    {"ByteBurstBelowAFrame",
+     with_rules(R"({"match": "10.0.0.0/8", "bytes": "1Mbit", "byte_burst": "1000B"})"),
+     "rules[0].byte_burst", "\"1000B\" is smaller than one full-size frame (1518B)"},
+    {"ByteBurstTooLarge",
+     with_rules(R"({"match": "10.0.0.0/8", "bytes": "1Mbit", "byte_burst": "2GiB"})"),
+     "rules[0].byte_burst", "above the maximum of 1GB"},
+    {"PerWiderThanRule", with_rules(R"({"match": "203.0.113.0/24", "rate": 1, "per": "/16"})"),
+     "rules[0].per", "\"/16\" is wider than the rule's prefix 203.0.113.0/24"},
+    {"PerBeyondIpv4", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "per": "/33"})"),
+     "rules[0].per", "longer than an IPv4 address (32 bits)"},
+    {"PerBeyondIpv6", with_rules(R"({"match": "2001:db8::/32", "rate": 1, "per": "/129"})"),
+     "rules[0].per", "longer than an IPv6 address (128 bits)"},
+    {"PerUnknown", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "per": "subnet"})"),
+     "rules[0].per", "\"subnet\" is not \"source\", \"rule\" or a prefix length"},
+    {"PerNotANumber", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "per": "/x"})"),
+     "rules[0].per", "\"/x\" is not \"source\", \"rule\" or a prefix length"},
+    {"PerPrefixInDefault", on_eth0(R"("default": {"rate": 1, "per": "/24"})"), "default.per",
+     "write rules for 0.0.0.0/0 and ::/0 instead"},
+    {"DefaultNotAnObject", on_eth0(R"("default": "1000pps")"), "default",
+     "must be an object, not \"1000pps\""},
+    {"DefaultWithoutRate", on_eth0(R"("default": {"burst": 10})"), "default", "needs \"rate\""},
+    {"AllowWithRate", with_rules(R"({"match": "10.0.0.0/8", "action": "allow", "rate": 1})"),
+     "rules[0].rate", "\"allow\" rules take no limits"},
+    {"DenyWithLimits",
+     with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "limits": [{"rate": 1}]})"),
+     "rules[0].limits", "\"deny\" rules take no limits"},
+    {"LimitWithoutRate", with_rules(R"({"match": "10.0.0.0/8", "per": "rule"})"), "rules[0]",
+     "needs \"rate\" (packets per second), \"bytes\" (a byte rate) or both"},
+    {"ShorthandAndLimits",
+     with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "limits": [{"rate": 2}]})"), "rules[0].rate",
+     "cannot be combined with \"limits\""},
+    {"LimitsEmpty", with_rules(R"({"match": "10.0.0.0/8", "limits": []})"), "rules[0].limits",
+     "must be a non-empty list of limits"},
+    {"FiveLimits", with_rules(R"({"match": "10.0.0.0/8", "limits": [{"rate": 1}, {"rate": 2},
+                                   {"rate": 3}, {"rate": 4}, {"rate": 5}]})"),
+     "rules[0].limits", "5 limits; at most 4 can be stacked"},
+    {"ThreeLimitsOfBothUnits",
+     with_rules(R"({"match": "10.0.0.0/8", "limits": [{"rate": 1, "bytes": "1Mbit"},
+                   {"rate": 2, "bytes": "2Mbit"}, {"rate": 3, "bytes": "3Mbit"}]})"),
+     "rules[0].limits", "6 limits; at most 4"},
+    {"DuplicateKey", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "rate": 2})"),
+     "rules[0].rate", "is given twice"},
+    {"DuplicateKeyNested",
+     with_rules(R"({"match": "10.0.0.0/8", "rate": 1}, {"match": "10.1.0.0/16", "limits": [
+                   {"rate": 1}, {"rate": 2, "per": "rule", "per": "source"}]})"),
+     "rules[1].limits[1].per", "is given twice"},
+    {"MaxSourcesTooSmall", on_eth0(R"("max_sources": 100)"), "max_sources",
+     "100 is out of range (1024 .. 134217728)"},
+    {"MaxSourcesTooLarge", on_eth0(R"("max_sources": 268435456)"), "max_sources",
+     "268435456 is out of range"},
+    {"MaxSourcesNegative", on_eth0(R"("max_sources": -1)"), "max_sources", "-1 is out of range"},
+    {"MaxSourcesAsString", on_eth0(R"("max_sources": "1M")"), "max_sources",
+     "must be a whole number (1024 .. 134217728), not \"1M\""},
+    {"MaxRulesTooSmall", on_eth0(R"("max_rules": 8)"), "max_rules",
+     "8 is out of range (16 .. 1048576)"},
+    {"MaxRulesFewerThanRules", on_eth0(R"("max_rules": 16, "rules": [)" + many_rules(17) + "]"),
+     "max_rules", "16 is fewer than the 17 rules"},
+    {"DropMalformedNotBool", on_eth0(R"("drop_malformed": "yes")"), "drop_malformed",
+     "must be true or false, not \"yes\""},
+    {"SocketRelative", on_eth0(R"("control": {"socket": "ratelimitd.sock"})"), "control.socket",
+     "\"ratelimitd.sock\" is not an absolute path"},
+    {"ControlTypo", on_eth0(R"("control": {"grup": "wheel"})"), "control.grup",
+     "did you mean \"group\"?"},
+    {"StateDirRelative", on_eth0(R"("state_dir": "var/lib/ratelimitd")"), "state_dir",
+     "is not an absolute path"},
+    {"PinDirRelative", on_eth0(R"("pin_dir": "")"), "pin_dir", "\"\" is not an absolute path"},
+    {"ListenWithoutPort", on_eth0(R"("metrics": {"listen": "127.0.0.1"})"), "metrics.listen",
+     "\"127.0.0.1\" is not HOST:PORT"},
+    {"ListenPortZero", on_eth0(R"("metrics": {"listen": "127.0.0.1:0"})"), "metrics.listen",
+     "has no port 1 .. 65535"},
+    {"ListenPortTooHigh", on_eth0(R"("metrics": {"listen": "0.0.0.0:65536"})"), "metrics.listen",
+     "has no port 1 .. 65535"},
+    {"ListenIpv6WithoutBrackets", on_eth0(R"("metrics": {"listen": "::1:9469"})"), "metrics.listen",
+     "needs brackets around an IPv6 address"},
+    {"ListenBadHost", on_eth0(R"("metrics": {"listen": "10.0.0.300:9469"})"), "metrics.listen",
+     "has no valid host"},
+    {"MetricsEnabledNotBool", on_eth0(R"("metrics": {"enabled": 0})"), "metrics.enabled",
+     "must be true or false, not 0"},
+    {"LogLevelUnknown", on_eth0(R"("log_level": "verbose")"), "log_level",
+     "\"verbose\" is not one of trace, debug, info, warn, error, critical or off"},
+};
+
+void PrintTo(const Invalid &invalid, std::ostream *out)
+{
+    *out << invalid.name;
+}
+
+class InvalidConfig : public testing::TestWithParam<Invalid>
+{
+};
+
+TEST_P(InvalidConfig, IsRefusedNamingTheFieldAndWhy)
+{
+    const Invalid &invalid = GetParam();
+    ParseResult result = parse_config(invalid.json, eth0_and_eth1_exist);
+    EXPECT_FALSE(result.config);
+    std::string errors;
+    bool found = false;
+    for (const auto &error : result.errors) {
+        errors += "\n  " + error.to_string();
+        found |=
+            error.path == invalid.path && error.message.find(invalid.reason) != std::string::npos;
+    }
+    EXPECT_TRUE(found) << "expected " << invalid.path << ": ..." << invalid.reason
+                       << "...\ngot:" << errors;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, InvalidConfig, testing::ValuesIn(kInvalid),
+                         [](const auto &info) { return info.param.name; });
+
+TEST(Config, ReportsEveryErrorNotJustTheFirst)
+{
+    ParseResult result = parse_config(on_eth0(R"("mode": "loud", "max_rules": 1, "rules": [
+        {"match": "10.0.0.0/8"}, {"match": "bad", "action": "deny"}])"),
+                                      eth0_and_eth1_exist);
+    EXPECT_FALSE(result.config);
+    std::vector<std::string> paths;
+    for (const auto &error : result.errors)
+        paths.push_back(error.path);
+    EXPECT_EQ(paths, (std::vector<std::string>{"mode", "rules[0]", "rules[1].match", "max_rules"}));
+}
+
+TEST(Config, ErrorTextNamesPathValueAndReason)
+{
+    ConfigError error{"rules[3].match", "\"10.0.0.300/8\" is not an IPv4 or IPv6 prefix"};
+    EXPECT_EQ(error.to_string(), "rules[3].match: \"10.0.0.300/8\" is not an IPv4 or IPv6 prefix");
+    EXPECT_EQ((ConfigError{"", "malformed JSON"}).to_string(), "malformed JSON");
+}
+
+TEST(Config, UnreadableFileIsOneErrorNamingIt)
+{
+    ParseResult result = load_config_file("/nonexistent/ratelimitd.json", any_interface_exists);
+    EXPECT_FALSE(result.config);
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_EQ(result.errors[0].path, "");
+    EXPECT_EQ(result.errors[0].message,
+              "cannot read /nonexistent/ratelimitd.json: No such file or directory");
+}
+
+// ----- one rule on its own, as the control socket adds them --------------------------------------
+
+TEST(Rule, ParsesLikeAConfigRule)
+{
+    auto rule = nlohmann::json::parse(R"({"match": "2001:db8::/48", "rate": "1kpps",
+                                          "per": "/64", "mode": "monitor"})");
+    RuleResult result = parse_rule(rule, "runtime");
+    ASSERT_TRUE(result.rule);
+    EXPECT_TRUE(result.errors.empty());
+    EXPECT_EQ(*result.rule, (Rule{prefix("2001:db8::/48"),
+                                  RL_ACTION_LIMIT,
+                                  {packets(1000, 1000, RL_PER_PREFIX, 64)},
+                                  true,
+                                  "2001:db8::/48"}));
+}
+
+TEST(Rule, ErrorsArePrefixedWithTheGivenPath)
+{
+    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.1/8", "rate": 0,
+                                                             "ttl": "1h"})"),
+                                   "runtime");
+    EXPECT_FALSE(result.rule);
+    std::vector<std::string> paths;
+    for (const auto &error : result.errors)
+        paths.push_back(error.path);
+    EXPECT_EQ(paths, (std::vector<std::string>{"runtime.ttl", "runtime.match", "runtime.rate"}));
+}
+
+TEST(Rule, NotAnObject)
+{
+    RuleResult result = parse_rule(nlohmann::json::array(), "runtime");
+    EXPECT_FALSE(result.rule);
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_EQ(result.errors[0].to_string(), "runtime: must be an object, not a list");
+}
+
+} // namespace
+} // namespace ratelimit::config

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// Desired state and reconcile against an in-memory rule table with the same interface as the BPF
+// maps. The table checks, after every step, that no prefix points at a rule that is not there.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "state/desired.hpp"
+#include "state/reconcile.hpp"
+
+namespace ratelimit
+{
+namespace
+{
+
+Prefix pfx(const char *text)
+{
+    return *parse_prefix(text);
+}
+
+config::Rule limit_rule(const char *match, std::uint64_t rate)
+{
+    config::Rule r;
+    r.match = pfx(match);
+    r.text = match;
+    r.limits = {{RL_UNIT_PACKETS, rate, rate}};
+    return r;
+}
+
+config::Rule action_rule(const char *match, rl_action action)
+{
+    config::Rule r;
+    r.match = pfx(match);
+    r.text = match;
+    r.action = action;
+    return r;
+}
+
+class MemoryTable : public RuleTable
+{
+  public:
+    std::uint32_t capacity() const override { return 8; }
+
+    std::vector<InstalledRule> installed() const override
+    {
+        std::map<std::uint32_t, InstalledRule> by_index;
+        for (const auto &[prefix, index] : prefixes) {
+            auto &rule = by_index[index];
+            rule.index = index;
+            rule.rule = rules.at(index);
+            rule.prefixes.push_back(prefix);
+        }
+        std::vector<InstalledRule> out;
+        for (auto &[index, rule] : by_index)
+            out.push_back(rule);
+        return out;
+    }
+    void write_rule(std::uint32_t index, const rl_rule &rule) override
+    {
+        ASSERT_FALSE(rules.contains(index)) << "slot " << index << " overwritten as if free";
+        rules[index] = rule;
+        log.push_back("write " + std::to_string(index));
+    }
+    void rewrite_rule(std::uint32_t index, const rl_rule &previous, const rl_rule &rule) override
+    {
+        ASSERT_TRUE(same_rule(rules.at(index), previous));
+        rules[index] = rule;
+        log.push_back("rewrite " + std::to_string(index));
+    }
+    void put_prefix(const Prefix &prefix, std::uint32_t index) override
+    {
+        ASSERT_TRUE(rules.contains(index)) << prefix.to_string() << " would point at nothing";
+        prefixes[prefix] = index;
+        log.push_back("put " + prefix.to_string() + " " + std::to_string(index));
+    }
+    void remove_prefix(const Prefix &prefix) override
+    {
+        ASSERT_EQ(prefixes.erase(prefix), 1u);
+        log.push_back("remove " + prefix.to_string());
+    }
+    void free_rule(std::uint32_t index) override
+    {
+        for (const auto &[prefix, i] : prefixes)
+            ASSERT_NE(i, index) << prefix.to_string() << " still points at freed slot";
+        rules.erase(index);
+        log.push_back("free " + std::to_string(index));
+    }
+    void publish() override { log.push_back("publish"); }
+
+    // The index a source would be matched to: longest prefix.
+    std::optional<std::uint32_t> lookup(const char *address) const
+    {
+        Address a = *parse_address(address);
+        std::optional<std::uint32_t> best;
+        std::uint32_t best_len = 0;
+        for (const auto &[prefix, index] : prefixes) {
+            if (prefix.contains(a) && (!best || prefix.length >= best_len)) {
+                best = index;
+                best_len = prefix.length;
+            }
+        }
+        return best;
+    }
+
+    std::map<std::uint32_t, rl_rule> rules;
+    std::map<Prefix, std::uint32_t> prefixes;
+    std::vector<std::string> log;
+};
+
+struct Fixture : ::testing::Test {
+    config::Config config;
+    std::vector<RuntimeRule> runtime;
+    MemoryTable table;
+    WallClock::time_point now = WallClock::now();
+
+    ReconcilePlan reconcile()
+    {
+        auto plan = plan_reconcile(desired_rules(config, runtime, now), table.installed(),
+                                   table.capacity());
+        table.log.clear();
+        apply(plan, table);
+        return plan;
+    }
+};
+
+TEST_F(Fixture, FirstInstallWritesRulesThenPrefixesThenPublishes)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100), action_rule("192.0.2.0/24", RL_ACTION_ALLOW)};
+    config.default_limits = {{RL_UNIT_PACKETS, 1000, 2000}};
+    auto plan = reconcile();
+    EXPECT_EQ(plan.added, 3u);
+    EXPECT_EQ(table.rules.size(), 3u);
+    EXPECT_EQ(table.prefixes.size(), 4u); // two rules, and ::/0 + 0.0.0.0/0 for the default
+    ASSERT_FALSE(table.log.empty());
+    EXPECT_EQ(table.log.back(), "publish");
+    EXPECT_EQ(table.log[0].rfind("write", 0), 0u);
+
+    // The default covers both families with one rule (one slot, one set of buckets).
+    EXPECT_EQ(table.lookup("203.0.113.1"), table.lookup("2001:db8::1"));
+    EXPECT_NE(table.lookup("10.1.1.1"), table.lookup("203.0.113.1"));
+}
+
+TEST_F(Fixture, UnchangedConfigIsANoOp)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100)};
+    reconcile();
+    auto plan = reconcile();
+    EXPECT_TRUE(plan.empty());
+    EXPECT_EQ(plan.unchanged, 1u);
+    EXPECT_TRUE(table.log.empty());
+}
+
+TEST_F(Fixture, ChangedRuleKeepsItsSlotAndIsRewrittenInPlace)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100), limit_rule("10.1.0.0/16", 5)};
+    reconcile();
+    auto slot = table.lookup("10.2.0.1");
+    config.rules[0] = limit_rule("10.0.0.0/8", 200);
+    auto plan = reconcile();
+    EXPECT_EQ(plan.changed, 1u);
+    EXPECT_EQ(plan.unchanged, 1u);
+    EXPECT_EQ(table.lookup("10.2.0.1"), slot);
+    EXPECT_EQ(table.log, (std::vector<std::string>{"rewrite " + std::to_string(*slot), "publish"}));
+}
+
+TEST_F(Fixture, RemovalsComeAfterAddsAndAPublish)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100)};
+    reconcile();
+    config.rules = {limit_rule("172.16.0.0/12", 100)};
+    auto plan = reconcile();
+    EXPECT_EQ(plan.added, 1u);
+    EXPECT_EQ(plan.removed, 1u);
+    EXPECT_EQ(table.log, (std::vector<std::string>{"write 1", "put 172.16.0.0/12 1", "publish",
+                                                   "remove 10.0.0.0/8", "free 0", "publish"}));
+}
+
+TEST_F(Fixture, DefaultKeepsItsSlotWhenARuleTakesOneFamily)
+{
+    config.default_limits = {{RL_UNIT_PACKETS, 1000, 2000}};
+    reconcile();
+    auto default_slot = table.lookup("2001:db8::1");
+    config.rules = {limit_rule("0.0.0.0/0", 50)};
+    auto plan = reconcile();
+    EXPECT_EQ(table.lookup("2001:db8::1"), default_slot);
+    EXPECT_NE(table.lookup("203.0.113.1"), default_slot);
+    EXPECT_EQ(plan.added, 1u);
+    EXPECT_EQ(plan.removed, 0u);
+    // 0.0.0.0/0 moved from the default to the new rule in one step: never unmatched.
+    EXPECT_EQ(std::count(table.log.begin(), table.log.end(), "remove 0.0.0.0/0"), 0);
+}
+
+TEST_F(Fixture, RuntimeRuleOverridesConfigRuleForThePrefixAndExpires)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100)};
+    reconcile();
+    auto slot = table.lookup("10.0.0.1");
+    runtime = {{action_rule("10.0.0.0/8", RL_ACTION_DENY), now + std::chrono::minutes(5)}};
+    reconcile();
+    EXPECT_EQ(table.lookup("10.0.0.1"), slot); // same prefix: same slot, rule rewritten
+    EXPECT_EQ(table.rules.at(*slot).action, RL_ACTION_DENY);
+
+    now += std::chrono::minutes(6);
+    reconcile();
+    EXPECT_EQ(table.rules.at(*slot).action, RL_ACTION_LIMIT);
+}
+
+TEST_F(Fixture, TooManyRulesIsRefusedBeforeAnythingChanges)
+{
+    for (int i = 0; i < 9; i++) {
+        std::string p = "10." + std::to_string(i) + ".0.0/16";
+        config.rules.push_back(limit_rule(p.c_str(), 10));
+    }
+    EXPECT_THROW(
+        plan_reconcile(desired_rules(config, runtime, now), table.installed(), table.capacity()),
+        std::length_error);
+    EXPECT_TRUE(table.rules.empty());
+}
+
+TEST_F(Fixture, MonitorAndMalformedSettings)
+{
+    EXPECT_EQ(desired_settings_flags(config), 0u);
+    config.mode = config::Mode::Monitor;
+    config.drop_malformed = true;
+    EXPECT_EQ(desired_settings_flags(config), RL_SETTINGS_MONITOR | RL_SETTINGS_DROP_MALFORMED);
+}
+
+} // namespace
+} // namespace ratelimit
