@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/datapath.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <string>
+
+#include <spdlog/spdlog.h>
 
 namespace ratelimit
 {
@@ -23,27 +29,137 @@ void set_max_entries(bpf_map *map, std::uint32_t entries)
           std::string("size map ") + bpf_map__name(map) + " to " + std::to_string(entries));
 }
 
+// The maps this program shares between its instances and pins: all but its .rodata, which
+// holds each instance's own attach slot.
+template <typename F>
+void for_each_shared_map(bpf_object *obj, F &&f)
+{
+    bpf_map *map;
+    bpf_object__for_each_map(map, obj)
+    {
+        if (!bpf_map__is_internal(map))
+            f(map);
+    }
+}
+
+std::string pin_path(const std::string &dir, bpf_map *map)
+{
+    return dir + "/" + bpf_map__name(map);
+}
+
+// Why a pinned map cannot stand in for `map` as this program defines it; empty if it can.
+std::string incompatibility(int pinned_fd, bpf_map *map)
+{
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    check(bpf_obj_get_info_by_fd(pinned_fd, &info, &len),
+          std::string("read the pinned map ") + bpf_map__name(map));
+    auto differs = [](const char *what, std::uint32_t pinned, std::uint32_t wanted) {
+        return std::string(what) + " " + std::to_string(pinned) + " instead of " +
+               std::to_string(wanted);
+    };
+    if (info.type != static_cast<std::uint32_t>(bpf_map__type(map)))
+        return differs("type", info.type, bpf_map__type(map));
+    if (info.key_size != bpf_map__key_size(map))
+        return differs("key size", info.key_size, bpf_map__key_size(map));
+    if (info.value_size != bpf_map__value_size(map))
+        return differs("value size", info.value_size, bpf_map__value_size(map));
+    if (info.max_entries != bpf_map__max_entries(map))
+        return differs("capacity", info.max_entries, bpf_map__max_entries(map));
+    if (info.map_flags != bpf_map__map_flags(map))
+        return differs("flags", info.map_flags, bpf_map__map_flags(map));
+    return {};
+}
+
 } // namespace
 
 Datapath::Datapath(const DatapathOptions &options) : options_(options)
 {
-    if (options.iface_slot >= RL_MAX_INTERFACES)
-        throw KernelError(EINVAL, "interface slot " + std::to_string(options.iface_slot) +
-                                      " is beyond the " + std::to_string(RL_MAX_INTERFACES) +
-                                      " the program counts");
-    skel_->rodata->iface_slot = options.iface_slot;
-    set_max_entries(skel_->maps.rules, options.max_rules);
-    set_max_entries(skel_->maps.rule_buckets, options.max_rules * RL_MAX_LIMITS);
-    set_max_entries(skel_->maps.prefixes, options.max_rules * RL_MAX_LIMITS);
-    set_max_entries(skel_->maps.sources, options.max_sources);
-    set_max_entries(skel_->maps.source_counters, options.max_sources);
-    set_max_entries(skel_->maps.blocks, options.max_sources);
-    skel_.load();
+    if (options.programs == 0 || options.programs > RL_MAX_INTERFACES)
+        throw KernelError(EINVAL, "the program counts traffic for 1 to " +
+                                      std::to_string(RL_MAX_INTERFACES) + " interfaces, not " +
+                                      std::to_string(options.programs));
+    programs_.reserve(options.programs);
+    for (std::uint32_t slot = 0; slot < options.programs; slot++) {
+        auto &skel = programs_.emplace_back();
+        skel->rodata->iface_slot = slot;
+        size_maps(skel.get());
+        if (slot == 0) {
+            if (!options.map_pin_dir.empty())
+                adopted_ = adopt_or_create_pins();
+        } else {
+            for_each_shared_map(skel->obj, [&](bpf_map *map) {
+                bpf_map *owner =
+                    bpf_object__find_map_by_name(programs_[0]->obj, bpf_map__name(map));
+                check(bpf_map__reuse_fd(map, bpf_map__fd(owner)),
+                      std::string("share map ") + bpf_map__name(map));
+            });
+        }
+        skel.load();
+    }
 }
 
-int Datapath::program_fd() const
+void Datapath::size_maps(ratelimit_bpf *skel) const
 {
-    return bpf_program__fd(skel_->progs.ratelimit_xdp);
+    set_max_entries(skel->maps.rules, options_.max_rules);
+    set_max_entries(skel->maps.rule_buckets, options_.max_rules * RL_MAX_LIMITS);
+    set_max_entries(skel->maps.prefixes, options_.max_rules * RL_MAX_LIMITS);
+    set_max_entries(skel->maps.sources, options_.max_sources);
+    set_max_entries(skel->maps.source_counters, options_.max_sources);
+    set_max_entries(skel->maps.blocks, options_.max_sources);
+}
+
+// Points every map at its pin: libbpf then reuses a pinned map or creates and pins a new one.
+// Pins are reused all together or not at all: if any has another layout (another capacity after
+// a config change, say), all are replaced, so that rules never refer to buckets of another shape.
+bool Datapath::adopt_or_create_pins()
+{
+    const std::string &dir = options_.map_pin_dir;
+    bpf_object *obj = programs_[0]->obj;
+    std::size_t pinned = 0, maps = 0;
+    std::string refused;
+    for_each_shared_map(obj, [&](bpf_map *map) {
+        maps++;
+        int fd = bpf_obj_get(pin_path(dir, map).c_str());
+        if (fd < 0) {
+            if (errno != ENOENT)
+                throw KernelError(errno, "open the pinned map " + pin_path(dir, map));
+            return;
+        }
+        pinned++;
+        std::string why = incompatibility(fd, map);
+        ::close(fd);
+        if (!why.empty() && refused.empty())
+            refused = std::string(bpf_map__name(map)) + " has " + why;
+    });
+    bool adopt = pinned == maps && refused.empty();
+    if (pinned > 0 && !adopt) {
+        spdlog::warn("pinned maps in {} are not this program's ({}); replacing them: rules are "
+                     "reinstalled, buckets and counters start afresh",
+                     dir, refused.empty() ? "some are missing" : refused);
+        for_each_shared_map(obj, [&](bpf_map *map) {
+            if (::unlink(pin_path(dir, map).c_str()) != 0 && errno != ENOENT)
+                throw KernelError(errno, "remove the pin " + pin_path(dir, map));
+        });
+    }
+    for_each_shared_map(obj, [&](bpf_map *map) {
+        check(bpf_map__set_pin_path(map, pin_path(dir, map).c_str()),
+              "set the pin path of map " + std::string(bpf_map__name(map)));
+    });
+    return adopt;
+}
+
+void Datapath::unpin_maps()
+{
+    for_each_shared_map(programs_[0]->obj, [](bpf_map *map) {
+        if (bpf_map__is_pinned(map))
+            check(bpf_map__unpin(map, nullptr), std::string("unpin map ") + bpf_map__name(map));
+    });
+}
+
+int Datapath::program_fd(std::uint32_t slot) const
+{
+    return bpf_program__fd(programs_.at(slot)->progs.ratelimit_xdp);
 }
 
 template <typename M>
@@ -54,42 +170,42 @@ M Datapath::view(bpf_map *map) const
 
 Map<rl_prefix_key, rl_prefix_value> Datapath::prefixes() const
 {
-    return view<Map<rl_prefix_key, rl_prefix_value>>(skel_->maps.prefixes);
+    return view<Map<rl_prefix_key, rl_prefix_value>>(programs_[0]->maps.prefixes);
 }
 
 Map<std::uint32_t, rl_rule> Datapath::rules() const
 {
-    return view<Map<std::uint32_t, rl_rule>>(skel_->maps.rules);
+    return view<Map<std::uint32_t, rl_rule>>(programs_[0]->maps.rules);
 }
 
 Map<std::uint32_t, rl_bucket> Datapath::rule_buckets() const
 {
-    return view<Map<std::uint32_t, rl_bucket>>(skel_->maps.rule_buckets);
+    return view<Map<std::uint32_t, rl_bucket>>(programs_[0]->maps.rule_buckets);
 }
 
 Map<rl_source_key, rl_source> Datapath::sources() const
 {
-    return view<Map<rl_source_key, rl_source>>(skel_->maps.sources);
+    return view<Map<rl_source_key, rl_source>>(programs_[0]->maps.sources);
 }
 
 PerCpuMap<rl_source_key, rl_source_counters> Datapath::source_counters() const
 {
-    return view<PerCpuMap<rl_source_key, rl_source_counters>>(skel_->maps.source_counters);
+    return view<PerCpuMap<rl_source_key, rl_source_counters>>(programs_[0]->maps.source_counters);
 }
 
 Map<rl_block_key, rl_bucket> Datapath::blocks() const
 {
-    return view<Map<rl_block_key, rl_bucket>>(skel_->maps.blocks);
+    return view<Map<rl_block_key, rl_bucket>>(programs_[0]->maps.blocks);
 }
 
 Map<std::uint32_t, rl_settings> Datapath::settings() const
 {
-    return view<Map<std::uint32_t, rl_settings>>(skel_->maps.settings);
+    return view<Map<std::uint32_t, rl_settings>>(programs_[0]->maps.settings);
 }
 
 PerCpuMap<std::uint32_t, rl_counter> Datapath::stats() const
 {
-    return view<PerCpuMap<std::uint32_t, rl_counter>>(skel_->maps.stats);
+    return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.stats);
 }
 
 void Datapath::publish_rules()
@@ -123,10 +239,10 @@ rl_source_counters Datapath::source_traffic(const rl_source_key &source) const
     return total;
 }
 
-rl_counter Datapath::counter(rl_reason reason, rl_verdict verdict) const
+rl_counter Datapath::counter(rl_reason reason, rl_verdict verdict, std::uint32_t slot) const
 {
     rl_counter total{};
-    auto per_cpu = stats().lookup(rl_stats_index(options_.iface_slot, reason, verdict));
+    auto per_cpu = stats().lookup(rl_stats_index(slot, reason, verdict));
     for (const auto &c : per_cpu.value_or(std::vector<rl_counter>{})) {
         total.packets += c.packets;
         total.bytes += c.bytes;

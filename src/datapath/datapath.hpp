@@ -4,6 +4,8 @@
 // tests, benchmarks) reaches the kernel's data path through this class.
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "kernel/map.hpp"
 #include "kernel/skeleton.hpp"
@@ -16,7 +18,10 @@ namespace ratelimit
 struct DatapathOptions {
     std::uint32_t max_sources = 65536; // tracked sources (and /N blocks) before LRU eviction
     std::uint32_t max_rules = 16384;   // rule slots; prefixes may be up to four times as many
-    std::uint32_t iface_slot = 0;      // which interface's counters this instance moves
+    std::uint32_t programs = 1;        // one program per attach slot, each with its counters
+    // Where the maps are pinned (a directory on bpffs), so that a restarted daemon adopts them
+    // with their rules, buckets and counters. Empty: nothing is pinned.
+    std::string map_pin_dir;
 };
 
 class Datapath
@@ -24,7 +29,11 @@ class Datapath
   public:
     explicit Datapath(const DatapathOptions &options);
 
-    int program_fd() const;
+    int program_fd(std::uint32_t slot = 0) const;
+    // The maps were adopted from pins left by an earlier daemon (and not created empty).
+    bool adopted() const { return adopted_; }
+    // Removes the map pins: the maps then live only as long as this process and its programs.
+    void unpin_maps();
     const DatapathOptions &options() const { return options_; }
 
     Map<rl_prefix_key, rl_prefix_value> prefixes() const;
@@ -44,15 +53,19 @@ class Datapath
     // counters of the rest, summed. Zero for an unknown source.
     rl_source_counters source_traffic(const rl_source_key &source) const;
 
-    // Global counters of one reason and verdict, summed over CPUs.
-    rl_counter counter(rl_reason reason, rl_verdict verdict) const;
+    // Global counters of one reason and verdict at one attach slot, summed over CPUs.
+    rl_counter counter(rl_reason reason, rl_verdict verdict, std::uint32_t slot = 0) const;
 
   private:
     template <typename M>
     M view(bpf_map *map) const;
+    void size_maps(ratelimit_bpf *skel) const;
+    bool adopt_or_create_pins();
 
     DatapathOptions options_;
-    Skeleton<ratelimit_bpf> skel_;
+    bool adopted_ = false;
+    // programs_[0] owns the maps; the others reuse them with their own attach slot.
+    std::vector<Skeleton<ratelimit_bpf>> programs_;
 };
 
 } // namespace ratelimit

@@ -102,9 +102,11 @@ TEST_F(AccuracyTest, TwoSecondsFromTwoCpus)
 
 TEST_F(AccuracyTest, SmallBurstUsesThePreciseClock)
 {
-    // 2 packets at 1000 pps span 2 ms, less than two 4 ms ticks of the coarse clock: the rule
-    // reads the precise clock, and the rate still holds.
-    LimitSpec limit{RL_UNIT_PACKETS, 1000, 2};
+    // A burst spanning 1.5 ticks of the coarse clock (6 ms at HZ=250): the rule reads the
+    // precise clock, and the rate still holds. (A sender paused for longer than the burst spans
+    // loses that pause's tokens, as any real source would, so the burst is not made tinier.)
+    const std::uint64_t rate = 10000, tick_ns = coarse_clock_resolution_ns();
+    LimitSpec limit{RL_UNIT_PACKETS, rate, rate * tick_ns * 3 / 2 / 1000000000};
     ASSERT_TRUE(compile_rule(RL_ACTION_LIMIT, {&limit, 1}, false).flags & RL_RULE_PRECISE_CLOCK);
     EXPECT_NEAR(admitted_ratio(limit, {0}, std::chrono::seconds(1)), 1.0, 0.05);
 }

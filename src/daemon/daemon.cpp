@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "daemon/daemon.hpp"
+
+#include <net/if.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "datapath/rule_table.hpp"
+#include "state/desired.hpp"
+#include "state/reconcile.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+XdpAttachMode attach_mode(config::XdpMode mode)
+{
+    switch (mode) {
+    case config::XdpMode::Native:
+        return XdpAttachMode::Native;
+    case config::XdpMode::Generic:
+        return XdpAttachMode::Generic;
+    default:
+        return XdpAttachMode::Auto;
+    }
+}
+
+std::string runtime_dir(const config::Config &config)
+{
+    return std::filesystem::path(config.control.socket).parent_path().string();
+}
+
+// Fields that shape what was loaded and attached: a reload keeps the running values.
+std::vector<std::string> restart_only_changes(const config::Config &running,
+                                              const config::Config &next)
+{
+    std::vector<std::string> changed;
+    if (running.interfaces != next.interfaces)
+        changed.push_back("interfaces");
+    if (running.max_sources != next.max_sources)
+        changed.push_back("max_sources");
+    if (running.max_rules != next.max_rules)
+        changed.push_back("max_rules");
+    if (running.pin_dir != next.pin_dir)
+        changed.push_back("pin_dir");
+    if (running.state_dir != next.state_dir)
+        changed.push_back("state_dir");
+    if (running.control != next.control)
+        changed.push_back("control");
+    if (running.metrics != next.metrics)
+        changed.push_back("metrics");
+    return changed;
+}
+
+void remove_empty_dir(const std::string &dir)
+{
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
+        spdlog::warn("could not remove {}: {}", dir, std::strerror(errno));
+}
+
+} // namespace
+
+bool interface_exists(const std::string &name)
+{
+    return if_nametoindex(name.c_str()) != 0;
+}
+
+Daemon::Daemon(std::string config_path, config::Config config)
+    : config_path_(std::move(config_path)), config_(std::move(config)),
+      pin_root_(config_.pin_dir + "/v" + std::to_string(RL_ABI_VERSION)),
+      store_(config_.state_dir + "/runtime-rules.json")
+{
+    start();
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::start()
+{
+    make_dirs(runtime_dir(config_), 0755);
+    lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
+    runtime_ = store_.load();
+
+    ensure_bpffs(config_.pin_dir);
+    make_dirs(pin_root_ + "/maps", 0700);
+    make_dirs(pin_root_ + "/links", 0700);
+    DatapathOptions options;
+    options.max_sources = config_.max_sources;
+    options.max_rules = config_.max_rules;
+    options.programs = static_cast<std::uint32_t>(config_.interfaces.size());
+    options.map_pin_dir = pin_root_ + "/maps";
+    dp_ = std::make_unique<Datapath>(options);
+    spdlog::info("data path {} (maps pinned in {})",
+                 dp_->adopted() ? "adopted with its rules, buckets and counters" : "created",
+                 options.map_pin_dir);
+
+    // Rules first, then attach: a program that appears on an interface is already configured.
+    dp_->set_settings_flags(desired_settings_flags(config_));
+    apply_rules("start");
+    for (std::uint32_t slot = 0; slot < config_.interfaces.size(); slot++) {
+        const auto &iface = config_.interfaces[slot];
+        links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name,
+                                         attach_mode(iface.xdp_mode),
+                                         pin_root_ + "/links/" + iface.name));
+        spdlog::info("{}: {} in {} mode", iface.name,
+                     links_.back().adopted() ? "program swapped into the pinned link" : "attached",
+                     links_.back().kernel_mode());
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT})
+        sigaddset(&mask, sig);
+    check(sigprocmask(SIG_BLOCK, &mask, nullptr), "block signals");
+    signals_.reset(check(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "create signalfd"));
+    loop_.watch(signals_.get(), [this](std::uint32_t) { on_signal(); });
+    expiry_timer_.reset(check(timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK),
+                              "create the expiry timer"));
+    loop_.watch(expiry_timer_.get(), [this](std::uint32_t) { expire_runtime_rules(); });
+    arm_expiry_timer();
+    last_reload_ = {WallClock::now(), true, "started"};
+}
+
+void Daemon::apply_rules(const char *why)
+{
+    DatapathRuleTable table(*dp_);
+    auto desired = desired_rules(config_, runtime_, WallClock::now());
+    auto plan = plan_reconcile(desired, table.installed(), table.capacity());
+    apply(plan, table);
+    spdlog::info("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged", why,
+                 desired.size(), plan.added, plan.changed, plan.removed, plan.unchanged);
+}
+
+void Daemon::run()
+{
+    notify_systemd("READY=1\nSTATUS=" + summary());
+    spdlog::info("ready: {}", summary());
+    loop_.run();
+    notify_systemd("STOPPING=1");
+    shut_down();
+}
+
+ReloadResult Daemon::reload()
+{
+    auto parsed = config::load_config_file(config_path_, interface_exists);
+    if (!parsed.config) {
+        std::string message;
+        for (const auto &e : parsed.errors)
+            message += (message.empty() ? "" : "; ") + e.to_string();
+        spdlog::error("reload refused, running rules kept: {}", message);
+        return last_reload_ = {WallClock::now(), false, message};
+    }
+    config::Config next = *parsed.config;
+    auto restart_only = restart_only_changes(config_, next);
+    if (!restart_only.empty()) {
+        std::string fields;
+        for (const auto &f : restart_only)
+            fields += (fields.empty() ? "" : ", ") + f;
+        spdlog::warn("reload: {} changed; that takes a restart, the running values stay", fields);
+        next.interfaces = config_.interfaces;
+        next.max_sources = config_.max_sources;
+        next.max_rules = config_.max_rules;
+        next.pin_dir = config_.pin_dir;
+        next.state_dir = config_.state_dir;
+        next.control = config_.control;
+        next.metrics = config_.metrics;
+    }
+    config::Config previous = std::move(config_);
+    config_ = std::move(next);
+    try {
+        spdlog::set_level(spdlog::level::from_str(config_.log_level));
+        dp_->set_settings_flags(desired_settings_flags(config_));
+        apply_rules("reload");
+    } catch (const std::exception &e) {
+        config_ = std::move(previous);
+        spdlog::error("reload failed, running rules kept: {}", e.what());
+        return last_reload_ = {WallClock::now(), false, e.what()};
+    }
+    return last_reload_ = {WallClock::now(), true, "applied"};
+}
+
+void Daemon::expire_runtime_rules()
+{
+    std::uint64_t expirations;
+    if (::read(expiry_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        throw KernelError(errno, "read the expiry timer");
+    auto expired = drop_expired(runtime_, WallClock::now());
+    if (!expired.empty()) {
+        for (const auto &r : expired)
+            spdlog::info("runtime rule {} expired", r.rule.match.to_string());
+        store_.save(runtime_);
+        apply_rules("expiry");
+    }
+    arm_expiry_timer();
+}
+
+void Daemon::arm_expiry_timer()
+{
+    itimerspec when{};
+    if (auto next = next_expiry(runtime_)) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(next->time_since_epoch());
+        when.it_value.tv_sec = std::max<long>(ns.count() / 1000000000, 0);
+        when.it_value.tv_nsec = ns.count() % 1000000000;
+        if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+            when.it_value.tv_nsec = 1; // zero would disarm it
+    }
+    check(timerfd_settime(expiry_timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr),
+          "arm the expiry timer");
+}
+
+void Daemon::on_signal()
+{
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGHUP) {
+            spdlog::info("SIGHUP: reloading {}", config_path_);
+            notify_systemd("RELOADING=1");
+            reload();
+            notify_systemd("READY=1\nSTATUS=" + summary());
+        } else {
+            spdlog::info("signal {}: stopping", strsignal(static_cast<int>(info.ssi_signo)));
+            loop_.stop();
+        }
+    }
+}
+
+void Daemon::shut_down()
+{
+    if (config_.keep_attached_on_exit) {
+        spdlog::info("keeping the program attached and its maps pinned in {}", pin_root_);
+        return;
+    }
+    for (auto &link : links_)
+        link.unpin();
+    links_.clear(); // closing the last reference to each link detaches it
+    dp_->unpin_maps();
+    remove_empty_dir(pin_root_ + "/links");
+    remove_empty_dir(pin_root_ + "/maps");
+    remove_empty_dir(pin_root_);
+    spdlog::info("detached from {} interface(s) and removed the pins", config_.interfaces.size());
+}
+
+std::string Daemon::summary() const
+{
+    std::string ifaces;
+    for (const auto &link : links_)
+        ifaces += (ifaces.empty() ? "" : ", ") + link.ifname();
+    return std::to_string(config_.rules.size()) + " config rules, " +
+           std::to_string(runtime_.size()) + " runtime rules, " +
+           (config_.mode == config::Mode::Monitor ? "monitor" : "enforce") + " mode on " + ifaces;
+}
+
+} // namespace ratelimit

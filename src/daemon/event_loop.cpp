@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "daemon/event_loop.hpp"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+
+#include "kernel/error.hpp"
+
+namespace ratelimit
+{
+
+EventLoop::EventLoop() : epoll_(check(epoll_create1(EPOLL_CLOEXEC), "create epoll instance")) {}
+
+void EventLoop::watch(int fd, Handler handler, std::uint32_t events)
+{
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    check(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "watch fd " + std::to_string(fd));
+    handlers_[fd] = std::move(handler);
+}
+
+void EventLoop::forget(int fd)
+{
+    if (handlers_.erase(fd))
+        check(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr),
+              "stop watching fd " + std::to_string(fd));
+}
+
+void EventLoop::run()
+{
+    running_ = true;
+    epoll_event events[16];
+    while (running_) {
+        int n = epoll_wait(epoll_.get(), events, 16, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        check(n, "wait for events");
+        for (int i = 0; i < n && running_; i++) {
+            auto it = handlers_.find(events[i].data.fd);
+            if (it != handlers_.end()) {
+                auto handler = it->second; // a handler may forget its own fd
+                handler(events[i].events);
+            }
+        }
+    }
+}
+
+} // namespace ratelimit

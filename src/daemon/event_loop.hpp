@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// A single-threaded epoll loop: the daemon's signals, timers and sockets are all file
+// descriptors, served one event at a time, so no state is shared between threads.
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+
+#include "kernel/fd.hpp"
+
+namespace ratelimit
+{
+
+class EventLoop
+{
+  public:
+    using Handler = std::function<void(std::uint32_t events)>;
+
+    EventLoop();
+    // Calls `handler` whenever `fd` is readable (or `events` occur). The fd stays the caller's.
+    void watch(int fd, Handler handler, std::uint32_t events = EPOLLIN);
+    void forget(int fd);
+    // Runs until stop() is called from a handler.
+    void run();
+    void stop() { running_ = false; }
+
+  private:
+    UniqueFd epoll_;
+    std::map<int, Handler> handlers_;
+    bool running_ = false;
+};
+
+} // namespace ratelimit

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// ratelimitd: per-source rate limiting in XDP.
+//
+//   ratelimitd [-c FILE] [--check] [--log-level LEVEL]
+//
+// Exit codes: 0 stopped cleanly (or --check found the config valid), 1 failed at run time,
+// 2 bad arguments, 78 invalid config (EX_CONFIG).
+
+#include <cstdarg>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.hpp"
+
+namespace
+{
+
+constexpr int kExitConfig = 78;
+
+// libbpf's own messages go to the same log, at matching levels.
+int libbpf_log(libbpf_print_level level, const char *format, va_list args)
+{
+    char line[1024];
+    int n = std::vsnprintf(line, sizeof(line), format, args);
+    std::string_view text(line, n > 0 ? std::min<std::size_t>(n, sizeof(line) - 1) : 0);
+    while (!text.empty() && text.back() == '\n')
+        text.remove_suffix(1);
+    switch (level) {
+    case LIBBPF_WARN:
+        spdlog::warn("libbpf: {}", text);
+        break;
+    case LIBBPF_INFO:
+        spdlog::debug("libbpf: {}", text);
+        break;
+    default:
+        spdlog::trace("libbpf: {}", text);
+        break;
+    }
+    return n;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    CLI::App app{"ratelimitd: per-source rate limiting in XDP, before the kernel allocates an skb"};
+    std::string config_path = "/etc/ratelimitd/ratelimitd.json";
+    std::string log_level;
+    bool check_only = false;
+    app.add_option("-c,--config", config_path, "config file")->capture_default_str();
+    app.add_flag("--check", check_only, "validate the config file and exit (0 valid, 78 not)");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error (overrides config)");
+    app.set_version_flag("--version", std::string(RATELIMITD_VERSION));
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    // Logs go to stderr without timestamps: journald adds time and unit.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("ratelimitd"));
+    spdlog::set_pattern("%^%l%$: %v");
+    libbpf_set_print(libbpf_log);
+
+    auto parsed = ratelimit::config::load_config_file(config_path, ratelimit::interface_exists);
+    if (!parsed.config) {
+        for (const auto &e : parsed.errors)
+            std::cerr << config_path << ": " << e.to_string() << "\n";
+        return kExitConfig;
+    }
+    if (check_only) {
+        std::cout << config_path << ": valid (" << parsed.config->rules.size() << " rules, "
+                  << parsed.config->interfaces.size() << " interfaces)\n";
+        return 0;
+    }
+    spdlog::set_level(
+        spdlog::level::from_str(log_level.empty() ? parsed.config->log_level : log_level));
+    try {
+        ratelimit::Daemon daemon(config_path, *parsed.config);
+        daemon.run();
+    } catch (const std::exception &e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The daemon's dealings with the host around it: bpffs, the one-instance lock, systemd.
+
+#include <string>
+
+#include "kernel/fd.hpp"
+
+namespace ratelimit
+{
+
+// Makes sure `dir` exists on a bpffs, mounting one there if it is not (`ip netns exec` and some
+// containers hide /sys/fs/bpf). Returns true if it mounted one.
+bool ensure_bpffs(const std::string &dir);
+
+// mkdir -p with `mode` for the directories it creates.
+void make_dirs(const std::string &dir, unsigned mode);
+
+// Held for the daemon's lifetime: a second instance with the same lock file is refused.
+class InstanceLock
+{
+  public:
+    explicit InstanceLock(const std::string &path);
+
+  private:
+    UniqueFd fd_;
+};
+
+// sd_notify(3) with the given state lines; a no-op outside systemd.
+void notify_systemd(const std::string &state);
+
+} // namespace ratelimit

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "datapath/rule_table.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "ratelimit/gcra.h"
+
+namespace ratelimit
+{
+
+std::uint64_t bucket_now(const rl_rule &rule)
+{
+    // bpf_ktime_get_ns() is CLOCK_MONOTONIC; bpf_ktime_get_coarse_ns() is its coarse variant.
+    clockid_t clock =
+        (rule.flags & RL_RULE_PRECISE_CLOCK) ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
+    timespec ts{};
+    check(clock_gettime(clock, &ts), "read the bucket clock");
+    return rl_time_from_ns(static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
+}
+
+std::vector<InstalledRule> DatapathRuleTable::installed() const
+{
+    std::map<std::uint32_t, InstalledRule> by_index;
+    auto prefixes = dp_.prefixes();
+    for (const auto &key : prefixes.keys()) {
+        auto target = prefixes.lookup(key);
+        if (!target)
+            continue; // removed meanwhile
+        Prefix prefix;
+        prefix.length = key.prefixlen;
+        std::memcpy(prefix.address.bytes.data(), key.addr, RL_ADDR_LEN);
+        auto &rule = by_index[target->rule];
+        rule.index = target->rule;
+        rule.prefixes.push_back(prefix);
+    }
+    std::vector<InstalledRule> out;
+    for (auto &[index, rule] : by_index) {
+        rule.rule = dp_.rules().lookup(index).value_or(rl_rule{});
+        std::sort(rule.prefixes.begin(), rule.prefixes.end());
+        out.push_back(std::move(rule));
+    }
+    return out;
+}
+
+void DatapathRuleTable::write_rule(std::uint32_t index, const rl_rule &rule)
+{
+    // A slot being reused starts with full buckets.
+    for (std::uint32_t i = 0; i < RL_MAX_LIMITS; i++)
+        dp_.rule_buckets().update(index * RL_MAX_LIMITS + i, rl_bucket{});
+    dp_.rules().update(index, rule);
+}
+
+void DatapathRuleTable::rewrite_rule(std::uint32_t index, const rl_rule &previous,
+                                     const rl_rule &rule)
+{
+    // The program may read the rule while it is rewritten: for that packet, a mix of old and new
+    // limits applies, each of them sound on its own.
+    dp_.rules().update(index, rule);
+    carry_buckets(index, previous, rule);
+}
+
+// Each limit present before and after keeps its sources' tokens (rl_gcra_rescale): a higher
+// rate or burst does not refill anyone, a lower one does not lock anyone out.
+void DatapathRuleTable::carry_buckets(std::uint32_t index, const rl_rule &previous,
+                                      const rl_rule &rule)
+{
+    const std::uint32_t carried = std::min(previous.nlimits, rule.nlimits);
+    if (rule.action != RL_ACTION_LIMIT || previous.action != RL_ACTION_LIMIT || carried == 0)
+        return;
+    const std::uint64_t now = bucket_now(previous);
+    auto rescale = [&](std::uint32_t i, __u64 tat) {
+        return rl_gcra_rescale(tat, now, &previous.limits[i], &rule.limits[i]);
+    };
+
+    auto sources = dp_.sources();
+    for (const auto &key : sources.keys()) {
+        auto src = sources.lookup(key);
+        if (!src || src->rule != index)
+            continue;
+        for (std::uint32_t i = 0; i < carried; i++)
+            if (rule.limits[i].per == RL_PER_SOURCE)
+                src->tat[i] = rescale(i, src->tat[i]);
+        sources.update(key, *src, BPF_EXIST);
+    }
+    auto blocks = dp_.blocks();
+    for (const auto &key : blocks.keys()) {
+        if (key.rule != index || key.limit >= carried)
+            continue;
+        if (auto bucket = blocks.lookup(key))
+            blocks.update(key, rl_bucket{rescale(key.limit, bucket->tat)}, BPF_EXIST);
+    }
+    for (std::uint32_t i = 0; i < carried; i++) {
+        std::uint32_t slot = index * RL_MAX_LIMITS + i;
+        if (auto bucket = dp_.rule_buckets().lookup(slot))
+            dp_.rule_buckets().update(slot, rl_bucket{rescale(i, bucket->tat)});
+    }
+}
+
+void DatapathRuleTable::put_prefix(const Prefix &prefix, std::uint32_t index)
+{
+    dp_.prefixes().update(prefix.key(), rl_prefix_value{index});
+}
+
+void DatapathRuleTable::remove_prefix(const Prefix &prefix)
+{
+    dp_.prefixes().erase(prefix.key());
+}
+
+void DatapathRuleTable::free_rule(std::uint32_t index)
+{
+    dp_.rules().update(index, rl_rule{});
+}
+
+void DatapathRuleTable::publish()
+{
+    dp_.publish_rules();
+}
+
+} // namespace ratelimit

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The reconcile backend over the real maps: the prefixes LPM trie and the rules array, with the
+// buckets of a rewritten rule carried over to its new rate and burst.
+
+#include "datapath/datapath.hpp"
+#include "state/reconcile.hpp"
+
+namespace ratelimit
+{
+
+class DatapathRuleTable : public RuleTable
+{
+  public:
+    explicit DatapathRuleTable(Datapath &dp) : dp_(dp) {}
+
+    std::uint32_t capacity() const override { return dp_.options().max_rules; }
+    std::vector<InstalledRule> installed() const override;
+    void write_rule(std::uint32_t index, const rl_rule &rule) override;
+    void rewrite_rule(std::uint32_t index, const rl_rule &previous, const rl_rule &rule) override;
+    void put_prefix(const Prefix &prefix, std::uint32_t index) override;
+    void remove_prefix(const Prefix &prefix) override;
+    void free_rule(std::uint32_t index) override;
+    void publish() override;
+
+  private:
+    void carry_buckets(std::uint32_t index, const rl_rule &previous, const rl_rule &rule);
+
+    Datapath &dp_;
+};
+
+// The bucket clock of a rule, as the XDP program reads it, in bucket time units.
+std::uint64_t bucket_now(const rl_rule &rule);
+
+} // namespace ratelimit

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "state/runtime_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iterator>
+#include <map>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "config/units.hpp"
+#include "kernel/error.hpp"
+#include "kernel/fd.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+namespace chrono = std::chrono;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Errors = std::vector<config::ConfigError>;
+
+constexpr int kFormatVersion = 1;
+constexpr mode_t kDirectoryMode = 0750;
+constexpr mode_t kFileMode = 0640;
+constexpr std::string_view kFileFields[] = {"version", "rules"};
+constexpr std::string_view kExampleTime = "2026-11-29T08:00:00Z";
+
+// ----- rules as JSON -------------------------------------------------
+
+const char *action_name(rl_action action)
+{
+    switch (action) {
+    case RL_ACTION_LIMIT:
+        return "limit";
+    case RL_ACTION_ALLOW:
+        return "allow";
+    case RL_ACTION_DENY:
+        return "deny";
+    }
+    throw std::invalid_argument("rule_to_json: unknown action " + std::to_string(action));
+}
+
+std::string per_text(const LimitSpec &limit, const Prefix &match)
+{
+    switch (limit.per) {
+    case RL_PER_SOURCE:
+        return "source";
+    case RL_PER_RULE:
+        return "rule";
+    case RL_PER_PREFIX: // per_prefixlen is in mapped bits; the file states the family's
+        return "/" +
+               std::to_string(limit.per_prefixlen - (match.is_v4() ? RL_IPV4_MAPPED_PREFIXLEN : 0));
+    }
+    throw std::invalid_argument("rule_to_json: unknown per " + std::to_string(limit.per));
+}
+
+// One limit per object, so that the limits parse back one LimitSpec each and in their order.
+json limit_to_json(const LimitSpec &limit, const Prefix &match)
+{
+    json object = {{"per", per_text(limit, match)}};
+    if (limit.unit == RL_UNIT_PACKETS) {
+        object["rate"] = limit.rate;
+        object["burst"] = limit.burst;
+    } else {
+        // Exact: a whole number of bytes is a whole number of bits.
+        object["bytes"] = config::format_bit_rate(limit.rate);
+        object["byte_burst"] = config::format_size(limit.burst);
+    }
+    return object;
+}
+
+// The match as the user wrote it, unless that names another prefix than the one enforced.
+std::string match_text(const config::Rule &rule)
+{
+    const auto written = parse_prefix(rule.text);
+    return written && *written == rule.match ? rule.text : rule.match.to_string();
+}
+
+// ----- RFC 3339 UTC times --------------------------------------------
+
+std::string format_utc(WallClock::time_point time)
+{
+    const auto day = chrono::floor<chrono::days>(time);
+    const chrono::year_month_day date{day};
+    const chrono::hh_mm_ss clock{chrono::duration_cast<chrono::nanoseconds>(time - day)};
+    char text[80];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d", int(date.year()),
+                  unsigned(date.month()), unsigned(date.day()), int(clock.hours().count()),
+                  int(clock.minutes().count()), int(clock.seconds().count()));
+    std::string written = text;
+    if (const long long nanoseconds = clock.subseconds().count(); nanoseconds != 0) {
+        std::snprintf(text, sizeof text, ".%09lld", nanoseconds);
+        std::string fraction = text;
+        fraction.erase(fraction.find_last_not_of('0') + 1); // ".250000000" as ".25"
+        written += fraction;
+    }
+    return written + "Z";
+}
+
+bool take(std::string_view &rest, char expected)
+{
+    if (!rest.starts_with(expected))
+        return false;
+    rest.remove_prefix(1);
+    return true;
+}
+
+// Exactly `count` decimal digits, no sign.
+bool take_digits(std::string_view &rest, std::size_t count, unsigned &value)
+{
+    if (rest.size() < count)
+        return false;
+    const char *last = rest.data() + count;
+    auto [end, error] = std::from_chars(rest.data(), last, value);
+    if (error != std::errc() || end != last)
+        return false;
+    rest.remove_prefix(count);
+    return true;
+}
+
+// ".5" to ".123456789" after the seconds.
+bool take_fraction(std::string_view &rest, chrono::nanoseconds &fraction)
+{
+    constexpr std::size_t kMaxDigits = 9;
+    const std::size_t count = std::min(rest.find_first_not_of("0123456789"), rest.size());
+    unsigned value = 0;
+    if (count == 0 || count > kMaxDigits || !take_digits(rest, count, value))
+        return false;
+    for (std::size_t digit = count; digit < kMaxDigits; digit++)
+        value *= 10;
+    fraction = chrono::nanoseconds(value);
+    return true;
+}
+
+struct CivilTime {
+    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    chrono::nanoseconds fraction{0};
+};
+
+std::optional<CivilTime> split_utc(std::string_view text)
+{
+    CivilTime time;
+    std::string_view rest = text;
+    const bool fields =
+        take_digits(rest, 4, time.year) && take(rest, '-') && take_digits(rest, 2, time.month) &&
+        take(rest, '-') && take_digits(rest, 2, time.day) && take(rest, 'T') &&
+        take_digits(rest, 2, time.hour) && take(rest, ':') && take_digits(rest, 2, time.minute) &&
+        take(rest, ':') && take_digits(rest, 2, time.second);
+    if (!fields || (take(rest, '.') && !take_fraction(rest, time.fraction)))
+        return std::nullopt;
+    if (!take(rest, 'Z') || !rest.empty())
+        return std::nullopt;
+    return time;
+}
+
+// "2026-11-29T08:00:00Z" or "2026-11-29T08:00:00.25Z": a real date and time of day, within the
+// range of WallClock (with nanoseconds: 1677-09-21 .. 2262-04-11).
+std::optional<WallClock::time_point> parse_utc(std::string_view text)
+{
+    auto time = split_utc(text);
+    if (!time)
+        return std::nullopt;
+    const chrono::year_month_day date{chrono::year(static_cast<int>(time->year)),
+                                      chrono::month(time->month), chrono::day(time->day)};
+    if (!date.ok() || time->hour > 23 || time->minute > 59 || time->second > 59)
+        return std::nullopt;
+    const chrono::sys_seconds whole = chrono::sys_days(date) + chrono::hours(time->hour) +
+                                      chrono::minutes(time->minute) + chrono::seconds(time->second);
+    // Whole seconds strictly inside the clock's range leave room for the fraction.
+    if (whole < chrono::ceil<chrono::seconds>(WallClock::time_point::min()) ||
+        whole >= chrono::floor<chrono::seconds>(WallClock::time_point::max()))
+        return std::nullopt;
+    return chrono::time_point_cast<WallClock::duration>(whole) +
+           chrono::duration_cast<WallClock::duration>(time->fraction);
+}
+
+// ----- reading the file ----------------------------------------------
+
+std::string describe(const json &value)
+{
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The file's text; nullopt when there is no file.
+std::optional<std::string> read_text(const std::string &path)
+{
+    UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file && errno == ENOENT)
+        return std::nullopt;
+    check(file.get(), "cannot open " + path);
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t got = ::read(file.get(), buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            throw KernelError(errno, "cannot read " + path);
+        if (got == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(got));
+    }
+}
+
+// nlohmann's messages open with an id the reader has no use for:
+// "[json.exception.parse_error.101]".
+std::string without_exception_id(std::string_view what)
+{
+    if (auto id_end = what.find("] "); what.starts_with('[') && id_end != std::string_view::npos)
+        what.remove_prefix(id_end + 2);
+    return std::string(what);
+}
+
+std::optional<WallClock::time_point> read_expiry(const json &expires, const std::string &path,
+                                                 Errors &errors)
+{
+    const std::string like = "an RFC 3339 UTC time like \"" + std::string(kExampleTime) + "\"";
+    if (!expires.is_string()) {
+        errors.push_back({path, "must be " + like + ", not " + describe(expires)});
+        return std::nullopt;
+    }
+    auto time = parse_utc(expires.get<std::string>());
+    if (!time)
+        errors.push_back({path, describe(expires) + " is not " + like +
+                                    " (a real date and time, 1678 .. 2261)"});
+    return time;
+}
+
+// One element of "rules": a rule object as parse_rule takes it, plus "expires".
+std::optional<RuntimeRule> read_runtime_rule(json element, const std::string &path, Errors &errors)
+{
+    if (!element.is_object()) {
+        errors.push_back({path, "must be a rule object, not " + describe(element)});
+        return std::nullopt;
+    }
+    const std::size_t errors_before = errors.size();
+    RuntimeRule runtime;
+    if (auto expires = element.find("expires"); expires != element.end()) {
+        runtime.expires = read_expiry(*expires, path + ".expires", errors);
+        element.erase(expires);
+    }
+    auto parsed = config::parse_rule(element, path);
+    std::ranges::move(parsed.errors, std::back_inserter(errors));
+    if (errors.size() != errors_before)
+        return std::nullopt;
+    runtime.rule = std::move(*parsed.rule);
+    return runtime;
+}
+
+std::vector<RuntimeRule> read_rule_list(const json &list, Errors &errors)
+{
+    std::vector<RuntimeRule> rules;
+    std::map<Prefix, std::size_t> index_of_prefix;
+    for (std::size_t i = 0; i < list.size(); i++) {
+        const std::string path = "rules[" + std::to_string(i) + "]";
+        auto rule = read_runtime_rule(list[i], path, errors);
+        if (!rule)
+            continue;
+        // Two rules for one prefix: which one the daemon enforced cannot be told from the file.
+        auto [first, inserted] = index_of_prefix.emplace(rule->rule.match, i);
+        if (!inserted)
+            errors.push_back({path + ".match", describe(rule->rule.text) +
+                                                   " is the same prefix as rules[" +
+                                                   std::to_string(first->second) + "]"});
+        rules.push_back(std::move(*rule));
+    }
+    return rules;
+}
+
+// The top level: {"version": 1, "rules": [...]}.
+std::vector<RuntimeRule> read_file_object(const json &root, Errors &errors)
+{
+    if (!root.is_object()) {
+        errors.push_back({"", "the file must be an object {\"version\": 1, \"rules\": [...]}, "
+                              "not " +
+                                  describe(root)});
+        return {};
+    }
+    for (const auto &[key, unused] : root.items())
+        if (std::ranges::find(kFileFields, key) == std::end(kFileFields))
+            errors.push_back({key, "unknown field"});
+    auto version = root.find("version");
+    if (version == root.end()) {
+        errors.push_back({"version", "missing (required)"});
+        return {};
+    }
+    if (*version != kFormatVersion) {
+        errors.push_back({"version", describe(*version) + " is not a version this ratelimitd " +
+                                         "reads (" + std::to_string(kFormatVersion) + ")"});
+        return {}; // the rules of another version are not this version's to judge
+    }
+    auto list = root.find("rules");
+    if (list == root.end())
+        errors.push_back({"rules", "missing (required)"});
+    else if (!list->is_array())
+        errors.push_back({"rules", "must be a list of rules, not " + describe(*list)});
+    else
+        return read_rule_list(*list, errors);
+    return {};
+}
+
+std::runtime_error load_error(const std::string &path, const Errors &errors)
+{
+    std::string message;
+    for (const auto &error : errors)
+        message += (message.empty() ? "" : "\n") + path + ": " + error.to_string();
+    return std::runtime_error(message);
+}
+
+// ----- writing the file ----------------------------------------------
+
+// The directory holding `path`; "." for a bare file name.
+fs::path directory_of(const fs::path &path)
+{
+    return path.has_parent_path() ? path.parent_path() : fs::path(".");
+}
+
+void sync_directory(const fs::path &directory)
+{
+    UniqueFd fd(check(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                      "cannot open directory " + directory.string()));
+    check(::fsync(fd.get()), "cannot sync directory " + directory.string());
+}
+
+// mkdir -p. Each directory made gets kDirectoryMode whatever the umask (the store, not the
+// daemon's environment, decides who may read the rules) and is synced into its parent.
+void make_directories(const fs::path &directory)
+{
+    struct stat status;
+    if (::stat(directory.c_str(), &status) == 0)
+        return; // a file in the way is reported by the open that follows
+    if (errno != ENOENT)
+        throw KernelError(errno, "cannot stat " + directory.string());
+    if (directory.has_parent_path() && directory.parent_path() != directory)
+        make_directories(directory.parent_path());
+    if (::mkdir(directory.c_str(), kDirectoryMode) != 0) {
+        if (errno == EEXIST) // made meanwhile by someone else
+            return;
+        throw KernelError(errno, "cannot create directory " + directory.string());
+    }
+    check(::chmod(directory.c_str(), kDirectoryMode), "cannot chmod " + directory.string());
+    sync_directory(directory_of(directory));
+}
+
+void write_all(int fd, std::string_view data, const std::string &path)
+{
+    while (!data.empty()) {
+        const ssize_t written = ::write(fd, data.data(), data.size());
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written < 0)
+            throw KernelError(errno, "cannot write " + path);
+        data.remove_prefix(static_cast<std::size_t>(written));
+    }
+}
+
+// `text` in `path`, on disk when this returns.
+void write_synced(const std::string &path, std::string_view text)
+{
+    // A raw descriptor rather than a UniqueFd: the last close is checked, as it reports
+    // write-back errors some file systems defer to it.
+    const int file =
+        check(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode),
+              "cannot create " + path);
+    try {
+        check(::fchmod(file, kFileMode), "cannot chmod " + path);
+        write_all(file, text, path);
+        check(::fsync(file), "cannot sync " + path);
+    } catch (...) {
+        ::close(file); // the error being thrown is the one to report
+        throw;
+    }
+    check(::close(file), "cannot close " + path);
+}
+
+std::string file_text(const std::vector<RuntimeRule> &rules)
+{
+    json list = json::array();
+    for (const auto &runtime : rules) {
+        json object = rule_to_json(runtime.rule);
+        if (runtime.expires)
+            object["expires"] = format_utc(*runtime.expires);
+        list.push_back(std::move(object));
+    }
+    const json file = {{"version", kFormatVersion}, {"rules", std::move(list)}};
+    return file.dump(2) + "\n";
+}
+
+const Prefix &match_of(const RuntimeRule &runtime)
+{
+    return runtime.rule.match;
+}
+
+} // namespace
+
+json rule_to_json(const config::Rule &rule)
+{
+    json object = {{"match", match_text(rule)}, {"action", action_name(rule.action)}};
+    if (rule.monitor)
+        object["mode"] = "monitor";
+    if (rule.action != RL_ACTION_LIMIT)
+        return object;
+    json limits = json::array();
+    for (const auto &limit : rule.limits)
+        limits.push_back(limit_to_json(limit, rule.match));
+    object["limits"] = std::move(limits);
+    return object;
+}
+
+RuntimeStore::RuntimeStore(std::string path) : path_(std::move(path)) {}
+
+std::vector<RuntimeRule> RuntimeStore::load() const
+{
+    auto text = read_text(path_);
+    if (!text)
+        return {};
+    json root;
+    try {
+        root = json::parse(*text);
+    } catch (const json::exception &error) {
+        throw load_error(path_, {{"", "malformed JSON: " + without_exception_id(error.what())}});
+    }
+    Errors errors;
+    auto rules = read_file_object(root, errors);
+    if (!errors.empty())
+        throw load_error(path_, errors);
+    return rules;
+}
+
+void RuntimeStore::save(const std::vector<RuntimeRule> &rules) const
+{
+    const fs::path directory = directory_of(path_);
+    const std::string temporary = path_ + ".tmp";
+    make_directories(directory);
+    try {
+        write_synced(temporary, file_text(rules));
+        check(::rename(temporary.c_str(), path_.c_str()),
+              "cannot rename " + temporary + " to " + path_);
+    } catch (...) {
+        // The error being thrown is the one to report; a failed unlink leaves only a stale .tmp
+        // that the next save truncates.
+        ::unlink(temporary.c_str());
+        throw;
+    }
+    sync_directory(directory);
+}
+
+void upsert(std::vector<RuntimeRule> &rules, RuntimeRule rule)
+{
+    auto same_prefix = std::ranges::find(rules, rule.rule.match, match_of);
+    if (same_prefix != rules.end())
+        *same_prefix = std::move(rule);
+    else
+        rules.push_back(std::move(rule));
+}
+
+bool remove(std::vector<RuntimeRule> &rules, const Prefix &prefix)
+{
+    auto found = std::ranges::find(rules, prefix, match_of);
+    if (found == rules.end())
+        return false;
+    rules.erase(found);
+    return true;
+}
+
+std::vector<RuntimeRule> drop_expired(std::vector<RuntimeRule> &rules, WallClock::time_point now)
+{
+    // As desired_rules: a rule is in force while its expiry is after now.
+    auto in_force = [now](const RuntimeRule &runtime) {
+        return !runtime.expires || *runtime.expires > now;
+    };
+    auto expired = std::stable_partition(rules.begin(), rules.end(), in_force);
+    std::vector<RuntimeRule> dropped(std::make_move_iterator(expired),
+                                     std::make_move_iterator(rules.end()));
+    rules.erase(expired, rules.end());
+    return dropped;
+}
+
+std::optional<WallClock::time_point> next_expiry(const std::vector<RuntimeRule> &rules)
+{
+    std::optional<WallClock::time_point> earliest;
+    for (const auto &runtime : rules)
+        if (runtime.expires && (!earliest || *runtime.expires < *earliest))
+            earliest = runtime.expires;
+    return earliest;
+}
+
+} // namespace ratelimit

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// ratelimitd end to end: the daemon runs in a private network namespace behind a veth pair, with
+// its pins in a bpffs of the test's own. What it attached is checked through the kernel, and
+// what it let through is counted by a UDP socket on the far side, never by the daemon.
+
+#include <bpf/bpf.h>
+#include <net/if.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "datapath/xdp_link.hpp"
+#include "net/sender.hpp"
+#include "netns.hpp"
+
+namespace ratelimit::test
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class DaemonTest : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        RL_REQUIRE_NETNS();
+        sender_ns_.emplace();
+        host_ns_.emplace();
+        veth_.emplace(*sender_ns_, *host_ns_);
+        counter_.emplace(*host_ns_);
+        bpffs_.emplace();
+    }
+
+    fs::path config_path() const { return dir_.path() / "ratelimitd.json"; }
+    fs::path pin_dir() const { return bpffs_->path() / "ratelimitd"; }
+    const std::string &iface() const { return veth_->receiver().name; }
+
+    // A config on the veth's far end with the given "rules" (JSON text) and extra fields.
+    void write_config(const std::string &rules, const std::string &extra = "")
+    {
+        std::ofstream(config_path()) << R"({"interfaces": [{"name": ")" << iface() << R"("}],
+            "rules": )" << rules << R"(,
+            "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
+                                     << R"("},
+            "state_dir": ")" << (dir_.path() / "state").string()
+                                     << R"(",
+            "pin_dir": ")" << pin_dir().string()
+                                     << R"(",
+            "metrics": {"enabled": false})"
+                                     << extra << "}";
+    }
+
+    Process start_daemon()
+    {
+        static int serial = 0;
+        serial++;
+        fs::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
+        fs::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
+        Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, out, err);
+        wait_for_log(daemon, "ready:");
+        return daemon;
+    }
+
+    // Waits until the daemon's log holds `text` (a count of `occurrences`).
+    void wait_for_log(Process &daemon, const std::string &text, int occurrences = 1)
+    {
+        for (auto deadline = std::chrono::steady_clock::now() + 15s;
+             std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+            std::string log = daemon.stderr_text();
+            int seen = 0;
+            for (auto pos = log.find(text); pos != std::string::npos; pos = log.find(text, pos + 1))
+                seen++;
+            if (seen >= occurrences)
+                return;
+            if (auto code = daemon.wait_for(0ms))
+                FAIL() << "ratelimitd exited with " << *code << ":\n" << log;
+        }
+        FAIL() << "no \"" << text << "\" in the daemon's log:\n" << daemon.stderr_text();
+    }
+
+    // Sends `count` frames from `source` and returns how many the far side received.
+    std::uint64_t delivered(const std::string &source, std::uint64_t count)
+    {
+        Address src = *parse_address(source);
+        std::uint64_t before = received_from(src);
+        SendPlan plan;
+        plan.interface = veth_->sender().name;
+        plan.destination = src.is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
+        plan.sources = {src};
+        plan.count = count;
+        plan.rate_pps = 100000;
+        sender_ns_->run([&] { return send_frames(plan); });
+        std::this_thread::sleep_for(200ms); // let the last frames climb the stack
+        return received_from(src) - before;
+    }
+
+    std::uint64_t received_from(const Address &src) const
+    {
+        auto by_source = counter_->by_source();
+        auto it = by_source.find(src);
+        return it == by_source.end() ? 0 : it->second;
+    }
+
+    // The XDP program on the interface, as the kernel reports it.
+    XdpAttachment attached() const
+    {
+        return host_ns_->run([&] { return query_xdp(if_nametoindex(iface().c_str())); });
+    }
+
+    std::string program_name(std::uint32_t id) const
+    {
+        int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0)
+            return {};
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        std::string name;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+            name = info.name;
+        close(fd);
+        return name;
+    }
+
+    std::uint32_t pinned_link_id() const
+    {
+        std::string pin = (pin_dir() / "v1/links" / iface()).string();
+        int fd = bpf_obj_get(pin.c_str());
+        if (fd < 0)
+            return 0;
+        bpf_link_info info{};
+        std::uint32_t len = sizeof(info);
+        std::uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+        close(fd);
+        return id;
+    }
+
+    TempDir dir_;
+    std::optional<NetNs> sender_ns_, host_ns_;
+    std::optional<VethPair> veth_;
+    std::optional<UdpCounter> counter_;
+    std::optional<Bpffs> bpffs_;
+};
+
+constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
+                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                              {"match": "10.2.0.0/16", "action": "allow"}])";
+
+TEST_F(DaemonTest, AttachesAndEnforcesTheConfiguredVerdicts)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+
+    auto xdp = attached();
+    EXPECT_EQ(program_name(xdp.prog_id), "ratelimit_xdp");
+    EXPECT_EQ(xdp.mode, "native");
+    EXPECT_NE(pinned_link_id(), 0u);
+
+    EXPECT_EQ(delivered("10.9.0.1", 100), 0u);
+    EXPECT_EQ(delivered("10.1.0.1", 100), 10u);
+    EXPECT_EQ(delivered("10.2.0.1", 100), 100u);
+    EXPECT_EQ(delivered("10.3.0.1", 100), 100u); // no rule, no default
+}
+
+TEST_F(DaemonTest, SighupAppliesNewRulesAndABrokenFileChangesNothing)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.2.0.1", 50), 50u);
+
+    write_config(R"([{"match": "10.2.0.0/16", "action": "deny"}])");
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "rules (reload)");
+    EXPECT_EQ(delivered("10.2.0.1", 50), 0u);
+    EXPECT_EQ(delivered("10.9.0.1", 50), 50u); // its deny rule is gone
+
+    std::ofstream(config_path()) << R"({"interfaces": [{"name": "nope0"}], "rulez": []})";
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "reload refused");
+    EXPECT_NE(daemon.stderr_text().find("rulez: unknown field"), std::string::npos);
+    EXPECT_EQ(delivered("10.2.0.1", 50), 0u);
+    EXPECT_EQ(delivered("10.9.0.1", 50), 50u);
+    EXPECT_FALSE(daemon.wait_for(0ms)) << "the daemon must survive a broken config";
+}
+
+TEST_F(DaemonTest, KeepAttachedRestartKeepsTheLinkAndTheBuckets)
+{
+    write_config(kRules, R"(, "keep_attached_on_exit": true)");
+    std::optional<Process> first(start_daemon());
+    std::uint32_t link = pinned_link_id();
+    ASSERT_NE(link, 0u);
+    ASSERT_EQ(delivered("10.1.0.1", 100), 10u); // drains the source's bucket
+
+    // Poll the interface through the whole restart: it must never be without a program.
+    std::atomic<bool> polling{true};
+    std::atomic<std::uint64_t> polls{0}, bare{0};
+    std::thread poller([&] {
+        host_ns_->run([&] {
+            int ifindex = static_cast<int>(if_nametoindex(iface().c_str()));
+            while (polling) {
+                bare += query_xdp(ifindex).prog_id == 0;
+                polls++;
+            }
+            return 0;
+        });
+    });
+    auto restart_started = std::chrono::steady_clock::now();
+    EXPECT_EQ(first->stop(), 0);
+    first.reset();
+    Process second = start_daemon();
+    polling = false;
+    poller.join();
+    double restart_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - restart_started).count();
+
+    EXPECT_GT(polls.load(), 100u);
+    EXPECT_EQ(bare.load(), 0u) << "the interface was seen without a program";
+    EXPECT_EQ(pinned_link_id(), link);
+    EXPECT_NE(second.stderr_text().find("adopted"), std::string::npos);
+    // The bucket was not refilled: only what 1 pps earned during the restart gets through.
+    EXPECT_LE(delivered("10.1.0.1", 100), static_cast<std::uint64_t>(restart_s + 2));
+}
+
+TEST_F(DaemonTest, SigtermLeavesNoProgramAndNoPins)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_NE(attached().prog_id, 0u);
+    EXPECT_EQ(daemon.stop(), 0);
+    EXPECT_EQ(attached().prog_id, 0u);
+    EXPECT_FALSE(fs::exists(pin_dir() / "v1"));
+    EXPECT_EQ(delivered("10.9.0.1", 20), 20u);
+}
+
+TEST_F(DaemonTest, RefusesAnUnknownInterfaceAndAForeignProgram)
+{
+    std::ofstream(config_path()) << R"({"interfaces": [{"name": "nope0"}]})";
+    Process bad = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, dir_.path() / "bad.out",
+                                  dir_.path() / "bad.err");
+    EXPECT_EQ(bad.wait_for(10s), 78);
+    EXPECT_NE(bad.stderr_text().find("nope0"), std::string::npos);
+
+    // Someone else's XDP program on the interface: a clear error, and it is left alone.
+    write_config(kRules);
+    Process first = start_daemon();
+    std::uint32_t ours = attached().prog_id;
+    fs::path other_pins = dir_.path() / "other";
+    std::string cfg2 = (dir_.path() / "cfg2.json").string();
+    {
+        std::ifstream in(config_path());
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        auto at = text.find(pin_dir().string());
+        text.replace(at, pin_dir().string().size(), (bpffs_->path() / "other").string());
+        at = text.find("run/ratelimitd.sock");
+        text.replace(at, 19, "run2/ratelimitd.sock");
+        std::ofstream(cfg2) << text;
+    }
+    Process second = host_ns_->spawn({RATELIMITD_PATH, "-c", cfg2}, dir_.path() / "2.out",
+                                     dir_.path() / "2.err");
+    EXPECT_EQ(second.wait_for(10s), 1);
+    EXPECT_NE(second.stderr_text().find("already has an XDP program"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_EQ(attached().prog_id, ours);
+}
+
+} // namespace
+} // namespace ratelimit::test

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The runtime rule store: rules survive a round trip through JSON and through the file, the file
+// is replaced whole, a file that cannot be read back is refused with the file and the field named,
+// and the list edits behind ratelimitctl set/allow/deny and TTLs.
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "state/runtime_store.hpp"
+
+namespace ratelimit
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+config::Rule parsed_rule(std::string_view text)
+{
+    auto result = config::parse_rule(json::parse(text), "rule");
+    if (!result.rule)
+        throw std::invalid_argument(std::string(text) + ": " + result.errors.front().to_string());
+    return *result.rule;
+}
+
+Prefix pfx(const char *text)
+{
+    return *parse_prefix(text);
+}
+
+// 2026-11-29T08:00:00Z
+const WallClock::time_point kMorning = std::chrono::sys_days{2026y / 11 / 29} + 8h;
+
+// One of each kind of rule the config file can state, each for its own prefix.
+const char *const kRules[] = {
+    R"({"match": "203.0.113.0/24", "rate": "100pps", "burst": 200})",
+    R"({"match": "203.0.112.0/24", "rate": "1.5kpps"})",
+    R"({"match": "2001:db8::/32", "bytes": "10Mbit", "byte_burst": "256KiB", "per": "/64"})",
+    R"({"match": "10.0.0.0/8", "rate": 1000, "burst": 50, "bytes": "1250001B/s",
+        "byte_burst": 1518, "per": "/24"})",
+    R"({"match": "172.16.0.0/12", "bytes": "12bit"})",
+    R"({"match": "100.64.0.0/10", "limits": [
+        {"rate": "500pps", "burst": 1000, "per": "source"}, {"rate": "5kpps", "per": "/24"},
+        {"bytes": "1Gbit", "per": "/16"}, {"rate": "2Mpps", "per": "rule"}]})",
+    R"({"match": "::/0", "limits": [{"rate": 10, "bytes": "1MiB/s", "per": "/64"},
+                                   {"rate": 100, "bytes": "1Gbit", "per": "rule"}]})",
+    R"({"match": "0.0.0.0/0", "rate": 10, "per": "/0"})",
+    R"({"match": "198.51.100.7/32", "rate": 5, "per": "/32"})",
+    R"({"match": "2001:db8:1::/48", "rate": 100, "per": "/128"})",
+    R"({"match": "::ffff:10.1.0.0/112", "rate": 5, "per": "/24"})",
+    R"({"match": "192.0.2.0/24", "rate": 100, "per": "rule", "mode": "monitor"})",
+    R"({"match": "198.51.100.8", "action": "deny"})",
+    R"({"match": "2001:db8::1", "action": "allow"})",
+    R"({"match": "192.0.2.128/25", "action": "deny", "mode": "monitor"})",
+};
+
+// ----- rule_to_json --------------------------------------------------
+
+class RoundTrip : public ::testing::TestWithParam<const char *>
+{
+};
+
+TEST_P(RoundTrip, RuleToJsonParsesBackToAnEqualRule)
+{
+    const config::Rule rule = parsed_rule(GetParam());
+    const json written = rule_to_json(rule);
+    auto back = config::parse_rule(written, "rule");
+    ASSERT_TRUE(back.rule) << written.dump() << ": " << back.errors.front().to_string();
+    EXPECT_EQ(*back.rule, rule) << written.dump();
+    EXPECT_EQ(rule_to_json(*back.rule), written);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryKind, RoundTrip, ::testing::ValuesIn(kRules));
+
+TEST(RuleToJson, WritesPacketRatesAsNumbersAndByteRatesWithAUnit)
+{
+    const json written = rule_to_json(parsed_rule(R"({"match": "203.0.113.0/24",
+        "rate": "1.5kpps", "burst": 200, "bytes": "10Mbit", "byte_burst": "256KiB",
+        "per": "/28"})"));
+    EXPECT_EQ(written, json::parse(R"({"match": "203.0.113.0/24", "action": "limit", "limits": [
+        {"rate": 1500, "burst": 200, "per": "/28"},
+        {"bytes": "10Mbit", "byte_burst": "256KiB", "per": "/28"}]})"));
+}
+
+TEST(RuleToJson, WritesNoLimitsForAllowAndDeny)
+{
+    EXPECT_EQ(rule_to_json(parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})")),
+              json::parse(R"({"match": "198.51.100.7", "action": "deny"})"));
+}
+
+TEST(RuleToJson, WritesTheEnforcedPrefixWhenTheTextNamesAnother)
+{
+    config::Rule rule = parsed_rule(R"({"match": "10.0.0.0/8", "action": "allow"})");
+    rule.text = "";
+    EXPECT_EQ(rule_to_json(rule)["match"], "10.0.0.0/8");
+    rule.text = "192.0.2.0/24";
+    EXPECT_EQ(rule_to_json(rule)["match"], "10.0.0.0/8");
+}
+
+// ----- the file ------------------------------------------------------
+
+class RuntimeStoreFile : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        char pattern[] = "/tmp/runtime_store_test.XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr) << std::strerror(errno);
+        directory_ = pattern;
+    }
+    void TearDown() override { fs::remove_all(directory_); }
+
+    std::string path(const std::string &name = "runtime-rules.json") const
+    {
+        return (directory_ / name).string();
+    }
+
+    void write(const std::string &text) const { std::ofstream(path()) << text; }
+
+    std::string read(const std::string &file) const
+    {
+        std::stringstream text;
+        text << std::ifstream(file).rdbuf();
+        return text.str();
+    }
+
+    // load()'s message for a file holding `text`.
+    std::string load_error(const std::string &text) const
+    {
+        write(text);
+        try {
+            RuntimeStore(path()).load();
+        } catch (const std::runtime_error &error) {
+            return error.what();
+        }
+        return "(loaded)";
+    }
+
+    fs::path directory_;
+};
+
+std::vector<RuntimeRule> every_kind_of_rule()
+{
+    std::vector<RuntimeRule> rules;
+    int n = 0;
+    for (const char *text : kRules) {
+        std::optional<WallClock::time_point> expires;
+        if (n % 3 == 1)
+            expires = kMorning + std::chrono::minutes(n);
+        if (n % 3 == 2) // a clock reading, with whatever fraction of a second it has
+            expires = WallClock::now() + std::chrono::hours(n);
+        upsert(rules, {parsed_rule(text), expires});
+        n++;
+    }
+    return rules;
+}
+
+TEST_F(RuntimeStoreFile, MissingFileHoldsNoRules)
+{
+    EXPECT_TRUE(RuntimeStore(path()).load().empty());
+    EXPECT_TRUE(RuntimeStore(path("missing/runtime-rules.json")).load().empty());
+}
+
+TEST_F(RuntimeStoreFile, SaveThenLoadGivesTheSameRules)
+{
+    const auto rules = every_kind_of_rule();
+    ASSERT_EQ(rules.size(), std::size(kRules));
+    RuntimeStore store(path());
+    store.save(rules);
+    EXPECT_EQ(store.load(), rules);
+    store.save({});
+    EXPECT_TRUE(store.load().empty());
+}
+
+TEST_F(RuntimeStoreFile, ExpiryIsAnRfc3339UtcTime)
+{
+    RuntimeStore store(path());
+    const config::Rule deny = parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})");
+    store.save({{deny, kMorning}});
+    EXPECT_EQ(json::parse(read(path())), json::parse(R"({"version": 1, "rules": [
+        {"match": "198.51.100.7", "action": "deny", "expires": "2026-11-29T08:00:00Z"}]})"));
+    store.save({{deny, kMorning + 250ms}});
+    EXPECT_EQ(json::parse(read(path()))["rules"][0]["expires"], "2026-11-29T08:00:00.25Z");
+    store.save({{deny, kMorning + 1ns}});
+    EXPECT_EQ(store.load().front().expires, kMorning + 1ns);
+}
+
+TEST_F(RuntimeStoreFile, SaveLeavesNoTemporaryFileAndSetsModes)
+{
+    const std::string nested = path("state/ratelimitd/runtime-rules.json");
+    RuntimeStore(nested).save(every_kind_of_rule());
+    EXPECT_FALSE(fs::exists(nested + ".tmp"));
+    struct stat status {
+    };
+    ASSERT_EQ(stat(nested.c_str(), &status), 0);
+    EXPECT_EQ(status.st_mode & 07777, 0640u);
+    for (const char *directory : {"state", "state/ratelimitd"}) {
+        ASSERT_EQ(stat(path(directory).c_str(), &status), 0);
+        EXPECT_EQ(status.st_mode & 07777, 0750u) << directory;
+    }
+}
+
+TEST_F(RuntimeStoreFile, SaveReplacesTheWholeFile)
+{
+    write(std::string(100'000, ' ') + R"({"version": 1, "rules": []})");
+    std::ofstream(path() + ".tmp") << "left over from a crash";
+    const std::vector<RuntimeRule> rules = {
+        {parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})"), std::nullopt}};
+    RuntimeStore store(path());
+    store.save(rules);
+    EXPECT_EQ(store.load(), rules);
+    EXPECT_EQ(read(path()), json::parse(read(path())).dump(2) + "\n"); // nothing of the old file
+    EXPECT_FALSE(fs::exists(path() + ".tmp"));
+}
+
+TEST_F(RuntimeStoreFile, SaveThatCannotWriteNamesTheFile)
+{
+    write("not a directory");
+    const std::string below_a_file = path() + "/runtime-rules.json";
+    try {
+        RuntimeStore(below_a_file).save({});
+        FAIL() << "saved below a regular file";
+    } catch (const std::system_error &error) {
+        EXPECT_NE(std::string(error.what()).find(below_a_file), std::string::npos) << error.what();
+    }
+}
+
+TEST_F(RuntimeStoreFile, UnreadableFileNamesTheFile)
+{
+    fs::create_directory(path());
+    try {
+        RuntimeStore(path()).load();
+        FAIL() << "read a directory as the rule file";
+    } catch (const std::runtime_error &error) {
+        EXPECT_EQ(std::string(error.what()).find("cannot read " + path()), 0u) << error.what();
+    }
+}
+
+struct BadFile {
+    std::string text;
+    std::string error; // follows "FILE: "
+};
+
+void PrintTo(const BadFile &file, std::ostream *out)
+{
+    *out << file.text;
+}
+
+class RuntimeStoreBadFile : public RuntimeStoreFile, public ::testing::WithParamInterface<BadFile>
+{
+};
+
+TEST_P(RuntimeStoreBadFile, IsRefusedNamingTheFileAndTheField)
+{
+    const std::string message = load_error(GetParam().text);
+    EXPECT_EQ(message.find(path() + ": " + GetParam().error), 0u) << message;
+}
+
+std::string deny(const std::string &match)
+{
+    return R"({"match": ")" + match + R"(", "action": "deny"})";
+}
+
+std::string file_of(const std::string &rules)
+{
+    return R"({"version": 1, "rules": [)" + rules + "]}";
+}
+
+// A file with one deny rule expiring at `time` (JSON).
+std::string expiring(const std::string &time)
+{
+    return file_of(R"({"match": "10.0.0.0/8", "action": "deny", "expires": )" + time + "}");
+}
+
+BadFile bad_expiry(const std::string &time)
+{
+    return {expiring(R"(")" + time + R"(")"),
+            R"(rules[0].expires: ")" + time + R"(" is not an RFC 3339 UTC time)"};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Structure, RuntimeStoreBadFile,
+    ::testing::Values(BadFile{"", "malformed JSON: parse error at line 1, column 1"},
+                      BadFile{R"({"version": 1, "rules": [)",
+                              "malformed JSON: parse error at line 1, column 26"},
+                      BadFile{"[]", "the file must be an object"},
+                      BadFile{R"({"rules": []})", "version: missing (required)"},
+                      BadFile{R"({"version": 2, "rules": []})", "version: 2 is not a version"},
+                      BadFile{R"({"version": 1})", "rules: missing (required)"},
+                      BadFile{R"({"version": 1, "rules": {}})", "rules: must be a list of rules"},
+                      BadFile{R"({"version": 1, "rules": [], "ttl": 5})", "ttl: unknown field"},
+                      BadFile{file_of("5"), "rules[0]: must be a rule object, not 5"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, RuntimeStoreBadFile,
+    ::testing::Values(
+        BadFile{file_of(deny("10.0.0.0/8") + ", " + deny("10.0.0.300/8")),
+                R"(rules[1].match: "10.0.0.300/8" is not an IPv4 or IPv6 prefix)"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "action": "deny", "ttl": "5m"})"),
+                "rules[0].ttl: unknown field"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "rate": 0})"), "rules[0].rate: "},
+        BadFile{file_of(deny("10.0.0.0/8") + ", " + deny("::ffff:10.0.0.0/104")),
+                R"(rules[1].match: "::ffff:10.0.0.0/104" is the same prefix as rules[0])"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Expiry, RuntimeStoreBadFile,
+    ::testing::Values(BadFile{expiring("5"), "rules[0].expires: must be an RFC 3339 UTC time"},
+                      bad_expiry("2026-11-29 08:00:00Z"), bad_expiry("2026-11-29T08:00:00z"),
+                      bad_expiry("2026-11-29T08:00:00+01:00"), bad_expiry("2026-11-29T08:00:00"),
+                      bad_expiry("2026-02-29T08:00:00Z"), bad_expiry("2026-11-29T24:00:00Z"),
+                      bad_expiry("2026-11-29T08:60:00Z"), bad_expiry("2026-11-29T08:00:60Z"),
+                      bad_expiry("2026-11-29T08:00:00.Z"),
+                      bad_expiry("2026-11-29T08:00:00.1234567891Z"),
+                      bad_expiry("+026-11-29T08:00:00Z"), bad_expiry("2026-1-29T08:00:00Z"),
+                      bad_expiry("9999-11-29T08:00:00Z")));
+
+TEST_F(RuntimeStoreFile, ReportsEveryInvalidRule)
+{
+    const std::string message =
+        load_error(R"({"version": 1, "rules": [{"match": "10.0.0.300/8", "action": "deny"},
+            {"match": "10.0.0.0/8", "action": "deny"}, {"match": "::/0", "rate": "fast"}]})");
+    EXPECT_NE(message.find(path() + ": rules[0].match: "), std::string::npos) << message;
+    EXPECT_NE(message.find(path() + ": rules[2].rate: "), std::string::npos) << message;
+    EXPECT_EQ(message.find("rules[1]"), std::string::npos) << message;
+}
+
+TEST_F(RuntimeStoreFile, ReadsATimeWithAFraction)
+{
+    write(expiring(R"("2026-11-29T08:00:00.123456789Z")"));
+    EXPECT_EQ(RuntimeStore(path()).load().front().expires, kMorning + 123456789ns);
+    write(expiring(R"("2028-02-29T08:00:00.5Z")"));
+    EXPECT_EQ(RuntimeStore(path()).load().front().expires,
+              std::chrono::sys_days{2028y / 2 / 29} + 8h + 500ms);
+}
+
+// ----- list edits ----------------------------------------------------
+
+RuntimeRule runtime(const char *match, std::optional<WallClock::time_point> expires = {})
+{
+    return {parsed_rule(R"({"match": ")" + std::string(match) + R"(", "action": "deny"})"),
+            expires};
+}
+
+TEST(RuntimeRules, UpsertReplacesTheRuleForTheSamePrefixInPlace)
+{
+    std::vector<RuntimeRule> rules;
+    upsert(rules, runtime("10.0.0.0/8"));
+    upsert(rules, runtime("2001:db8::/32"));
+    upsert(rules, runtime("::ffff:10.0.0.0/104", kMorning)); // 10.0.0.0/8, written otherwise
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[0], runtime("::ffff:10.0.0.0/104", kMorning));
+    EXPECT_EQ(rules[1], runtime("2001:db8::/32"));
+}
+
+TEST(RuntimeRules, RemoveSaysWhetherThePrefixHadARule)
+{
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("2001:db8::/32")};
+    EXPECT_FALSE(remove(rules, pfx("10.0.0.0/9")));
+    EXPECT_TRUE(remove(rules, pfx("10.0.0.0/8")));
+    EXPECT_FALSE(remove(rules, pfx("10.0.0.0/8")));
+    EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("2001:db8::/32")});
+}
+
+TEST(RuntimeRules, DropExpiredTakesOutRulesExpiringAtOrBeforeNow)
+{
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("10.1.0.0/16", kMorning - 1s),
+                                      runtime("10.2.0.0/16", kMorning + 1ns),
+                                      runtime("10.3.0.0/16", kMorning)};
+    const auto dropped = drop_expired(rules, kMorning);
+    EXPECT_EQ(dropped, (std::vector<RuntimeRule>{runtime("10.1.0.0/16", kMorning - 1s),
+                                                 runtime("10.3.0.0/16", kMorning)}));
+    EXPECT_EQ(rules, (std::vector<RuntimeRule>{runtime("10.0.0.0/8"),
+                                               runtime("10.2.0.0/16", kMorning + 1ns)}));
+    EXPECT_TRUE(drop_expired(rules, kMorning).empty());
+}
+
+TEST(RuntimeRules, NextExpiryIsTheEarliest)
+{
+    std::vector<RuntimeRule> rules;
+    EXPECT_EQ(next_expiry(rules), std::nullopt);
+    rules = {runtime("10.0.0.0/8")};
+    EXPECT_EQ(next_expiry(rules), std::nullopt);
+    rules.push_back(runtime("10.1.0.0/16", kMorning + 1h));
+    rules.push_back(runtime("10.2.0.0/16", kMorning));
+    rules.push_back(runtime("10.3.0.0/16"));
+    EXPECT_EQ(next_expiry(rules), kMorning);
+}
+
+} // namespace
+} // namespace ratelimit
