@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-// ratelimitd end to end: the daemon runs in a private network namespace behind a veth pair, with
-// its pins in a bpffs of the test's own. What it attached is checked through the kernel, and
-// what it let through is counted by a UDP socket on the far side, never by the daemon.
+// ratelimitd end to end (see daemon_fixture.hpp): attach, verdicts on the wire, reload, restart
+// with and without keeping the program attached.
 
 #include <bpf/bpf.h>
 #include <net/if.h>
@@ -12,9 +11,7 @@
 #include <fstream>
 #include <thread>
 
-#include "datapath/xdp_link.hpp"
-#include "net/sender.hpp"
-#include "netns.hpp"
+#include "daemon_fixture.hpp"
 
 namespace ratelimit::test
 {
@@ -23,129 +20,6 @@ namespace
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-class DaemonTest : public ::testing::Test
-{
-  protected:
-    void SetUp() override
-    {
-        RL_REQUIRE_NETNS();
-        sender_ns_.emplace();
-        host_ns_.emplace();
-        veth_.emplace(*sender_ns_, *host_ns_);
-        counter_.emplace(*host_ns_);
-        bpffs_.emplace();
-    }
-
-    fs::path config_path() const { return dir_.path() / "ratelimitd.json"; }
-    fs::path pin_dir() const { return bpffs_->path() / "ratelimitd"; }
-    const std::string &iface() const { return veth_->receiver().name; }
-
-    // A config on the veth's far end with the given "rules" (JSON text) and extra fields.
-    void write_config(const std::string &rules, const std::string &extra = "")
-    {
-        std::ofstream(config_path()) << R"({"interfaces": [{"name": ")" << iface() << R"("}],
-            "rules": )" << rules << R"(,
-            "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
-                                     << R"("},
-            "state_dir": ")" << (dir_.path() / "state").string()
-                                     << R"(",
-            "pin_dir": ")" << pin_dir().string()
-                                     << R"(",
-            "metrics": {"enabled": false})"
-                                     << extra << "}";
-    }
-
-    Process start_daemon()
-    {
-        static int serial = 0;
-        serial++;
-        fs::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
-        fs::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
-        Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, out, err);
-        wait_for_log(daemon, "ready:");
-        return daemon;
-    }
-
-    // Waits until the daemon's log holds `text` (a count of `occurrences`).
-    void wait_for_log(Process &daemon, const std::string &text, int occurrences = 1)
-    {
-        for (auto deadline = std::chrono::steady_clock::now() + 15s;
-             std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
-            std::string log = daemon.stderr_text();
-            int seen = 0;
-            for (auto pos = log.find(text); pos != std::string::npos; pos = log.find(text, pos + 1))
-                seen++;
-            if (seen >= occurrences)
-                return;
-            if (auto code = daemon.wait_for(0ms))
-                FAIL() << "ratelimitd exited with " << *code << ":\n" << log;
-        }
-        FAIL() << "no \"" << text << "\" in the daemon's log:\n" << daemon.stderr_text();
-    }
-
-    // Sends `count` frames from `source` and returns how many the far side received.
-    std::uint64_t delivered(const std::string &source, std::uint64_t count)
-    {
-        Address src = *parse_address(source);
-        std::uint64_t before = received_from(src);
-        SendPlan plan;
-        plan.interface = veth_->sender().name;
-        plan.destination = src.is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
-        plan.sources = {src};
-        plan.count = count;
-        plan.rate_pps = 100000;
-        sender_ns_->run([&] { return send_frames(plan); });
-        std::this_thread::sleep_for(200ms); // let the last frames climb the stack
-        return received_from(src) - before;
-    }
-
-    std::uint64_t received_from(const Address &src) const
-    {
-        auto by_source = counter_->by_source();
-        auto it = by_source.find(src);
-        return it == by_source.end() ? 0 : it->second;
-    }
-
-    // The XDP program on the interface, as the kernel reports it.
-    XdpAttachment attached() const
-    {
-        return host_ns_->run([&] { return query_xdp(if_nametoindex(iface().c_str())); });
-    }
-
-    std::string program_name(std::uint32_t id) const
-    {
-        int fd = bpf_prog_get_fd_by_id(id);
-        if (fd < 0)
-            return {};
-        bpf_prog_info info{};
-        std::uint32_t len = sizeof(info);
-        std::string name;
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-            name = info.name;
-        close(fd);
-        return name;
-    }
-
-    std::uint32_t pinned_link_id() const
-    {
-        std::string pin = (pin_dir() / "v1/links" / iface()).string();
-        int fd = bpf_obj_get(pin.c_str());
-        if (fd < 0)
-            return 0;
-        bpf_link_info info{};
-        std::uint32_t len = sizeof(info);
-        std::uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
-        close(fd);
-        return id;
-    }
-
-    TempDir dir_;
-    std::optional<NetNs> sender_ns_, host_ns_;
-    std::optional<VethPair> veth_;
-    std::optional<UdpCounter> counter_;
-    std::optional<Bpffs> bpffs_;
-};
 
 constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
                               {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},

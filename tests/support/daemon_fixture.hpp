@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// A ratelimitd under test: the daemon runs in a private network namespace behind a veth pair,
+// with its pins in a bpffs of the test's own. What it attached is checked through the kernel,
+// and what it let through is counted by a UDP socket on the far side, never by the daemon.
+
+#include <bpf/bpf.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "datapath/xdp_link.hpp"
+#include "net/sender.hpp"
+#include "netns.hpp"
+
+namespace ratelimit::test
+{
+
+class DaemonTest : public ::testing::Test
+{
+  protected:
+    using Clock = std::chrono::steady_clock;
+    void SetUp() override
+    {
+        RL_REQUIRE_NETNS();
+        sender_ns_.emplace();
+        host_ns_.emplace();
+        veth_.emplace(*sender_ns_, *host_ns_);
+        counter_.emplace(*host_ns_);
+        bpffs_.emplace();
+    }
+
+    std::filesystem::path config_path() const { return dir_.path() / "ratelimitd.json"; }
+    std::filesystem::path pin_dir() const { return bpffs_->path() / "ratelimitd"; }
+    const std::string &iface() const { return veth_->receiver().name; }
+
+    // A config on the veth's far end with the given "rules" (JSON text) and extra fields.
+    void write_config(const std::string &rules, const std::string &extra = "")
+    {
+        std::ofstream(config_path()) << R"({"interfaces": [{"name": ")" << iface() << R"("}],
+            "rules": )" << rules << R"(,
+            "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
+                                     << R"("},
+            "state_dir": ")" << (dir_.path() / "state").string()
+                                     << R"(",
+            "pin_dir": ")" << pin_dir().string()
+                                     << R"(",
+            "metrics": {"enabled": false})"
+                                     << extra << "}";
+    }
+
+    Process start_daemon()
+    {
+        static int serial = 0;
+        serial++;
+        std::filesystem::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
+        std::filesystem::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
+        Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, out, err);
+        wait_for_log(daemon, "ready:");
+        return daemon;
+    }
+
+    // Waits until the daemon's log holds `text` (a count of `occurrences`).
+    void wait_for_log(Process &daemon, const std::string &text, int occurrences = 1)
+    {
+        for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+             std::chrono::steady_clock::now() < deadline;
+             std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+            std::string log = daemon.stderr_text();
+            int seen = 0;
+            for (auto pos = log.find(text); pos != std::string::npos; pos = log.find(text, pos + 1))
+                seen++;
+            if (seen >= occurrences)
+                return;
+            if (auto code = daemon.wait_for(std::chrono::milliseconds(0)))
+                FAIL() << "ratelimitd exited with " << *code << ":\n" << log;
+        }
+        FAIL() << "no \"" << text << "\" in the daemon's log:\n" << daemon.stderr_text();
+    }
+
+    // Sends `count` frames from `source` and returns how many the far side received.
+    std::uint64_t delivered(const std::string &source, std::uint64_t count)
+    {
+        Address src = *parse_address(source);
+        std::uint64_t before = received_from(src);
+        SendPlan plan;
+        plan.interface = veth_->sender().name;
+        plan.destination = src.is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
+        plan.sources = {src};
+        plan.count = count;
+        plan.rate_pps = 100000;
+        sender_ns_->run([&] { return send_frames(plan); });
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(200)); // let the last frames climb the stack
+        return received_from(src) - before;
+    }
+
+    std::uint64_t received_from(const Address &src) const
+    {
+        auto by_source = counter_->by_source();
+        auto it = by_source.find(src);
+        return it == by_source.end() ? 0 : it->second;
+    }
+
+    // The XDP program on the interface, as the kernel reports it.
+    XdpAttachment attached() const
+    {
+        return host_ns_->run([&] { return query_xdp(if_nametoindex(iface().c_str())); });
+    }
+
+    std::string program_name(std::uint32_t id) const
+    {
+        int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0)
+            return {};
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        std::string name;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+            name = info.name;
+        close(fd);
+        return name;
+    }
+
+    std::uint32_t pinned_link_id() const
+    {
+        std::string pin = (pin_dir() / "v1/links" / iface()).string();
+        int fd = bpf_obj_get(pin.c_str());
+        if (fd < 0)
+            return 0;
+        bpf_link_info info{};
+        std::uint32_t len = sizeof(info);
+        std::uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+        close(fd);
+        return id;
+    }
+
+    TempDir dir_;
+    std::optional<NetNs> sender_ns_, host_ns_;
+    std::optional<VethPair> veth_;
+    std::optional<UdpCounter> counter_;
+    std::optional<Bpffs> bpffs_;
+};
+
+} // namespace ratelimit::test
