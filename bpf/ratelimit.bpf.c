@@ -111,9 +111,10 @@ rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, i
         /* Another CPU may create it first (-EEXIST): either way, look it up. */
         bpf_map_update_elem(&sources, &pkt->source, &fresh, BPF_NOEXIST);
         src = bpf_map_lookup_elem(&sources, &pkt->source);
-        if (!src)
+        if (src)
+            *created = 1;
+        else
             *untracked = 1;
-        *created = 1;
         return src;
     }
     if (src->rule != rule) {
