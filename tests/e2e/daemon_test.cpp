@@ -142,5 +142,37 @@ TEST_F(DaemonTest, RefusesAnUnknownInterfaceAndAForeignProgram)
     EXPECT_EQ(attached().prog_id, ours);
 }
 
+TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
+{
+    write_config(kRules, R"(, "keep_attached_on_exit": true)");
+    std::optional<Process> first(start_daemon());
+    std::uint32_t link = pinned_link_id();
+    EXPECT_EQ(first->stop(), 0);
+    first.reset();
+
+    // Another capacity: the maps cannot be reused, the link can.
+    write_config(kRules, R"(, "keep_attached_on_exit": true, "max_sources": 4096)");
+    Process second = start_daemon();
+    EXPECT_NE(second.stderr_text().find("are not this program's"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_NE(second.stderr_text().find("data path created"), std::string::npos);
+    EXPECT_EQ(pinned_link_id(), link);
+    EXPECT_EQ(delivered("10.1.0.1", 100), 10u); // fresh buckets, rules reinstalled
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
+}
+
+TEST_F(DaemonTest, OneInstanceAtATime)
+{
+    write_config(kRules);
+    Process first = start_daemon();
+    Process second = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()},
+                                     dir_.path() / "second.out", dir_.path() / "second.err");
+    EXPECT_EQ(second.wait_for(std::chrono::seconds(10)), 1);
+    EXPECT_NE(second.stderr_text().find("another ratelimitd"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_FALSE(first.wait_for(std::chrono::milliseconds(0)));
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
+}
+
 } // namespace
 } // namespace ratelimit::test
