@@ -38,25 +38,25 @@ std::string runtime_dir(const config::Config &config)
     return std::filesystem::path(config.control.socket).parent_path().string();
 }
 
-// Fields that shape what was loaded and attached: a reload keeps the running values.
-std::vector<std::string> restart_only_changes(const config::Config &running,
-                                              const config::Config &next)
+// Fields that shape what was loaded and attached take a restart: `next` keeps the running
+// values of those, and the names of the ones it wanted to change are returned.
+std::vector<std::string> keep_restart_only_fields(const config::Config &running,
+                                                  config::Config &next)
 {
     std::vector<std::string> changed;
-    if (running.interfaces != next.interfaces)
-        changed.push_back("interfaces");
-    if (running.max_sources != next.max_sources)
-        changed.push_back("max_sources");
-    if (running.max_rules != next.max_rules)
-        changed.push_back("max_rules");
-    if (running.pin_dir != next.pin_dir)
-        changed.push_back("pin_dir");
-    if (running.state_dir != next.state_dir)
-        changed.push_back("state_dir");
-    if (running.control != next.control)
-        changed.push_back("control");
-    if (running.metrics != next.metrics)
-        changed.push_back("metrics");
+    auto keep = [&](const char *name, auto field) {
+        if (!(running.*field == next.*field)) {
+            changed.push_back(name);
+            next.*field = running.*field;
+        }
+    };
+    keep("interfaces", &config::Config::interfaces);
+    keep("max_sources", &config::Config::max_sources);
+    keep("max_rules", &config::Config::max_rules);
+    keep("pin_dir", &config::Config::pin_dir);
+    keep("state_dir", &config::Config::state_dir);
+    keep("control", &config::Config::control);
+    keep("metrics", &config::Config::metrics);
     return changed;
 }
 
@@ -159,19 +159,11 @@ ReloadResult Daemon::reload()
         return last_reload_ = {WallClock::now(), false, message};
     }
     config::Config next = *parsed.config;
-    auto restart_only = restart_only_changes(config_, next);
-    if (!restart_only.empty()) {
+    if (auto kept = keep_restart_only_fields(config_, next); !kept.empty()) {
         std::string fields;
-        for (const auto &f : restart_only)
+        for (const auto &f : kept)
             fields += (fields.empty() ? "" : ", ") + f;
         spdlog::warn("reload: {} changed; that takes a restart, the running values stay", fields);
-        next.interfaces = config_.interfaces;
-        next.max_sources = config_.max_sources;
-        next.max_rules = config_.max_rules;
-        next.pin_dir = config_.pin_dir;
-        next.state_dir = config_.state_dir;
-        next.control = config_.control;
-        next.metrics = config_.metrics;
     }
     config::Config previous = std::move(config_);
     config_ = std::move(next);
