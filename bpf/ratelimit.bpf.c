@@ -131,8 +131,7 @@ static __always_inline __u64 *rl_limit_bucket(const struct rl_limit *limit, __u3
                                               __u32 index, struct rl_source *src,
                                               const struct rl_packet *pkt)
 {
-    struct rl_block_key block = {.rule = rule_index, .limit = index};
-    struct rl_bucket *bucket, fresh = {};
+    struct rl_bucket *bucket;
     __u32 slot;
 
     switch (limit->per) {
@@ -142,15 +141,19 @@ static __always_inline __u64 *rl_limit_bucket(const struct rl_limit *limit, __u3
         slot = rule_index * RL_MAX_LIMITS + index;
         bucket = bpf_map_lookup_elem(&rule_buckets, &slot);
         return bucket ? &bucket->tat : NULL;
-    default:
+    default: {
+        struct rl_block_key block = {.rule = rule_index, .limit = index};
+        struct rl_bucket full = {};
+
         __builtin_memcpy(block.addr, pkt->source.addr, RL_ADDR_LEN);
         rl_mask_addr(block.addr, limit->per_prefixlen);
         bucket = bpf_map_lookup_elem(&blocks, &block);
         if (!bucket) {
-            bpf_map_update_elem(&blocks, &block, &fresh, BPF_NOEXIST);
+            bpf_map_update_elem(&blocks, &block, &full, BPF_NOEXIST);
             bucket = bpf_map_lookup_elem(&blocks, &block);
         }
         return bucket ? &bucket->tat : NULL;
+    }
     }
 }
 
@@ -285,6 +288,23 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->verdict = RL_VERDICT_DROP;
 }
 
+/* A source's per-CPU counters from its second packet on (the first is kept in its entry). */
+static __always_inline void rl_count_source(const struct rl_packet *pkt, __u32 verdict)
+{
+    struct rl_source_counters *counters = bpf_map_lookup_elem(&source_counters, &pkt->source);
+
+    if (counters) {
+        counters->packets[verdict]++;
+        counters->bytes[verdict] += pkt->frame_len;
+    } else {
+        struct rl_source_counters second = {};
+
+        second.packets[verdict] = 1;
+        second.bytes[verdict] = pkt->frame_len;
+        bpf_map_update_elem(&source_counters, &pkt->source, &second, BPF_NOEXIST);
+    }
+}
+
 /*
  * Counts the packet globally and, for a source with an entry, per source. A source's first packet
  * is kept in its (just created, so not yet shared) entry rather than in the per-CPU counters: a
@@ -294,7 +314,6 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
 {
     __u32 index = rl_stats_index(iface_slot, d->reason, d->verdict);
     struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
-    struct rl_source_counters *per_source, first = {};
 
     if (counter) {
         counter->packets++;
@@ -307,15 +326,7 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
         d->src->first_verdict = d->verdict;
         return;
     }
-    per_source = bpf_map_lookup_elem(&source_counters, &pkt->source);
-    if (per_source) {
-        per_source->packets[d->verdict]++;
-        per_source->bytes[d->verdict] += pkt->frame_len;
-        return;
-    }
-    first.packets[d->verdict] = 1;
-    first.bytes[d->verdict] = pkt->frame_len;
-    bpf_map_update_elem(&source_counters, &pkt->source, &first, BPF_NOEXIST);
+    rl_count_source(pkt, d->verdict);
 }
 
 SEC("xdp")
