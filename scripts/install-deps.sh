@@ -9,6 +9,8 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libsystemd-dev libcpp-httplib-dev libgtest-dev
   # tests: namespaces, veth, firewall counters, a real Prometheus scrape
   iproute2 nftables iptables prometheus
+  # benchmarks: charts
+  gnuplot-nox
 )
 
 missing=()

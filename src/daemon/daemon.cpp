@@ -11,9 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/commands.hpp"
 #include "datapath/rule_table.hpp"
 #include "state/desired.hpp"
-#include "state/reconcile.hpp"
 
 namespace ratelimit
 {
@@ -81,7 +81,7 @@ Daemon::Daemon(std::string config_path, config::Config config)
     start();
 }
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() = default; // here, where Commands is a complete type
 
 void Daemon::start()
 {
@@ -127,16 +127,43 @@ void Daemon::start()
     loop_.watch(expiry_timer_.get(), [this](std::uint32_t) { expire_runtime_rules(); });
     arm_expiry_timer();
     last_reload_ = {WallClock::now(), true, "started"};
+
+    // Last: a client that can connect finds the program attached and its rules in force.
+    commands_ = std::make_unique<Commands>(*this);
+    control_ = std::make_unique<control::Server>(
+        loop_, config_.control,
+        [this](const control::Request &request) { return commands_->run(request); });
 }
 
 void Daemon::apply_rules(const char *why)
 {
+    enforce(plan_rules(runtime_), why);
+}
+
+ReconcilePlan Daemon::plan_rules(const std::vector<RuntimeRule> &runtime) const
+{
     DatapathRuleTable table(*dp_);
-    auto desired = desired_rules(config_, runtime_, WallClock::now());
-    auto plan = plan_reconcile(desired, table.installed(), table.capacity());
+    return plan_reconcile(desired_rules(config_, runtime, WallClock::now()), table.installed(),
+                          table.capacity());
+}
+
+void Daemon::enforce(const ReconcilePlan &plan, const char *why)
+{
+    DatapathRuleTable table(*dp_);
     apply(plan, table);
     spdlog::info("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged", why,
-                 desired.size(), plan.added, plan.changed, plan.removed, plan.unchanged);
+                 plan.added + plan.changed + plan.unchanged, plan.added, plan.changed, plan.removed,
+                 plan.unchanged);
+}
+
+void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
+{
+    const ReconcilePlan plan = plan_rules(rules);
+    // Stored before enforced: a rule in force is never lost by a crash or restart.
+    store_.save(rules);
+    runtime_ = std::move(rules);
+    enforce(plan, "runtime rules");
+    arm_expiry_timer();
 }
 
 void Daemon::run()
@@ -150,20 +177,30 @@ void Daemon::run()
 
 ReloadResult Daemon::reload()
 {
+    notify_systemd("RELOADING=1");
+    last_reload_ = load_and_apply_config();
+    notify_systemd("READY=1\nSTATUS=" + summary());
+    return last_reload_;
+}
+
+ReloadResult Daemon::load_and_apply_config()
+{
     auto parsed = config::load_config_file(config_path_, interface_exists);
     if (!parsed.config) {
         std::string message;
         for (const auto &e : parsed.errors)
             message += (message.empty() ? "" : "; ") + e.to_string();
         spdlog::error("reload refused, running rules kept: {}", message);
-        return last_reload_ = {WallClock::now(), false, message};
+        return {WallClock::now(), false, message};
     }
     config::Config next = *parsed.config;
+    std::string outcome = "applied";
     if (auto kept = keep_restart_only_fields(config_, next); !kept.empty()) {
         std::string fields;
         for (const auto &f : kept)
             fields += (fields.empty() ? "" : ", ") + f;
         spdlog::warn("reload: {} changed; that takes a restart, the running values stay", fields);
+        outcome += "; " + fields + " changed, which takes a restart: the running values stay";
     }
     config::Config previous = std::move(config_);
     config_ = std::move(next);
@@ -174,9 +211,9 @@ ReloadResult Daemon::reload()
     } catch (const std::exception &e) {
         config_ = std::move(previous);
         spdlog::error("reload failed, running rules kept: {}", e.what());
-        return last_reload_ = {WallClock::now(), false, e.what()};
+        return {WallClock::now(), false, e.what()};
     }
-    return last_reload_ = {WallClock::now(), true, "applied"};
+    return {WallClock::now(), true, outcome};
 }
 
 void Daemon::expire_runtime_rules()
@@ -214,9 +251,7 @@ void Daemon::on_signal()
     while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
         if (info.ssi_signo == SIGHUP) {
             spdlog::info("SIGHUP: reloading {}", config_path_);
-            notify_systemd("RELOADING=1");
             reload();
-            notify_systemd("READY=1\nSTATUS=" + summary());
         } else {
             spdlog::info("signal {}: stopping", strsignal(static_cast<int>(info.ssi_signo)));
             loop_.stop();

@@ -1,22 +1,27 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
 // ratelimitd: loads (or adopts) the data path, keeps its rules equal to the config plus the
-// runtime rules, attaches it to the configured interfaces, and serves signals and timers from
-// one event loop.
+// runtime rules, attaches it to the configured interfaces, and serves signals, timers and the
+// control socket from one event loop.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "control/server.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/system.hpp"
 #include "datapath/datapath.hpp"
 #include "datapath/xdp_link.hpp"
+#include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
 
 namespace ratelimit
 {
+
+class Commands;
 
 struct ReloadResult {
     WallClock::time_point when{};
@@ -35,12 +40,33 @@ class Daemon
     // Serves until SIGTERM or SIGINT; then detaches, unless the config keeps the program.
     void run();
 
-    // Re-reads and applies the config file; an invalid file changes nothing.
+    // Re-reads and applies the config file (SIGHUP, ratelimitctl reload); an invalid file changes
+    // nothing.
     ReloadResult reload();
+
+    // Makes `rules` the runtime rules: stored in the state directory first, then enforced.
+    // Throws std::length_error, changing nothing, if they do not fit the rule table.
+    void replace_runtime_rules(std::vector<RuntimeRule> rules);
+
+    // What the control commands report.
+    const std::string &config_path() const { return config_path_; }
+    const config::Config &config() const { return config_; }
+    const std::vector<RuntimeRule> &runtime_rules() const { return runtime_; }
+    const Datapath &datapath() const { return *dp_; }
+    const std::vector<XdpLink> &links() const { return links_; }
+    const ReloadResult &last_reload() const { return last_reload_; }
+    std::chrono::steady_clock::duration uptime() const
+    {
+        return std::chrono::steady_clock::now() - started_;
+    }
 
   private:
     void start();
+    ReloadResult load_and_apply_config();
     void apply_rules(const char *why);
+    // Throws std::length_error if the config's rules and `runtime` do not fit the rule table.
+    ReconcilePlan plan_rules(const std::vector<RuntimeRule> &runtime) const;
+    void enforce(const ReconcilePlan &plan, const char *why);
     void expire_runtime_rules();
     void arm_expiry_timer();
     void on_signal();
@@ -58,6 +84,9 @@ class Daemon
     EventLoop loop_;
     UniqueFd signals_, expiry_timer_;
     ReloadResult last_reload_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::unique_ptr<Commands> commands_;
+    std::unique_ptr<control::Server> control_; // after loop_ and commands_: destroyed before them
 };
 
 // Whether an interface of that name exists in this network namespace.

@@ -21,6 +21,15 @@ void EventLoop::watch(int fd, Handler handler, std::uint32_t events)
     handlers_[fd] = std::move(handler);
 }
 
+void EventLoop::modify(int fd, std::uint32_t events)
+{
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    check(epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev),
+          "change the events of fd " + std::to_string(fd));
+}
+
 void EventLoop::forget(int fd)
 {
     if (handlers_.erase(fd))

@@ -22,6 +22,8 @@ class EventLoop
     EventLoop();
     // Calls `handler` whenever `fd` is readable (or `events` occur). The fd stays the caller's.
     void watch(int fd, Handler handler, std::uint32_t events = EPOLLIN);
+    // Changes the events a watched fd's handler is called for.
+    void modify(int fd, std::uint32_t events);
     void forget(int fd);
     // Runs until stop() is called from a handler.
     void run();

@@ -6,8 +6,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,45 @@ namespace ratelimit
 
 // Number of per-CPU copies a per-CPU map holds (possible CPUs, not online ones).
 int possible_cpus();
+
+namespace detail
+{
+
+// Reads every entry of the map at `fd` with BPF_MAP_LOOKUP_BATCH and calls
+// `each(keys, values, count)` per batch: a few system calls for a map of any size, where
+// get_next_key and lookup take two per entry. Entries added or removed meanwhile may or may not
+// be seen. Each key has `values_per_key` values (one per possible CPU in a per-CPU map).
+template <typename K, typename V, typename Each>
+void lookup_in_batches(int fd, const std::string &name, std::size_t values_per_key, Each &&each)
+{
+    std::uint32_t batch_size = 1024;
+    std::vector<K> keys(batch_size);
+    std::vector<V> values(batch_size * values_per_key);
+    // Where the next batch starts: a hash map's bucket index or an array's key.
+    alignas(8) unsigned char position[std::max(sizeof(K), sizeof(std::uint64_t))];
+    bool started = false;
+    for (;;) {
+        std::uint32_t count = batch_size;
+        int rc = bpf_map_lookup_batch(fd, started ? position : nullptr, position, keys.data(),
+                                      values.data(), &count, nullptr);
+        if (rc == -ENOSPC && count == 0) {
+            // The kernel hands a hash map out a whole bucket at a time: this one is larger.
+            batch_size *= 2;
+            keys.resize(batch_size);
+            values.resize(batch_size * values_per_key);
+            continue;
+        }
+        if (rc != -ENOENT) // ENOENT: this was the last batch
+            check(rc, "read the entries of map " + name);
+        if (count > 0)
+            each(keys.data(), values.data(), count);
+        if (rc == -ENOENT)
+            return;
+        started = true;
+    }
+}
+
+} // namespace detail
 
 template <typename K, typename V>
 class Map
@@ -53,6 +95,36 @@ class Map
         return true;
     }
 
+    // Removes `keys` with BPF_MAP_DELETE_BATCH and returns how many were there: a key that went
+    // meanwhile (an LRU map evicts on its own) is skipped.
+    std::size_t erase(std::span<const K> keys)
+    {
+        std::size_t erased = 0;
+        while (!keys.empty()) {
+            auto count = static_cast<std::uint32_t>(
+                std::min<std::size_t>(keys.size(), std::numeric_limits<std::uint32_t>::max()));
+            int rc = bpf_map_delete_batch(fd_, keys.data(), &count, nullptr);
+            erased += count;
+            if (rc == -ENOENT)
+                count++; // keys[count] is the one not found
+            else
+                check(rc, "delete elements of map " + name_);
+            keys = keys.subspan(count);
+        }
+        return erased;
+    }
+
+    // Calls fn(key, value) for every entry, read in batches.
+    template <typename Fn>
+    void for_each(Fn &&fn) const
+    {
+        detail::lookup_in_batches<K, V>(fd_, name_, 1,
+                                        [&](const K *keys, const V *values, std::uint32_t count) {
+                                            for (std::uint32_t i = 0; i < count; i++)
+                                                fn(keys[i], values[i]);
+                                        });
+    }
+
     std::vector<K> keys() const
     {
         std::vector<K> out;
@@ -77,18 +149,31 @@ class Map
 template <typename K, typename V>
 class PerCpuMap
 {
+    static_assert(sizeof(V) % 8 == 0, "per-CPU values are copied in 8-byte slots");
+
   public:
     PerCpuMap(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
 
     std::optional<std::vector<V>> lookup(const K &key) const
     {
-        static_assert(sizeof(V) % 8 == 0, "per-CPU values are copied in 8-byte slots");
         std::vector<V> values(possible_cpus());
         int rc = bpf_map_lookup_elem(fd_, &key, values.data());
         if (rc == -ENOENT)
             return std::nullopt;
         check(rc, "look up an element of per-CPU map " + name_);
         return values;
+    }
+
+    // Calls fn(key, per_cpu_values) for every entry, read in batches.
+    template <typename Fn>
+    void for_each(Fn &&fn) const
+    {
+        const std::size_t cpus = possible_cpus();
+        detail::lookup_in_batches<K, V>(
+            fd_, name_, cpus, [&](const K *keys, const V *values, std::uint32_t count) {
+                for (std::uint32_t i = 0; i < count; i++)
+                    fn(keys[i], std::span<const V>(values + i * cpus, cpus));
+            });
     }
 
     // Writes `value` to CPU 0's copy and zeroes the others.

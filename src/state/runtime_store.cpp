@@ -93,25 +93,6 @@ std::string match_text(const config::Rule &rule)
 
 // ----- RFC 3339 UTC times --------------------------------------------
 
-std::string format_utc(WallClock::time_point time)
-{
-    const auto day = chrono::floor<chrono::days>(time);
-    const chrono::year_month_day date{day};
-    const chrono::hh_mm_ss clock{chrono::duration_cast<chrono::nanoseconds>(time - day)};
-    char text[80];
-    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d", int(date.year()),
-                  unsigned(date.month()), unsigned(date.day()), int(clock.hours().count()),
-                  int(clock.minutes().count()), int(clock.seconds().count()));
-    std::string written = text;
-    if (const long long nanoseconds = clock.subseconds().count(); nanoseconds != 0) {
-        std::snprintf(text, sizeof text, ".%09lld", nanoseconds);
-        std::string fraction = text;
-        fraction.erase(fraction.find_last_not_of('0') + 1); // ".250000000" as ".25"
-        written += fraction;
-    }
-    return written + "Z";
-}
-
 bool take(std::string_view &rest, char expected)
 {
     if (!rest.starts_with(expected))
@@ -391,12 +372,8 @@ void write_synced(const std::string &path, std::string_view text)
 std::string file_text(const std::vector<RuntimeRule> &rules)
 {
     json list = json::array();
-    for (const auto &runtime : rules) {
-        json object = rule_to_json(runtime.rule);
-        if (runtime.expires)
-            object["expires"] = format_utc(*runtime.expires);
-        list.push_back(std::move(object));
-    }
+    for (const auto &runtime : rules)
+        list.push_back(runtime_rule_to_json(runtime));
     const json file = {{"version", kFormatVersion}, {"rules", std::move(list)}};
     return file.dump(2) + "\n";
 }
@@ -420,6 +397,33 @@ json rule_to_json(const config::Rule &rule)
         limits.push_back(limit_to_json(limit, rule.match));
     object["limits"] = std::move(limits);
     return object;
+}
+
+json runtime_rule_to_json(const RuntimeRule &runtime)
+{
+    json object = rule_to_json(runtime.rule);
+    if (runtime.expires)
+        object["expires"] = format_utc(*runtime.expires);
+    return object;
+}
+
+std::string format_utc(WallClock::time_point time)
+{
+    const auto day = chrono::floor<chrono::days>(time);
+    const chrono::year_month_day date{day};
+    const chrono::hh_mm_ss clock{chrono::duration_cast<chrono::nanoseconds>(time - day)};
+    char text[80];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d", int(date.year()),
+                  unsigned(date.month()), unsigned(date.day()), int(clock.hours().count()),
+                  int(clock.minutes().count()), int(clock.seconds().count()));
+    std::string written = text;
+    if (const long long nanoseconds = clock.subseconds().count(); nanoseconds != 0) {
+        std::snprintf(text, sizeof text, ".%09lld", nanoseconds);
+        std::string fraction = text;
+        fraction.erase(fraction.find_last_not_of('0') + 1); // ".250000000" as ".25"
+        written += fraction;
+    }
+    return written + "Z";
 }
 
 RuntimeStore::RuntimeStore(std::string path) : path_(std::move(path)) {}

@@ -32,6 +32,12 @@ namespace ratelimit
 // ("10Mbit"), byte bursts as sizes ("256KiB") and "per" as "source", "rule" or "/N".
 nlohmann::json rule_to_json(const config::Rule &rule);
 
+// A runtime rule as the file (and ratelimitctl) shows it: rule_to_json plus "expires".
+nlohmann::json runtime_rule_to_json(const RuntimeRule &runtime);
+
+// "2026-11-29T08:00:00Z", with a fraction of a second only when `time` has one.
+std::string format_utc(WallClock::time_point time);
+
 class RuntimeStore
 {
   public:

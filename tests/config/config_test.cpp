@@ -198,17 +198,13 @@ TEST(Config, InterfacesInOrderWithTheirModes)
 
 TEST(Config, ShippedConfigsValidate)
 {
-    int files = 0;
-    for (const auto &entry : std::filesystem::directory_iterator(RL_SOURCE_DIR "/configs")) {
-        if (entry.path().extension() != ".json")
-            continue;
-        files++;
-        ParseResult result = load_config_file(entry.path(), any_interface_exists);
+    for (const char *file : {"ratelimitd.json", "minimal.json"}) {
+        std::string path = RL_SOURCE_DIR "/configs/" + std::string(file);
+        ParseResult result = load_config_file(path, any_interface_exists);
         for (const auto &error : result.errors)
-            ADD_FAILURE() << entry.path() << ": " << error.to_string();
-        EXPECT_TRUE(result.config) << entry.path();
+            ADD_FAILURE() << path << ": " << error.to_string();
+        EXPECT_TRUE(result.config) << path;
     }
-    EXPECT_GE(files, 2);
 }
 
 // ----- invalid configs -------------------------------------------------------------------------

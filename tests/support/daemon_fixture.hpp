@@ -11,12 +11,16 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "datapath/xdp_link.hpp"
+#include "kernel/map.hpp"
 #include "net/sender.hpp"
 #include "netns.hpp"
+#include "ratelimit/abi.h"
 
 namespace ratelimit::test
 {
@@ -88,16 +92,42 @@ class DaemonTest : public ::testing::Test
     {
         Address src = *parse_address(source);
         std::uint64_t before = received_from(src);
-        SendPlan plan;
-        plan.interface = veth_->sender().name;
-        plan.destination = src.is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
-        plan.sources = {src};
+        SendPlan plan = plan_from({src});
         plan.count = count;
         plan.rate_pps = 100000;
-        sender_ns_->run([&] { return send_frames(plan); });
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(200)); // let the last frames climb the stack
+        send(plan);
+        settle();
         return received_from(src) - before;
+    }
+
+    // A plan for frames from `sources` (all of one family) to the far end's address of that
+    // family; the caller adds the rate and the count or duration.
+    SendPlan plan_from(std::vector<Address> sources) const
+    {
+        SendPlan plan;
+        plan.interface = veth_->sender().name;
+        plan.destination = sources.at(0).is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
+        plan.sources = std::move(sources);
+        return plan;
+    }
+
+    // Sends as `plan` says from the sender's namespace; call from any thread.
+    SendReport send(const SendPlan &plan) const
+    {
+        return sender_ns_->run([&] { return send_frames(plan); });
+    }
+
+    // Returns once the far side has received nothing for a while: the frames still in flight
+    // after a send (in the veth's queue, climbing the stack) have landed.
+    void settle() const
+    {
+        for (std::uint64_t seen = counter_->total();;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            std::uint64_t now = counter_->total();
+            if (now == seen)
+                return;
+            seen = now;
+        }
     }
 
     std::uint64_t received_from(const Address &src) const
@@ -138,6 +168,56 @@ class DaemonTest : public ::testing::Test
         std::uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
         close(fd);
         return id;
+    }
+
+    // A map the daemon pinned, as its name in the program ("sources", "stats", ...).
+    UniqueFd pinned_map(const std::string &name) const
+    {
+        std::string pin = (pin_dir() / "v1/maps" / name).string();
+        UniqueFd fd(bpf_obj_get(pin.c_str()));
+        if (!fd)
+            throw KernelError(errno, "open the pinned map " + pin);
+        return fd;
+    }
+
+    // Sources the program tracks now: the keys of its pinned `sources` map.
+    std::size_t tracked_sources() const
+    {
+        UniqueFd fd = pinned_map("sources");
+        return Map<rl_source_key, rl_source>(fd.get(), "sources").keys().size();
+    }
+
+    // Packets the program counted for `reason` and `verdict` on the daemon's first interface, one
+    // figure per possible CPU.
+    std::vector<std::uint64_t> counted_per_cpu(rl_reason reason, rl_verdict verdict) const
+    {
+        UniqueFd fd = pinned_map("stats");
+        auto values = PerCpuMap<std::uint32_t, rl_counter>(fd.get(), "stats")
+                          .lookup(rl_stats_index(0, reason, verdict))
+                          .value_or(std::vector<rl_counter>{});
+        std::vector<std::uint64_t> packets;
+        for (const auto &value : values)
+            packets.push_back(value.packets);
+        return packets;
+    }
+
+    std::uint64_t counted(rl_reason reason, rl_verdict verdict) const
+    {
+        std::uint64_t total = 0;
+        for (std::uint64_t packets : counted_per_cpu(reason, verdict))
+            total += packets;
+        return total;
+    }
+
+    // The lines the daemon logged at error level or above.
+    static std::vector<std::string> errors_logged(const Process &daemon)
+    {
+        std::vector<std::string> errors;
+        std::istringstream log(daemon.stderr_text());
+        for (std::string line; std::getline(log, line);)
+            if (line.starts_with("error:") || line.starts_with("critical:"))
+                errors.push_back(line);
+        return errors;
     }
 
     TempDir dir_;

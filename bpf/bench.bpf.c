@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Reference programs for the live-frames benchmark (tests/bench/live_bench.cpp): the floor every
+ * XDP program stands on, and a source rotator that gives each frame of a BPF_PROG_RUN a source
+ * of its own.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("xdp")
+int bench_drop(struct xdp_md *ctx)
+{
+    return XDP_DROP;
+}
+
+SEC("xdp")
+int bench_pass(struct xdp_md *ctx)
+{
+    return XDP_PASS;
+}
+
+/* Slot 0: the program bench_new_source hands every frame to. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} bench_next SEC(".maps");
+
+/* Frames bench_new_source has rewritten; one benchmark thread, so a plain increment. */
+__u32 frames_rewritten;
+
+/*
+ * BPF_PROG_RUN repeats one frame, hence one source. This rewrites the IPv4 source of each frame
+ * to 10.x.y.z, where x.y.z is the frame's sequence number times an odd constant modulo 2^24 (a
+ * bijection: 2^24 frames in a row have distinct sources), then tail-calls the program under
+ * test. The IPv4 header checksum goes stale; the limiter never reads it, and the frames it is
+ * benchmarked with are dropped before the stack would.
+ */
+SEC("xdp")
+int bench_new_source(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    struct iphdr *ip = (void *)(eth + 1);
+    __u32 sequence = frames_rewritten++;
+
+    if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+        return XDP_ABORTED;
+    ip->saddr = bpf_htonl(0x0a000000 | ((sequence * 0x9e3779b1u) & 0x00ffffff));
+    bpf_tail_call(ctx, &bench_next, 0);
+    return XDP_ABORTED; /* slot 0 empty */
+}

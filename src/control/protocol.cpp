@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "control/protocol.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include "config/units.hpp"
+#include "state/runtime_store.hpp"
+
+namespace ratelimit::control
+{
+
+namespace
+{
+
+using nlohmann::json;
+
+template <typename T>
+struct Named {
+    T value;
+    std::string_view name;
+};
+
+constexpr Named<ErrorCode> kErrorCodes[] = {
+    {ErrorCode::BadRequest, "bad_request"},
+    {ErrorCode::UnknownCommand, "unknown_command"},
+    {ErrorCode::InvalidRule, "invalid_rule"},
+    {ErrorCode::NotFound, "not_found"},
+    {ErrorCode::PermissionDenied, "permission_denied"},
+    {ErrorCode::TooLarge, "too_large"},
+    {ErrorCode::RulesFull, "rules_full"},
+    {ErrorCode::ReloadFailed, "reload_failed"},
+    {ErrorCode::Busy, "busy"},
+    {ErrorCode::Internal, "internal"},
+};
+
+constexpr Named<Command> kCommands[] = {
+    {Command::Status, "status"}, {Command::List, "list"},     {Command::Set, "set"},
+    {Command::Allow, "allow"},   {Command::Deny, "deny"},     {Command::Unset, "unset"},
+    {Command::Show, "show"},     {Command::Top, "top"},       {Command::Stats, "stats"},
+    {Command::Flush, "flush"},   {Command::Reload, "reload"},
+};
+
+constexpr Named<TopOrder> kTopOrders[] = {
+    {TopOrder::Drops, kTopOrderNames[0]},
+    {TopOrder::Packets, kTopOrderNames[1]},
+    {TopOrder::Bytes, kTopOrderNames[2]},
+};
+
+template <typename T, std::size_t N>
+std::string_view name_of(const Named<T> (&table)[N], T value)
+{
+    auto found = std::ranges::find(table, value, &Named<T>::value);
+    if (found == std::end(table))
+        throw std::invalid_argument("no name for value " + std::to_string(int(value)));
+    return found->name;
+}
+
+template <typename T, std::size_t N>
+std::optional<T> value_of(const Named<T> (&table)[N], std::string_view name)
+{
+    auto found = std::ranges::find(table, name, &Named<T>::name);
+    if (found == std::end(table))
+        return std::nullopt;
+    return found->value;
+}
+
+template <typename T, std::size_t N>
+std::string list_names(const Named<T> (&table)[N])
+{
+    std::string names;
+    for (const auto &entry : table)
+        names += (names.empty() ? "" : ", ") + std::string(entry.name);
+    return names;
+}
+
+// Compact JSON; invalid UTF-8 (from a client's bytes echoed in a message) is replaced, not thrown.
+std::string dump_line(const json &message)
+{
+    return message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// A value as a message shows it.
+std::string describe(const json &value)
+{
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// One JSON message; throws std::runtime_error saying where it stops being JSON.
+json parse_message(std::string_view line)
+{
+    try {
+        return json::parse(line);
+    } catch (const json::parse_error &error) {
+        throw std::runtime_error("malformed JSON at byte " + std::to_string(error.byte));
+    } catch (const json::exception &) { // a number too large for a double
+        throw std::runtime_error("malformed JSON: a number out of range");
+    }
+}
+
+RequestError bad_request(const std::string &message)
+{
+    return RequestError(ErrorCode::BadRequest, message);
+}
+
+// The fields of a command's "args": only `known` ones, each checked as it is read.
+class Args
+{
+  public:
+    Args(const json &args, std::initializer_list<std::string_view> known) : args_(args)
+    {
+        if (!args.is_object())
+            throw bad_request("args must be an object, not " + describe(args));
+        for (const auto &[key, unused] : args.items())
+            if (std::ranges::find(known, key) == known.end())
+                throw bad_request("args." + key + ": unknown argument");
+    }
+
+    bool has(std::string_view key) const { return args_.contains(key); }
+
+    std::string text(std::string_view key) const
+    {
+        const json *value = require(key);
+        if (!value->is_string())
+            throw bad_request(path(key) + ": must be a string, not " + describe(*value));
+        return value->get<std::string>();
+    }
+
+    std::uint64_t whole_number(std::string_view key, std::uint64_t min, std::uint64_t max) const
+    {
+        const json *value = require(key);
+        if (!value->is_number_unsigned() || value->get<std::uint64_t>() < min ||
+            value->get<std::uint64_t>() > max)
+            throw bad_request(path(key) + ": must be a whole number " + std::to_string(min) +
+                              " .. " + std::to_string(max) + ", not " + describe(*value));
+        return value->get<std::uint64_t>();
+    }
+
+    Prefix prefix(std::string_view key) const
+    {
+        const std::string written = text(key);
+        auto prefix = parse_prefix(written);
+        if (!prefix)
+            throw bad_request(path(key) + ": " + describe(written) +
+                              " is not an IPv4 or IPv6 prefix (or address) with the host bits "
+                              "zero");
+        return *prefix;
+    }
+
+  private:
+    static std::string path(std::string_view key) { return "args." + std::string(key); }
+
+    const json *require(std::string_view key) const
+    {
+        auto found = args_.find(key);
+        if (found == args_.end())
+            throw bad_request(path(key) + ": missing (required)");
+        return &*found;
+    }
+
+    const json &args_;
+};
+
+// The action of the rules `command` adds.
+std::string_view action_name(Command command)
+{
+    switch (command) {
+    case Command::Set:
+        return "limit";
+    case Command::Allow:
+        return "allow";
+    case Command::Deny:
+        return "deny";
+    default:
+        throw std::invalid_argument(std::string(command_name(command)) + " adds no rule");
+    }
+}
+
+std::optional<std::uint64_t> read_id(const json &message)
+{
+    auto id = message.find("id");
+    if (id == message.end() || !id->is_number_unsigned())
+        return std::nullopt;
+    return id->get<std::uint64_t>();
+}
+
+std::variant<Request, Rejection> read_request(const json &message)
+{
+    constexpr std::string_view kFields[] = {"id", "cmd", "args"};
+    auto reject = [](std::optional<std::uint64_t> id, std::string message) {
+        return Rejection{id, {ErrorCode::BadRequest, std::move(message)}};
+    };
+    if (!message.is_object())
+        return reject(std::nullopt, "a request is an object {\"id\", \"cmd\", \"args\"}, not " +
+                                        describe(message));
+    const std::optional<std::uint64_t> id = read_id(message);
+    if (!id)
+        return reject(std::nullopt, "\"id\" must be a whole number, not " +
+                                        describe(message.value("id", json())));
+    for (const auto &[key, unused] : message.items())
+        if (std::ranges::find(kFields, key) == std::end(kFields))
+            return reject(id, key + ": unknown field of a request");
+    auto cmd = message.find("cmd");
+    if (cmd == message.end() || !cmd->is_string())
+        return reject(id, "\"cmd\" must be a command name, not " +
+                              describe(message.value("cmd", json())));
+    auto command = value_of(kCommands, cmd->get<std::string>());
+    if (!command)
+        return Rejection{
+            id,
+            {ErrorCode::UnknownCommand,
+             "unknown command " + describe(*cmd) + "; the commands are " + list_names(kCommands)}};
+    json args = message.value("args", json::object());
+    if (!args.is_object())
+        return reject(id, "\"args\" must be an object, not " + describe(args));
+    return Request{*id, *command, std::move(args)};
+}
+
+// The "error" object of a failed response.
+Error read_error(const json &error)
+{
+    if (!error.is_object() || !error.contains("code") || !error["code"].is_string() ||
+        !error.contains("message") || !error["message"].is_string())
+        throw std::runtime_error("\"error\" is not {\"code\", \"message\"}: " + describe(error));
+    auto code = error_code_from_name(error["code"].get<std::string>());
+    if (!code)
+        throw std::runtime_error("unknown error code " + describe(error["code"]));
+    return {*code, error["message"].get<std::string>()};
+}
+
+} // namespace
+
+std::string_view error_code_name(ErrorCode code)
+{
+    return name_of(kErrorCodes, code);
+}
+
+std::optional<ErrorCode> error_code_from_name(std::string_view name)
+{
+    return value_of(kErrorCodes, name);
+}
+
+std::string_view command_name(Command command)
+{
+    return name_of(kCommands, command);
+}
+
+std::string encode(const Request &request)
+{
+    return dump_line(
+        {{"id", request.id}, {"cmd", command_name(request.command)}, {"args", request.args}});
+}
+
+std::string encode(const Response &response)
+{
+    json message = {{"id", response.id ? json(*response.id) : json()}, {"ok", response.ok()}};
+    if (const auto *result = std::get_if<json>(&response.outcome))
+        message["result"] = *result;
+    else {
+        const Error &error = std::get<Error>(response.outcome);
+        message["error"] = {{"code", error_code_name(error.code)}, {"message", error.message}};
+    }
+    return dump_line(message);
+}
+
+std::variant<Request, Rejection> decode_request(std::string_view line)
+{
+    json message;
+    try {
+        message = parse_message(line);
+    } catch (const std::runtime_error &error) {
+        return Rejection{std::nullopt, {ErrorCode::BadRequest, error.what()}};
+    }
+    return read_request(message);
+}
+
+Response decode_response(std::string_view line)
+{
+    const json message = parse_message(line);
+    if (!message.is_object() || !message.contains("ok") || !message["ok"].is_boolean())
+        throw std::runtime_error("not a response {\"id\", \"ok\", ...}: " + describe(message));
+    Response response;
+    response.id = read_id(message);
+    if (!response.id && !message.value("id", json()).is_null())
+        throw std::runtime_error("\"id\" is neither a whole number nor null");
+    if (message["ok"].get<bool>()) {
+        if (!message.contains("result"))
+            throw std::runtime_error("a successful response without \"result\"");
+        response.outcome = message["result"];
+    } else {
+        response.outcome = read_error(message.value("error", json()));
+    }
+    return response;
+}
+
+void decode_no_args(const json &args)
+{
+    Args checked(args, {});
+}
+
+json encode_args(const RuntimeRuleArgs &args)
+{
+    json encoded = rule_to_json(args.rule);
+    if (args.ttl)
+        encoded["ttl"] = config::format_duration(*args.ttl);
+    return encoded;
+}
+
+RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args)
+{
+    if (!args.is_object())
+        throw bad_request("args must be a rule object, not " + describe(args));
+    auto invalid = [](const std::string &message) {
+        return RequestError(ErrorCode::InvalidRule, message);
+    };
+    RuntimeRuleArgs decoded;
+    json rule = args;
+    if (auto ttl = rule.find("ttl"); ttl != rule.end()) {
+        if (!ttl->is_string())
+            throw invalid("args.ttl: must be a duration like \"30s\" or \"1h\", not " +
+                          describe(*ttl));
+        auto parsed = config::parse_duration(ttl->get<std::string>());
+        if (!parsed.value)
+            throw invalid("args.ttl: " + parsed.error);
+        decoded.ttl = parsed.value;
+        rule.erase(ttl);
+    }
+    const std::string_view action = action_name(command);
+    if (auto given = rule.find("action"); given != rule.end() && *given != json(action))
+        throw invalid("args.action: " + describe(*given) + " does not go with " +
+                      std::string(command_name(command)) + ", which adds \"" + std::string(action) +
+                      "\" rules");
+    rule["action"] = action;
+    auto parsed = config::parse_rule(rule, "args");
+    if (!parsed.rule) {
+        std::string message;
+        for (const auto &error : parsed.errors)
+            message += (message.empty() ? "" : "; ") + error.to_string();
+        throw invalid(message);
+    }
+    decoded.rule = std::move(*parsed.rule);
+    return decoded;
+}
+
+json encode_args(const UnsetArgs &args)
+{
+    return {{"match", args.match.to_string()}};
+}
+
+UnsetArgs decode_unset_args(const json &args)
+{
+    return {Args(args, {"match"}).prefix("match")};
+}
+
+json encode_args(const ShowArgs &args)
+{
+    return {{"address", args.address.to_string()}};
+}
+
+ShowArgs decode_show_args(const json &args)
+{
+    const std::string written = Args(args, {"address"}).text("address");
+    auto address = parse_address(written);
+    if (!address)
+        throw bad_request("args.address: " + describe(written) + " is not an IPv4 or IPv6 address");
+    return {*address};
+}
+
+std::string_view top_order_name(TopOrder order)
+{
+    return name_of(kTopOrders, order);
+}
+
+std::optional<TopOrder> top_order_from_name(std::string_view name)
+{
+    return value_of(kTopOrders, name);
+}
+
+json encode_args(const TopArgs &args)
+{
+    return {{"count", args.count}, {"by", top_order_name(args.by)}};
+}
+
+TopArgs decode_top_args(const json &args)
+{
+    Args checked(args, {"count", "by"});
+    TopArgs decoded;
+    if (checked.has("count"))
+        decoded.count = static_cast<std::uint32_t>(checked.whole_number("count", 1, kMaxTopCount));
+    if (checked.has("by")) {
+        const std::string by = checked.text("by");
+        auto order = top_order_from_name(by);
+        if (!order)
+            throw bad_request("args.by: " + describe(by) + " is not one of " +
+                              list_names(kTopOrders));
+        decoded.by = *order;
+    }
+    return decoded;
+}
+
+json encode_args(const FlushArgs &args)
+{
+    if (args.match)
+        return {{"match", args.match->to_string()}};
+    return {{"all", true}};
+}
+
+FlushArgs decode_flush_args(const json &args)
+{
+    Args checked(args, {"match", "all"});
+    if (checked.has("match") == checked.has("all"))
+        throw bad_request("args: give either \"match\" (a prefix) or \"all\": true");
+    if (checked.has("match"))
+        return {checked.prefix("match")};
+    if (args["all"] != true)
+        throw bad_request("args.all: must be true, not " + describe(args["all"]));
+    return {std::nullopt};
+}
+
+} // namespace ratelimit::control

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The control protocol between ratelimitd and ratelimitctl: newline-delimited JSON over the
+// daemon's Unix socket. Both sides build on this module, so a message, a command's arguments and
+// their validation are written once.
+//
+//   request   {"id": 7, "cmd": "top", "args": {"count": 5, "by": "bytes"}}
+//   response  {"id": 7, "ok": true, "result": {...}}
+//             {"id": 7, "ok": false, "error": {"code": "invalid_rule", "message": "..."}}
+//
+// One message per line: compact JSON never holds a raw newline. A request line is at most
+// kMaxRequestBytes, newline included. "id" is a whole number the client picks and the daemon
+// echoes (null when a request is too broken to read it); requests on one connection are answered
+// in order. "args" may be left out when a command takes none.
+//
+// Commands, their arguments and what "result" holds. Rules are rule objects exactly as in the
+// config file (rule_to_json), runtime rules with "expires" (RFC 3339 UTC) as in the runtime rule
+// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count}.
+//   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
+//                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
+//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources"}
+//   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
+//                "runtime": [rule + "expires", "expires_in_s"]}
+//   set      {rule object without "action" (or "limit"), "ttl"?: duration}
+//   allow    {"match", "ttl"?}
+//   deny     {"match", "ttl"?}
+//            -> {"rule": runtime rule, "replaced": bool, "overrides_config": bool}
+//   unset    {"match"} -> {"removed": runtime rule, "config_rule": rule or null}
+//   show     {"address"} -> {"address", "rule": {"origin", "prefix", "rule"} or null, "why",
+//                "tracked", "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}],
+//                "traffic"}
+//   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops)}
+//            -> {"by", "scanned", "interval_s" or null, "sources": [{"address", "passed",
+//                "dropped", "per_second": {"packets", "dropped", "bytes"} or null}]}
+//   stats    -> {"interfaces": [{"name", "slot", "counters": [{"reason", "verdict", "packets",
+//                "bytes"}]}]}
+//   flush    {"match"} or {"all": true} -> {"match" or null, "sources", "blocks",
+//                "rule_buckets"}
+//   reload   -> {"time", "message"}; a refused config is the error reload_failed
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "net/address.hpp"
+
+namespace ratelimit::control
+{
+
+inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// Answers come from the daemon, which the client trusts; a long rule list can exceed 64 KiB.
+inline constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;
+inline constexpr std::uint32_t kMaxTopCount = 1000;
+inline constexpr char kDefaultSocket[] = "/run/ratelimitd/ratelimitd.sock";
+
+// Stable: scripts match on these names (error_code_name).
+enum class ErrorCode {
+    BadRequest,       // not a request, or arguments the command does not take
+    UnknownCommand,   // "cmd" names no command
+    InvalidRule,      // set/allow/deny: not a rule the config file would accept
+    NotFound,         // unset: no runtime rule for that prefix
+    PermissionDenied, // the peer is neither root nor in the control group
+    TooLarge,         // a request line over kMaxRequestBytes
+    RulesFull,        // the rule table (max_rules) has no room for another rule
+    ReloadFailed,     // reload: the config was refused; the running rules stay
+    Busy,             // the daemon serves as many connections as it will
+    Internal,         // the daemon failed; its log says why
+};
+std::string_view error_code_name(ErrorCode code);
+std::optional<ErrorCode> error_code_from_name(std::string_view name);
+
+struct Error {
+    ErrorCode code = ErrorCode::Internal;
+    std::string message;
+    bool operator==(const Error &) const = default;
+};
+
+// A request the daemon refuses: thrown by the argument decoders below and by the daemon's
+// command handlers, answered as an error response.
+class RequestError : public std::runtime_error
+{
+  public:
+    RequestError(ErrorCode code, const std::string &message)
+        : std::runtime_error(message), code_(code)
+    {
+    }
+    ErrorCode code() const { return code_; }
+    Error error() const { return {code_, what()}; }
+
+  private:
+    ErrorCode code_;
+};
+
+enum class Command { Status, List, Set, Allow, Deny, Unset, Show, Top, Stats, Flush, Reload };
+std::string_view command_name(Command command);
+
+struct Request {
+    std::uint64_t id = 0;
+    Command command = Command::Status;
+    nlohmann::json args = nlohmann::json::object();
+    bool operator==(const Request &) const = default;
+};
+
+struct Response {
+    std::optional<std::uint64_t> id; // empty: the request's id could not be read
+    std::variant<nlohmann::json, Error> outcome;
+    bool ok() const { return outcome.index() == 0; }
+    bool operator==(const Response &) const = default;
+};
+
+// A request line the daemon answers with an error without running anything.
+struct Rejection {
+    std::optional<std::uint64_t> id;
+    Error error;
+    bool operator==(const Rejection &) const = default;
+};
+
+// One line each, the newline included.
+std::string encode(const Request &request);
+std::string encode(const Response &response);
+
+// A line without its newline. Decoding a request never throws: what cannot be read is a
+// Rejection carrying the id if that much was readable. decode_response throws
+// std::runtime_error saying what is wrong with the line.
+std::variant<Request, Rejection> decode_request(std::string_view line);
+Response decode_response(std::string_view line);
+
+// ----- arguments -----------------------------------------------------
+// Each command's arguments, encoded by the CLI and decoded (validated) by the daemon and, before
+// sending, by the CLI. Decoders throw RequestError naming the argument and why.
+
+// status, list, stats, reload.
+void decode_no_args(const nlohmann::json &args);
+
+// set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
+struct RuntimeRuleArgs {
+    config::Rule rule;
+    std::optional<std::chrono::milliseconds> ttl; // empty: until unset
+    bool operator==(const RuntimeRuleArgs &) const = default;
+};
+nlohmann::json encode_args(const RuntimeRuleArgs &args);
+// The rule's action is the command's; an "action" argument may only repeat it.
+RuntimeRuleArgs decode_runtime_rule_args(Command command, const nlohmann::json &args);
+
+struct UnsetArgs {
+    Prefix match;
+    bool operator==(const UnsetArgs &) const = default;
+};
+nlohmann::json encode_args(const UnsetArgs &args);
+UnsetArgs decode_unset_args(const nlohmann::json &args);
+
+struct ShowArgs {
+    Address address;
+    bool operator==(const ShowArgs &) const = default;
+};
+nlohmann::json encode_args(const ShowArgs &args);
+ShowArgs decode_show_args(const nlohmann::json &args);
+
+enum class TopOrder { Drops, Packets, Bytes };
+std::string_view top_order_name(TopOrder order);
+std::optional<TopOrder> top_order_from_name(std::string_view name);
+inline constexpr std::string_view kTopOrderNames[] = {"drops", "packets", "bytes"};
+
+struct TopArgs {
+    std::uint32_t count = 10;
+    TopOrder by = TopOrder::Drops;
+    bool operator==(const TopArgs &) const = default;
+};
+nlohmann::json encode_args(const TopArgs &args);
+TopArgs decode_top_args(const nlohmann::json &args);
+
+struct FlushArgs {
+    std::optional<Prefix> match; // empty: every bucket
+    bool operator==(const FlushArgs &) const = default;
+};
+nlohmann::json encode_args(const FlushArgs &args);
+FlushArgs decode_flush_args(const nlohmann::json &args);
+
+} // namespace ratelimit::control

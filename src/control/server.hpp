@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The daemon's end of the control socket (protocol.hpp): a Unix stream socket at
+// control.socket, mode 0660 and group control.group, served from the daemon's event loop
+// without threads. Every connection has buffers of its own and a deadline, so a slow, silent
+// or broken client costs only its own connection:
+// - a request line over kMaxRequestBytes gets too_large, and the connection is closed;
+// - malformed JSON or an unknown command gets an error, and the connection serves on;
+// - a connection that has not completed a request within kIdleTimeout is closed (a half-sent
+//   request gets an error first);
+// - a client that does not read its answers is not read from until it does.
+// Peers are checked with SO_PEERCRED: root and members of the group may do everything; anyone
+// else is answered permission_denied, logged, and disconnected.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "control/protocol.hpp"
+#include "daemon/event_loop.hpp"
+#include "kernel/fd.hpp"
+
+namespace ratelimit::control
+{
+
+class Server
+{
+  public:
+    using Clock = std::chrono::steady_clock;
+    static constexpr std::chrono::seconds kIdleTimeout{10};
+    static constexpr std::size_t kMaxConnections = 128;
+
+    // Runs a request and returns its result. Throws RequestError to refuse it; any other
+    // exception is logged and answered as an internal error.
+    using Handler = std::function<nlohmann::json(const Request &request)>;
+
+    // Listens at settings.socket, replacing a socket a dead daemon left there. Throws naming the
+    // socket or the group when it cannot (an unknown group is an error, not root-only access).
+    Server(EventLoop &loop, const config::Config::Control &settings, Handler handler);
+    // Closes every connection and removes the socket.
+    ~Server();
+    Server(const Server &) = delete;
+    Server &operator=(const Server &) = delete;
+
+  private:
+    struct Peer {
+        pid_t pid = 0;
+        uid_t uid = 0;
+        bool authorized = false;
+    };
+
+    struct Connection {
+        UniqueFd fd;
+        Peer peer;
+        std::string received;         // input not yet answered
+        std::string unsent;           // answers not yet written
+        bool input_ended = false;     // the peer has shut down its side
+        bool close_when_sent = false; // refused, or its input is unusable
+        std::uint32_t events = 0;     // what the loop watches the fd for
+        Clock::time_point deadline;   // for completing the next request
+    };
+
+    void accept_clients();
+    void admit(UniqueFd fd);
+    Peer identify(int fd) const;
+    void on_event(int fd, std::uint32_t events);
+    bool receive(Connection &connection);
+    bool serve(Connection &connection);
+    void answer_and_close(Connection &connection, const Error &error);
+    bool send_unsent(Connection &connection);
+    std::string answer(Connection &connection, std::string_view line);
+    void close_connection(int fd);
+    void close_idle_connections();
+    void arm_idle_timer();
+    void pause_accepting(const char *why);
+
+    EventLoop &loop_;
+    std::string path_;
+    std::optional<gid_t> group_; // empty: root only
+    std::string group_name_;
+    Handler handler_;
+    UniqueFd listener_, idle_timer_;
+    bool accepting_ = true;
+    std::map<int, Connection> connections_; // by fd
+};
+
+} // namespace ratelimit::control

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "daemon/commands.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "config/units.hpp"
+#include "datapath/inspect.hpp"
+#include "datapath/xdp_link.hpp"
+#include "state/desired.hpp"
+#include "state/runtime_store.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+using control::ErrorCode;
+using control::RequestError;
+using nlohmann::json;
+
+json count_json(std::uint64_t packets, std::uint64_t bytes)
+{
+    return {{"packets", packets}, {"bytes", bytes}};
+}
+
+json traffic_json(const rl_source_counters &traffic)
+{
+    return {
+        {"passed", count_json(traffic.packets[RL_VERDICT_PASS], traffic.bytes[RL_VERDICT_PASS])},
+        {"dropped", count_json(traffic.packets[RL_VERDICT_DROP], traffic.bytes[RL_VERDICT_DROP])}};
+}
+
+TrafficScore score_of(control::TopOrder order)
+{
+    switch (order) {
+    case control::TopOrder::Drops:
+        return dropped_packets;
+    case control::TopOrder::Packets:
+        return all_packets;
+    case control::TopOrder::Bytes:
+        return all_bytes;
+    }
+    throw std::invalid_argument("unknown top order");
+}
+
+// The default's limits as the config's "default" states them: a rule's limits, without the rule.
+json default_json(const config::Config &config)
+{
+    if (config.default_limits.empty())
+        return nullptr;
+    config::Rule everything;
+    everything.limits = config.default_limits;
+    return {{"limits", rule_to_json(everything)["limits"]}};
+}
+
+// Whole seconds until `expires`, rounded up: a rule still in force has at least one left.
+json seconds_left(const std::optional<WallClock::time_point> &expires)
+{
+    if (!expires)
+        return nullptr;
+    const auto left = std::chrono::ceil<std::chrono::seconds>(*expires - WallClock::now());
+    return std::max<std::int64_t>(left.count(), 0);
+}
+
+json runtime_json(const RuntimeRule &runtime)
+{
+    json object = runtime_rule_to_json(runtime);
+    object["expires_in_s"] = seconds_left(runtime.expires);
+    return object;
+}
+
+// Per second between two samples of one source; null if its counters went back (the source was
+// evicted and came back).
+json rates(const rl_source_counters &before, const rl_source_counters &now, double seconds)
+{
+    if (all_packets(now) < all_packets(before) || dropped_packets(now) < dropped_packets(before) ||
+        all_bytes(now) < all_bytes(before))
+        return nullptr;
+    auto per_second = [seconds](std::uint64_t later, std::uint64_t earlier) {
+        return static_cast<double>(later - earlier) / seconds;
+    };
+    return {{"packets", per_second(all_packets(now), all_packets(before))},
+            {"dropped", per_second(dropped_packets(now), dropped_packets(before))},
+            {"bytes", per_second(all_bytes(now), all_bytes(before))}};
+}
+
+// The desired rule and the prefix of it that the program's longest-prefix match finds for
+// `address`, if any.
+std::optional<std::pair<DesiredRule, Prefix>> rule_for(const std::vector<DesiredRule> &desired,
+                                                       const Address &address)
+{
+    std::optional<std::pair<DesiredRule, Prefix>> best;
+    for (const auto &rule : desired)
+        for (const auto &prefix : rule.prefixes)
+            if (prefix.contains(address) && (!best || prefix.length > best->second.length))
+                best.emplace(rule, prefix);
+    return best;
+}
+
+} // namespace
+
+json Commands::run(const control::Request &request)
+{
+    using control::Command;
+    switch (request.command) {
+    case Command::Status:
+        control::decode_no_args(request.args);
+        return status();
+    case Command::List:
+        control::decode_no_args(request.args);
+        return list();
+    case Command::Set:
+    case Command::Allow:
+    case Command::Deny:
+        return add_runtime_rule(control::decode_runtime_rule_args(request.command, request.args));
+    case Command::Unset:
+        return unset(control::decode_unset_args(request.args));
+    case Command::Show:
+        return show(control::decode_show_args(request.args));
+    case Command::Top:
+        return top(control::decode_top_args(request.args));
+    case Command::Stats:
+        control::decode_no_args(request.args);
+        return stats();
+    case Command::Flush:
+        return flush(control::decode_flush_args(request.args));
+    case Command::Reload:
+        control::decode_no_args(request.args);
+        return reload();
+    }
+    throw std::invalid_argument("unknown command");
+}
+
+json Commands::status() const
+{
+    const config::Config &config = daemon_.config();
+    const Datapath &dp = daemon_.datapath();
+    json interfaces = json::array();
+    rl_source_counters totals{};
+    for (std::uint32_t slot = 0; slot < daemon_.links().size(); slot++) {
+        const XdpLink &link = daemon_.links()[slot];
+        const XdpAttachment attached = query_xdp(link.ifindex());
+        interfaces.push_back({{"name", link.ifname()},
+                              {"xdp_mode", attached.mode},
+                              {"program_id", attached.prog_id}});
+        for (int reason = 0; reason < RL_REASON_COUNT; reason++) {
+            for (int verdict = 0; verdict < RL_VERDICT_COUNT; verdict++) {
+                const rl_counter counted = dp.counter(static_cast<rl_reason>(reason),
+                                                      static_cast<rl_verdict>(verdict), slot);
+                totals.packets[verdict] += counted.packets;
+                totals.bytes[verdict] += counted.bytes;
+            }
+        }
+    }
+    const ReloadResult &reload = daemon_.last_reload();
+    return {
+        {"version", RATELIMITD_VERSION},
+        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count()},
+        {"config", daemon_.config_path()},
+        {"mode", config.mode == config::Mode::Monitor ? "monitor" : "enforce"},
+        {"interfaces", std::move(interfaces)},
+        {"last_reload",
+         {{"time", format_utc(reload.when)}, {"ok", reload.ok}, {"message", reload.message}}},
+        {"rules", {{"config", config.rules.size()}, {"runtime", daemon_.runtime_rules().size()}}},
+        {"totals", traffic_json(totals)},
+        {"tracked_sources", tracked_sources(dp)},
+        {"max_sources", config.max_sources},
+    };
+}
+
+json Commands::list() const
+{
+    json config_rules = json::array();
+    for (const auto &rule : daemon_.config().rules) {
+        json object = rule_to_json(rule);
+        object["overridden"] = runtime_rule(rule.match) != nullptr;
+        config_rules.push_back(std::move(object));
+    }
+    json runtime_rules = json::array();
+    for (const auto &runtime : daemon_.runtime_rules())
+        runtime_rules.push_back(runtime_json(runtime));
+    return {{"default", default_json(daemon_.config())},
+            {"config", std::move(config_rules)},
+            {"runtime", std::move(runtime_rules)}};
+}
+
+json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args)
+{
+    RuntimeRule added{args.rule, std::nullopt};
+    if (args.ttl)
+        added.expires = WallClock::now() + *args.ttl;
+    const Prefix &prefix = added.rule.match;
+    const bool replaced = runtime_rule(prefix) != nullptr;
+    std::vector<RuntimeRule> rules = daemon_.runtime_rules();
+    upsert(rules, added);
+    commit(std::move(rules));
+    spdlog::info("runtime rule {}: {}{}", replaced ? "replaced" : "added",
+                 rule_to_json(added.rule).dump(),
+                 args.ttl ? " for " + config::format_duration(*args.ttl) : std::string());
+    return {{"rule", runtime_json(added)},
+            {"replaced", replaced},
+            {"overrides_config", config_rule(prefix) != nullptr}};
+}
+
+json Commands::unset(const control::UnsetArgs &args)
+{
+    const RuntimeRule *found = runtime_rule(args.match);
+    const config::Rule *configured = config_rule(args.match);
+    if (!found)
+        throw RequestError(
+            ErrorCode::NotFound,
+            "no runtime rule for " + args.match.to_string() +
+                (configured ? " (it is a config rule: edit the config and reload)" : ""));
+    const RuntimeRule removed = *found;
+    std::vector<RuntimeRule> rules = daemon_.runtime_rules();
+    remove(rules, args.match);
+    commit(std::move(rules));
+    spdlog::info("runtime rule removed: {}", rule_to_json(removed.rule).dump());
+    return {{"removed", runtime_rule_to_json(removed)},
+            {"config_rule", configured ? rule_to_json(*configured) : json(nullptr)}};
+}
+
+json Commands::show(const control::ShowArgs &args) const
+{
+    const Address &address = args.address;
+    const auto desired = desired_rules(daemon_.config(), daemon_.runtime_rules(), WallClock::now());
+    const auto applies = rule_for(desired, address);
+    json rule = nullptr;
+    std::string why;
+    if (!applies) {
+        why = "no rule matches " + address.to_string() +
+              " and there is no default: its packets pass, counted as no_rule";
+    } else {
+        const auto &[desired_rule, prefix] = *applies;
+        json stated;
+        switch (desired_rule.origin) {
+        case Origin::Default:
+            stated = default_json(daemon_.config());
+            why = "no rule matches " + address.to_string() + ": the default applies";
+            break;
+        case Origin::Config:
+            stated = rule_to_json(*config_rule(prefix));
+            why = prefix.to_string() + " is the longest prefix that matches, a config rule";
+            break;
+        case Origin::Runtime:
+            stated = runtime_json(*runtime_rule(prefix));
+            why = prefix.to_string() + " is the longest prefix that matches, a runtime rule" +
+                  (config_rule(prefix) ? " (it overrides the config rule for that prefix)" : "");
+            break;
+        }
+        rule = {{"origin", to_string(desired_rule.origin)},
+                {"prefix", prefix.to_string()},
+                {"rule", std::move(stated)}};
+    }
+    const SourceState state = inspect_source(daemon_.datapath(), address);
+    json buckets = json::array();
+    for (const auto &bucket : state.buckets)
+        buckets.push_back({{"limit", bucket.limit},
+                           {"unit", bucket.unit == RL_UNIT_BYTES ? "bytes" : "packets"},
+                           {"per", bucket.per},
+                           {"key", bucket.owner},
+                           {"tokens", bucket.tokens},
+                           {"burst", bucket.burst}});
+    return {{"address", address.to_string()},
+            {"rule", std::move(rule)},
+            {"why", why},
+            {"tracked", state.tracked},
+            {"buckets", std::move(buckets)},
+            {"traffic", traffic_json(state.traffic)}};
+}
+
+json Commands::top(const control::TopArgs &args)
+{
+    const auto now = std::chrono::steady_clock::now();
+    const SourceRanking ranking =
+        heaviest_sources(daemon_.datapath(), args.count, score_of(args.by));
+    std::optional<double> interval;
+    if (last_top_)
+        interval = std::chrono::duration<double>(now - last_top_->taken).count();
+    TopSample sample{now, {}};
+    json sources = json::array();
+    for (const auto &source : ranking.heaviest) {
+        json row = traffic_json(source.traffic);
+        row["address"] = source.address.to_string();
+        row["per_second"] = nullptr;
+        if (interval && *interval > 0) {
+            if (auto before = last_top_->traffic.find(source.address);
+                before != last_top_->traffic.end())
+                row["per_second"] = rates(before->second, source.traffic, *interval);
+        }
+        sample.traffic.emplace(source.address, source.traffic);
+        sources.push_back(std::move(row));
+    }
+    last_top_ = std::move(sample);
+    return {{"by", control::top_order_name(args.by)},
+            {"scanned", ranking.scanned},
+            {"interval_s", interval ? json(*interval) : json(nullptr)},
+            {"sources", std::move(sources)}};
+}
+
+json Commands::stats() const
+{
+    const Datapath &dp = daemon_.datapath();
+    json interfaces = json::array();
+    for (std::uint32_t slot = 0; slot < daemon_.links().size(); slot++) {
+        json counters = json::array();
+        for (int reason = 0; reason < RL_REASON_COUNT; reason++) {
+            for (int verdict = 0; verdict < RL_VERDICT_COUNT; verdict++) {
+                const auto r = static_cast<rl_reason>(reason);
+                const auto v = static_cast<rl_verdict>(verdict);
+                const rl_counter counted = dp.counter(r, v, slot);
+                counters.push_back({{"reason", reason_name(r)},
+                                    {"verdict", verdict_name(v)},
+                                    {"packets", counted.packets},
+                                    {"bytes", counted.bytes}});
+            }
+        }
+        interfaces.push_back({{"name", daemon_.links()[slot].ifname()},
+                              {"slot", slot},
+                              {"counters", std::move(counters)}});
+    }
+    return {{"interfaces", std::move(interfaces)}};
+}
+
+json Commands::flush(const control::FlushArgs &args)
+{
+    const ForgottenBuckets forgotten = forget_buckets(daemon_.datapath(), args.match);
+    const std::string what = args.match ? args.match->to_string() : std::string("everything");
+    spdlog::info("flushed the bucket state of {}: {} sources, {} blocks, {} rule buckets", what,
+                 forgotten.sources, forgotten.blocks, forgotten.rule_buckets);
+    return {{"match", args.match ? json(args.match->to_string()) : json(nullptr)},
+            {"sources", forgotten.sources},
+            {"blocks", forgotten.blocks},
+            {"rule_buckets", forgotten.rule_buckets}};
+}
+
+json Commands::reload()
+{
+    spdlog::info("control socket: reloading {}", daemon_.config_path());
+    const ReloadResult result = daemon_.reload();
+    if (!result.ok)
+        throw RequestError(ErrorCode::ReloadFailed, result.message);
+    return {{"time", format_utc(result.when)}, {"message", result.message}};
+}
+
+void Commands::commit(std::vector<RuntimeRule> rules)
+{
+    try {
+        daemon_.replace_runtime_rules(std::move(rules));
+    } catch (const std::length_error &e) {
+        throw RequestError(ErrorCode::RulesFull, e.what());
+    }
+}
+
+const config::Rule *Commands::config_rule(const Prefix &prefix) const
+{
+    const auto &rules = daemon_.config().rules;
+    auto found = std::ranges::find(rules, prefix, &config::Rule::match);
+    return found == rules.end() ? nullptr : &*found;
+}
+
+const RuntimeRule *Commands::runtime_rule(const Prefix &prefix) const
+{
+    const auto &rules = daemon_.runtime_rules();
+    auto found =
+        std::ranges::find(rules, prefix, [](const RuntimeRule &r) { return r.rule.match; });
+    return found == rules.end() ? nullptr : &*found;
+}
+
+} // namespace ratelimit

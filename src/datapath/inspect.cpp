@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "datapath/inspect.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <span>
+
+#include "datapath/rule_table.hpp"
+#include "ratelimit/gcra.h"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+Address address_of(const std::uint8_t (&addr)[RL_ADDR_LEN])
+{
+    Address address;
+    std::memcpy(address.bytes.data(), addr, RL_ADDR_LEN);
+    return address;
+}
+
+// A bucket as the program's rl_limit_bucket() finds it: whose it is (and so how the config
+// states its "per"), and its TAT. A bucket that does not exist yet reads as TAT 0: full.
+struct FoundBucket {
+    std::string per, owner;
+    std::uint64_t tat = 0;
+};
+
+FoundBucket find_bucket(const Datapath &dp, std::uint32_t slot, std::uint32_t index,
+                        const rl_limit &limit, const Address &source,
+                        const std::optional<rl_source> &entry)
+{
+    switch (limit.per) {
+    case RL_PER_SOURCE: {
+        // An entry cached for another rule has its buckets reset by the next packet.
+        const bool current = entry && entry->rule == slot;
+        return {"source", source.to_string(), current ? entry->tat[index] : 0};
+    }
+    case RL_PER_RULE: {
+        auto bucket = dp.rule_buckets().lookup(slot * RL_MAX_LIMITS + index);
+        return {"rule", "rule", bucket.value_or(rl_bucket{}).tat};
+    }
+    default: {
+        const Prefix block{mask(source, limit.per_prefixlen), limit.per_prefixlen};
+        rl_block_key key{slot, index, {}};
+        std::memcpy(key.addr, block.address.bytes.data(), RL_ADDR_LEN);
+        return {"/" + std::to_string(block.family_length()), block.to_string(),
+                dp.blocks().lookup(key).value_or(rl_bucket{}).tat};
+    }
+    }
+}
+
+// A source's first packet, which the program keeps in its `sources` entry rather than in
+// `source_counters`.
+struct FirstPacket {
+    Address address;
+    std::uint32_t bytes = 0;
+    std::uint8_t verdict = RL_VERDICT_PASS;
+    bool merged = false; // added to the source's counters already
+
+    void add_to(rl_source_counters &traffic) const
+    {
+        traffic.packets[verdict]++;
+        traffic.bytes[verdict] += bytes;
+    }
+};
+
+// Sources in rank order: higher score first, then more packets, then the lower address.
+struct RanksAbove {
+    TrafficScore score;
+
+    bool operator()(const SourceTraffic &a, const SourceTraffic &b) const
+    {
+        const auto rank = [this](const SourceTraffic &s) {
+            return std::pair(score(s.traffic), all_packets(s.traffic));
+        };
+        if (rank(a) != rank(b))
+            return rank(a) > rank(b);
+        return a.address < b.address;
+    }
+};
+
+// The `count` highest-ranked sources offered, in a heap whose top is the lowest of them.
+class Ranking
+{
+  public:
+    Ranking(std::size_t count, TrafficScore score) : count_(count), ranks_above_{score} {}
+
+    void offer(const Address &address, const rl_source_counters &traffic)
+    {
+        SourceTraffic offered{address, traffic};
+        if (count_ == 0 || (kept_.size() == count_ && !ranks_above_(offered, kept_.front())))
+            return;
+        kept_.push_back(offered);
+        std::push_heap(kept_.begin(), kept_.end(), ranks_above_);
+        if (kept_.size() > count_) {
+            std::pop_heap(kept_.begin(), kept_.end(), ranks_above_);
+            kept_.pop_back();
+        }
+    }
+
+    std::vector<SourceTraffic> highest_first() &&
+    {
+        std::sort_heap(kept_.begin(), kept_.end(), ranks_above_);
+        return std::move(kept_);
+    }
+
+  private:
+    std::size_t count_;
+    RanksAbove ranks_above_;
+    std::vector<SourceTraffic> kept_;
+};
+
+} // namespace
+
+const char *verdict_name(rl_verdict verdict)
+{
+    switch (verdict) {
+    case RL_VERDICT_PASS:
+        return "pass";
+    case RL_VERDICT_DROP:
+        return "drop";
+    default:
+        return "unknown";
+    }
+}
+
+const char *reason_name(rl_reason reason)
+{
+    switch (reason) {
+    case RL_REASON_NON_IP:
+        return "non_ip";
+    case RL_REASON_MALFORMED:
+        return "malformed";
+    case RL_REASON_NO_RULE:
+        return "no_rule";
+    case RL_REASON_ALLOWED:
+        return "allowed";
+    case RL_REASON_DENIED:
+        return "denied";
+    case RL_REASON_CONFORMING:
+        return "conforming";
+    case RL_REASON_OVER_LIMIT:
+        return "over_limit";
+    case RL_REASON_UNTRACKED:
+        return "untracked";
+    default:
+        return "unknown";
+    }
+}
+
+std::uint64_t dropped_packets(const rl_source_counters &traffic)
+{
+    return traffic.packets[RL_VERDICT_DROP];
+}
+
+std::uint64_t all_packets(const rl_source_counters &traffic)
+{
+    return traffic.packets[RL_VERDICT_PASS] + traffic.packets[RL_VERDICT_DROP];
+}
+
+std::uint64_t all_bytes(const rl_source_counters &traffic)
+{
+    return traffic.bytes[RL_VERDICT_PASS] + traffic.bytes[RL_VERDICT_DROP];
+}
+
+SourceState inspect_source(const Datapath &dp, const Address &source)
+{
+    SourceState state;
+    const rl_source_key key = source.key();
+    state.traffic = dp.source_traffic(key);
+    const std::optional<rl_source> entry = dp.sources().lookup(key);
+    state.tracked = entry.has_value();
+
+    // The program's own lookup: the whole address against the LPM trie.
+    auto match = dp.prefixes().lookup(Prefix{source, RL_ADDR_LEN * 8}.key());
+    if (!match)
+        return state;
+    const std::uint32_t slot = match->rule;
+    state.rule = slot;
+    const rl_rule rule = dp.rules().lookup(slot).value_or(rl_rule{});
+    if (rule.action != RL_ACTION_LIMIT)
+        return state;
+    const std::uint64_t now = bucket_now(rule);
+    for (std::uint32_t i = 0; i < rule.nlimits; i++) {
+        const rl_limit &limit = rule.limits[i];
+        FoundBucket bucket = find_bucket(dp, slot, i, limit, source, entry);
+        state.buckets.push_back({i, static_cast<rl_unit>(limit.unit), std::move(bucket.per),
+                                 std::move(bucket.owner), rl_gcra_tokens(&limit, bucket.tat, now),
+                                 rl_gcra_tokens(&limit, now, now)});
+    }
+    return state;
+}
+
+SourceRanking heaviest_sources(const Datapath &dp, std::size_t count, TrafficScore score)
+{
+    // The first packets are read first, sorted, and merged into the counters as those stream
+    // by. (An entry with no first packet recorded has no traffic to add.)
+    std::vector<FirstPacket> first_packets;
+    dp.sources().for_each([&](const rl_source_key &key, const rl_source &entry) {
+        if (entry.first_bytes != 0)
+            first_packets.push_back({address_of(key.addr), entry.first_bytes, entry.first_verdict});
+    });
+    std::ranges::sort(first_packets, {}, &FirstPacket::address);
+
+    SourceRanking ranking;
+    Ranking kept(count, score);
+    dp.source_counters().for_each([&](const rl_source_key &key,
+                                      std::span<const rl_source_counters> per_cpu) {
+        const Address address = address_of(key.addr);
+        rl_source_counters traffic{};
+        for (const auto &cpu : per_cpu) {
+            for (int v = 0; v < RL_VERDICT_COUNT; v++) {
+                traffic.packets[v] += cpu.packets[v];
+                traffic.bytes[v] += cpu.bytes[v];
+            }
+        }
+        auto first = std::ranges::lower_bound(first_packets, address, {}, &FirstPacket::address);
+        if (first != first_packets.end() && first->address == address) {
+            first->add_to(traffic);
+            first->merged = true;
+        }
+        kept.offer(address, traffic);
+        ranking.scanned++;
+    });
+    // Sources seen once have no counters yet.
+    for (const auto &first : first_packets) {
+        if (first.merged)
+            continue;
+        rl_source_counters traffic{};
+        first.add_to(traffic);
+        kept.offer(first.address, traffic);
+        ranking.scanned++;
+    }
+    ranking.heaviest = std::move(kept).highest_first();
+    return ranking;
+}
+
+std::size_t tracked_sources(const Datapath &dp)
+{
+    std::size_t count = 0;
+    dp.sources().for_each([&count](const rl_source_key &, const rl_source &) { count++; });
+    return count;
+}
+
+ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> &prefix)
+{
+    auto selected = [&prefix](const std::uint8_t(&addr)[RL_ADDR_LEN]) {
+        return !prefix || prefix->contains(address_of(addr));
+    };
+    // The limit a bucket belongs to (none if its rule no longer has it), each rule read once.
+    std::map<std::uint32_t, rl_rule> rules;
+    auto limit_of = [&](std::uint32_t slot, std::uint32_t index) -> const rl_limit * {
+        auto [rule, inserted] = rules.try_emplace(slot);
+        if (inserted)
+            rule->second = dp.rules().lookup(slot).value_or(rl_rule{});
+        return index < rule->second.nlimits ? &rule->second.limits[index] : nullptr;
+    };
+    ForgottenBuckets forgotten;
+
+    auto sources = dp.sources();
+    std::vector<rl_source_key> source_keys;
+    sources.for_each([&](const rl_source_key &key, const rl_source &) {
+        if (selected(key.addr))
+            source_keys.push_back(key);
+    });
+    forgotten.sources = sources.erase(source_keys);
+
+    // A block lies inside the prefix if its masked address does and it is no wider (a wider one
+    // is shared with sources outside the prefix, and stays). Its width is its limit's "/N".
+    auto inside = [&](const rl_block_key &key) {
+        if (!prefix)
+            return true;
+        const rl_limit *limit = limit_of(key.rule, key.limit);
+        return selected(key.addr) && limit && limit->per_prefixlen >= prefix->length;
+    };
+    auto blocks = dp.blocks();
+    std::vector<rl_block_key> block_keys;
+    blocks.for_each([&](const rl_block_key &key, const rl_bucket &) {
+        if (inside(key))
+            block_keys.push_back(key);
+    });
+    forgotten.blocks = blocks.erase(block_keys);
+
+    if (!prefix) {
+        auto rule_buckets = dp.rule_buckets();
+        std::vector<std::uint32_t> charged;
+        rule_buckets.for_each([&](const std::uint32_t &slot, const rl_bucket &bucket) {
+            const rl_limit *limit = limit_of(slot / RL_MAX_LIMITS, slot % RL_MAX_LIMITS);
+            if (bucket.tat != 0 && limit && limit->per == RL_PER_RULE)
+                charged.push_back(slot);
+        });
+        for (std::uint32_t slot : charged)
+            rule_buckets.update(slot, rl_bucket{});
+        forgotten.rule_buckets = charged.size();
+    }
+    return forgotten;
+}
+
+} // namespace ratelimit

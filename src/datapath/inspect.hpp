@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// What the control commands ask of the data path's live state: one source's buckets as the
+// program would charge them, the heaviest sources, how many are tracked, and forgetting bucket
+// state. Whole maps are read with batch lookups; per-CPU counters are summed.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datapath/datapath.hpp"
+#include "net/address.hpp"
+
+namespace ratelimit
+{
+
+// Names of the program's verdicts and reasons, as the control socket shows them: "pass",
+// "over_limit".
+const char *verdict_name(rl_verdict verdict);
+const char *reason_name(rl_reason reason);
+
+// The bucket one limit of a rule charges for a source.
+struct BucketState {
+    std::uint32_t limit = 0; // its index among the rule's limits
+    rl_unit unit = RL_UNIT_PACKETS;
+    std::string per;          // "source", "rule" or "/N", as the config states it
+    std::string owner;        // whose bucket: the source, its /N block ("10.1.2.0/24") or "rule"
+    std::uint64_t tokens = 0; // packets or bytes it would admit now
+    std::uint64_t burst = 0;  // what a full bucket admits
+};
+
+struct SourceState {
+    std::optional<std::uint32_t> rule; // the rule slot the program's prefix lookup finds
+    bool tracked = false;              // the source has an entry in `sources`
+    std::vector<BucketState> buckets;  // the rule's limits; none for allow, deny or no rule
+    rl_source_counters traffic{};
+};
+
+// The state the program holds for `source`, read as it would read it now: a bucket it has not
+// made yet, or one it will reset because the source has moved to another rule, is full.
+SourceState inspect_source(const Datapath &dp, const Address &source);
+
+struct SourceTraffic {
+    Address address;
+    rl_source_counters traffic{};
+};
+
+struct SourceRanking {
+    std::vector<SourceTraffic> heaviest; // highest score first
+    std::size_t scanned = 0;             // sources with any traffic recorded
+};
+
+using TrafficScore = std::uint64_t (*)(const rl_source_counters &traffic);
+std::uint64_t dropped_packets(const rl_source_counters &traffic);
+std::uint64_t all_packets(const rl_source_counters &traffic);
+std::uint64_t all_bytes(const rl_source_counters &traffic);
+
+// The `count` sources with the highest score (ties: more packets, then the lower address), their
+// traffic counted as Datapath::source_traffic counts it.
+SourceRanking heaviest_sources(const Datapath &dp, std::size_t count, TrafficScore score);
+
+// Entries in the `sources` map: the sources the program tracks.
+std::size_t tracked_sources(const Datapath &dp);
+
+struct ForgottenBuckets {
+    std::size_t sources = 0;      // `sources` entries removed (their buckets and cached rule)
+    std::size_t blocks = 0;       // per-/N buckets removed
+    std::size_t rule_buckets = 0; // per-rule buckets refilled
+};
+
+// Forgets the bucket state of the sources inside `prefix`: their entries and the /N blocks that
+// lie inside it. Without a prefix, every source and block, and every per-rule bucket is refilled.
+// Traffic counters stay.
+ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> &prefix);
+
+} // namespace ratelimit

@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The wire benchmark: ratelimitd side by side with the floor (trivial XDP programs) and with what
+// an operator would otherwise use (nftables meters, iptables hashlimit), in one run on one
+// machine, with the same frames and the same limit. Prints Markdown.
+//
+// Per-packet cost is measured the way a NIC driver runs XDP, not by timing a veth receiver (whose
+// native XDP copies every skb): BPF_PROG_RUN in live-frames mode, with the frames arriving on an
+// interface inside a namespace of the benchmark's own. Frames the program drops never become skbs;
+// frames it passes are built into skbs and climb that interface's stack, through nftables and
+// iptables, all within the system call, so wall time / frames is the whole cost on that CPU.
+//
+//   live_bench [--frames N] [--runs N] [--cpu N] [--accuracy-seconds S] [--plot FILE]
+//              [--no-accuracy] [--no-control-plane]
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench.skel.h"
+#include "bpf_test.hpp"
+#include "config/config.hpp"
+#include "datapath/datapath.hpp"
+#include "datapath/rule_table.hpp"
+#include "kernel/skeleton.hpp"
+#include "net/frame.hpp"
+#include "net/sender.hpp"
+#include "netns.hpp"
+#include "state/desired.hpp"
+#include "state/reconcile.hpp"
+
+using namespace ratelimit;
+using namespace ratelimit::test;
+using namespace std::chrono_literals;
+
+namespace
+{
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    std::uint32_t frames = 1'000'000; // per BPF_PROG_RUN
+    int runs = 5;                     // measured runs per row, after one warm-up run
+    int cpu = 1;
+    double accuracy_seconds = 3;
+    std::string plot_path; // gnuplot data of the per-packet table, if set
+    bool accuracy = true;
+    bool control_plane = true;
+};
+
+// The limit every limiter gets, each in its own spelling: 1000 packets/s, bursts of 100.
+constexpr double kRate = 1000, kBurst = 100;
+constexpr char kRatelimitdLimit[] = R"("rate": "1000pps", "burst": 100)";
+constexpr char kNftLimit[] = "limit rate over 1000/second burst 100 packets";
+constexpr char kHashlimitAbove[] = "1000/second", kHashlimitBurst[] = "100";
+// The per-source tables of the incumbents hold as many sources as ratelimitd's.
+constexpr std::uint32_t kTrackedSources = 65536;
+
+double median(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+// A command line split at spaces (none of the benchmark's has quoted ones).
+std::vector<std::string> words(const std::string &command)
+{
+    std::istringstream in(command);
+    std::vector<std::string> out;
+    for (std::string word; in >> word;)
+        out.push_back(word);
+    return out;
+}
+
+double seconds_since(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Two namespaces joined by a veth pair: frames arrive on the receiver's end (rl-rx0). Each
+// measurement gets a stage of its own, so that nothing one installs (iptables-legacy's raw table
+// stays registered once used) weighs on the next.
+class Stage
+{
+  public:
+    Stage() : veth_(sender_, receiver_) {}
+
+    const NetNs &receiver() const { return receiver_; }
+    const VethEnd &receiving_end() const { return veth_.receiver(); }
+
+    // `argv` run inside the receiving namespace (nft, iptables-legacy).
+    std::string exec(std::vector<std::string> argv) const
+    {
+        argv.insert(argv.begin(), {"ip", "netns", "exec", receiver_.name()});
+        return run_command(argv);
+    }
+
+    // `nft -f` of `ruleset` inside the receiving namespace.
+    void nft(const std::string &ruleset) const
+    {
+        TempDir dir;
+        fs::path file = dir.path() / "ruleset.nft";
+        std::ofstream(file) << ruleset;
+        exec({"nft", "-f", file.string()});
+    }
+
+    SendReport send(const SendPlan &plan) const
+    {
+        return sender_.run([&] { return send_frames(plan); });
+    }
+
+    SendPlan plan_from(const Address &source) const
+    {
+        SendPlan plan;
+        plan.interface = veth_.sender().name;
+        plan.sources = {source};
+        plan.destination = source.is_v4() ? veth_.receiver().ipv4 : veth_.receiver().ipv6;
+        return plan;
+    }
+
+  private:
+    NetNs sender_, receiver_;
+    VethPair veth_;
+};
+
+// ---- the limiters under test, each installed on a stage --------------------------------------
+
+// A firewall configuration that limits each source to kRate/kBurst and drops the excess.
+struct Incumbent {
+    std::string name;
+    std::function<void(const Stage &)> install;
+    std::function<std::uint64_t(const Stage &)> dropped; // by its limiting rule, from its counter
+};
+
+std::uint64_t nft_rule_drops(const Stage &stage, const std::string &family,
+                             const std::string &chain)
+{
+    std::string listing = stage.exec(words("nft list chain " + family + " rl_bench " + chain));
+    std::smatch match;
+    if (!std::regex_search(listing, match, std::regex(R"(counter packets (\d+))")))
+        throw std::runtime_error("no counter in nft chain " + chain + ":\n" + listing);
+    return std::stoull(match[1]);
+}
+
+Incumbent nft_meter(const std::string &family, const std::string &chain, const std::string &hook)
+{
+    Incumbent incumbent;
+    incumbent.name = "nftables " + family + " " + hook + " meter";
+    incumbent.install = [=](const Stage &stage) {
+        std::string device =
+            family == "netdev" ? " device \"" + stage.receiving_end().name + "\"" : "";
+        stage.nft("table " + family + " rl_bench {\n" + "  set sources { type ipv4_addr; size " +
+                  std::to_string(kTrackedSources) + "; flags dynamic,timeout; timeout 60s; }\n" +
+                  "  chain " + chain + " { type filter hook " + hook + device +
+                  " priority -300; policy accept;\n" + "    update @sources { ip saddr " +
+                  kNftLimit + " } counter drop\n  }\n}\n");
+    };
+    incumbent.dropped = [=](const Stage &stage) { return nft_rule_drops(stage, family, chain); };
+    return incumbent;
+}
+
+Incumbent iptables_hashlimit()
+{
+    Incumbent incumbent;
+    incumbent.name = "iptables-legacy raw PREROUTING hashlimit";
+    incumbent.install = [](const Stage &stage) {
+        // iptables-legacy: iptables-nft would turn hashlimit into an nftables meter.
+        const std::string size = std::to_string(kTrackedSources);
+        stage.exec(words("iptables-legacy -t raw -A PREROUTING -m hashlimit --hashlimit-name "
+                         "rl_bench --hashlimit-mode srcip --hashlimit-above " +
+                         std::string(kHashlimitAbove) + " --hashlimit-burst " + kHashlimitBurst +
+                         " --hashlimit-htable-size " + size + " --hashlimit-htable-max " + size +
+                         " -j DROP"));
+    };
+    incumbent.dropped = [](const Stage &stage) {
+        std::istringstream listing(
+            stage.exec(words("iptables-legacy -t raw -L PREROUTING -v -n -x")));
+        std::string line;
+        for (int skip = 0; skip < 2 && std::getline(listing, line);) // chain header, columns
+            skip++;
+        std::uint64_t packets = 0;
+        if (!(listing >> packets))
+            throw std::runtime_error("no hashlimit rule in the raw table's PREROUTING");
+        return packets;
+    };
+    return incumbent;
+}
+
+const std::vector<Incumbent> &incumbents()
+{
+    static const std::vector<Incumbent> all = {nft_meter("netdev", "ingress", "ingress"),
+                                               nft_meter("inet", "prerouting", "prerouting"),
+                                               iptables_hashlimit()};
+    return all;
+}
+
+// ratelimitd's program with `rules` (the config's "rules", JSON), installed through the daemon's
+// own path: config parser, desired state, reconcile into the maps.
+std::shared_ptr<Datapath> ratelimitd_with(const std::string &rules)
+{
+    auto parsed =
+        config::parse_config(R"({"interfaces": [{"name": "bench"}], "rules": )" + rules + "}",
+                             [](const std::string &) { return true; });
+    if (!parsed.config)
+        throw std::invalid_argument("benchmark rules: " + parsed.errors.front().to_string());
+    DatapathOptions options;
+    options.max_sources = kTrackedSources;
+    options.max_rules = 16;
+    auto dp = std::make_shared<Datapath>(options);
+    dp->set_settings_flags(desired_settings_flags(*parsed.config));
+    DatapathRuleTable table(*dp);
+    apply(plan_reconcile(desired_rules(*parsed.config, {}, WallClock::now()), table.installed(),
+                         table.capacity()),
+          table);
+    return dp;
+}
+
+std::uint64_t ratelimitd_drops(const Datapath &dp)
+{
+    return dp.counter(RL_REASON_OVER_LIMIT, RL_VERDICT_DROP).packets;
+}
+
+// ---- per-packet cost ---------------------------------------------------------------------
+
+// Datagrams the receiving namespace's UDP layer got for a closed port (where the frames are
+// addressed): how many frames climbed the whole stack, whatever the limiter says.
+std::uint64_t udp_no_ports(const Stage &stage)
+{
+    return stage.receiver().run([] {
+        // /proc/thread-self/net: this thread's namespace (/proc/net is the process's).
+        std::ifstream snmp("/proc/thread-self/net/snmp");
+        std::string names, values;
+        while (std::getline(snmp, names) && std::getline(snmp, values)) {
+            if (!names.starts_with("Udp:"))
+                continue;
+            std::istringstream n(names), v(values);
+            for (std::string name, value; n >> name && v >> value;)
+                if (name == "NoPorts")
+                    return std::stoull(value);
+        }
+        throw std::runtime_error("no Udp NoPorts in /proc/thread-self/net/snmp");
+    });
+}
+
+enum class Path { Drop, Pass, NewSource };
+// Floor: the trivial program other rows of its path are divided by; Ratelimitd: ratelimitd's
+// row of its path, the incumbents' yardstick.
+enum class Role { Floor, Ratelimitd, Other };
+
+struct CostRow {
+    std::string name;
+    Path path;
+    Role role = Role::Other;
+    double ns = 0;
+    double reached_udp = 0; // fraction of the frames that climbed to UDP
+    std::string note;       // the limiter's own count of what it did, as a check
+};
+
+// One row of the per-packet table, set up on a stage of its own.
+struct CostCase {
+    CostCase(std::string name, Path path, Role role, Frame frame, int prog_fd)
+        : frame(std::move(frame)), prog_fd(prog_fd)
+    {
+        row.name = std::move(name);
+        row.path = path;
+        row.role = role;
+    }
+
+    CostRow row;
+    Frame frame;
+    int prog_fd;
+    std::optional<int> rotated_into;   // the source rotator hands every frame to this program
+    std::shared_ptr<Datapath> limiter; // ratelimitd's program and maps, kept while measured
+    // Called after the runs with the number of frames run: the limiter's own account.
+    std::function<std::string(const Stage &, std::uint64_t)> note;
+    std::unique_ptr<Stage> stage;
+    std::uint64_t udp_before = 0;
+    std::vector<double> ns;
+};
+
+class CostBench
+{
+  public:
+    explicit CostBench(const Options &options) : options_(options) { bench_.load(); }
+
+    // Sets up `c` on a fresh stage (after `install` there); measured by run().
+    void add(CostCase c, const std::function<void(const Stage &)> &install = {})
+    {
+        c.stage = std::make_unique<Stage>();
+        if (install)
+            install(*c.stage);
+        c.udp_before = udp_no_ports(*c.stage);
+        cases_.push_back(std::move(c));
+    }
+
+    // Runs every case once per round, a warm-up round first, so that a machine busy for a while
+    // weighs on all rows alike; each row's figure is its median over the measured rounds.
+    void run()
+    {
+        for (int round = 0; round <= options_.runs; round++) {
+            for (auto &c : cases_) {
+                if (c.rotated_into)
+                    point_rotator_at(*c.rotated_into);
+                double ns = ns_per_frame(*c.stage, c.prog_fd, c.frame);
+                if (round > 0) // the warm-up fills the limiters' tables and the caches
+                    c.ns.push_back(ns);
+            }
+        }
+        const std::uint64_t frames =
+            static_cast<std::uint64_t>(options_.runs + 1) * options_.frames;
+        for (auto &c : cases_) {
+            c.row.ns = median(c.ns);
+            c.row.reached_udp = static_cast<double>(udp_no_ports(*c.stage) - c.udp_before) / frames;
+            if (c.note)
+                c.row.note = c.note(*c.stage, frames);
+            rows_.push_back(c.row);
+            std::fprintf(stderr, "  %-52s %8.1f ns\n", c.row.name.c_str(), c.row.ns);
+        }
+        cases_.clear();
+    }
+
+    int drop_fd() const { return bpf_program__fd(bench_->progs.bench_drop); }
+    int pass_fd() const { return bpf_program__fd(bench_->progs.bench_pass); }
+    int rotator_fd() const { return bpf_program__fd(bench_->progs.bench_new_source); }
+
+    const std::vector<CostRow> &rows() const { return rows_; }
+    const CostRow &row(Path path, Role role) const
+    {
+        for (const auto &row : rows_)
+            if (row.path == path && row.role == role)
+                return row;
+        throw std::logic_error("no floor or ratelimitd row for a path");
+    }
+    const CostRow &named(const std::string &name) const
+    {
+        for (const auto &row : rows_)
+            if (row.name == name)
+                return row;
+        throw std::logic_error("no row " + name);
+    }
+
+  private:
+    void point_rotator_at(int prog_fd)
+    {
+        std::uint32_t slot = 0;
+        check(bpf_map_update_elem(bpf_map__fd(bench_->maps.bench_next), &slot, &prog_fd, BPF_ANY),
+              "point the source rotator at the program under test");
+    }
+
+    // Wall time per frame of one BPF_PROG_RUN of `prog_fd` over `options_.frames` copies of
+    // `frame` arriving on the stage's receiving end.
+    double ns_per_frame(const Stage &stage, int prog_fd, const Frame &frame) const
+    {
+        // The system call must run in the namespace: ingress_ifindex is looked up in the
+        // caller's, and passed frames climb that namespace's stack.
+        return stage.receiver().run([&] {
+            CpuPin pin(options_.cpu);
+            xdp_md context{};
+            context.data_end = static_cast<std::uint32_t>(frame.size());
+            context.ingress_ifindex = if_nametoindex(stage.receiving_end().name.c_str());
+            if (context.ingress_ifindex == 0)
+                throw KernelError(errno, "find " + stage.receiving_end().name);
+            LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                        .data_size_in = static_cast<std::uint32_t>(frame.size()),
+                        .ctx_in = &context, .ctx_size_in = sizeof(context),
+                        .repeat = static_cast<int>(options_.frames),
+                        .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+            auto start = Clock::now();
+            check(bpf_prog_test_run_opts(prog_fd, &opts), "BPF_PROG_RUN with live frames");
+            return seconds_since(start) * 1e9 / options_.frames;
+        });
+    }
+
+    const Options &options_;
+    Skeleton<bench_bpf> bench_;
+    std::vector<CostCase> cases_;
+    std::vector<CostRow> rows_;
+};
+
+std::string fixed(double value, int decimals)
+{
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+    return text;
+}
+
+std::string percent(double fraction)
+{
+    return fixed(100 * fraction, 1) + " %";
+}
+
+std::string dropped_note(std::uint64_t dropped, std::uint64_t frames)
+{
+    return "dropped " + percent(static_cast<double>(dropped) / frames);
+}
+
+// `to`: the receiving end of every stage.
+void measure_costs(CostBench &bench, const VethEnd &to)
+{
+    const Frame v4 = FrameBuilder().ip(*parse_address("10.1.2.3"), to.ipv4).build();
+    const Frame v6 = FrameBuilder().ip(*parse_address("2001:db8::1"), to.ipv6).build();
+    auto limit_on = [](const std::string &prefix) {
+        return R"([{"match": ")" + prefix + R"(", )" + kRatelimitdLimit + "}]";
+    };
+    auto ratelimitd_case = [](const std::string &name, Path path, Role role, const Frame &frame,
+                              const std::string &rules) {
+        auto limiter = ratelimitd_with(rules);
+        CostCase c(name, path, role, frame, limiter->program_fd());
+        c.limiter = limiter;
+        c.note = [dp = c.limiter.get()](const Stage &, std::uint64_t frames) {
+            return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames);
+        };
+        return c;
+    };
+
+    std::fprintf(stderr, "per-packet cost:\n");
+    bench.add(CostCase("trivial XDP_DROP", Path::Drop, Role::Floor, v4, bench.drop_fd()));
+    bench.add(ratelimitd_case("ratelimitd drop, IPv4", Path::Drop, Role::Ratelimitd, v4,
+                              limit_on("10.0.0.0/8")));
+    bench.add(ratelimitd_case("ratelimitd drop, IPv6", Path::Drop, Role::Other, v6,
+                              limit_on("2001:db8::/32")));
+    for (const auto &incumbent : incumbents()) {
+        CostCase c("XDP_PASS + " + incumbent.name, Path::Drop, Role::Other, v4, bench.pass_fd());
+        c.note = [&incumbent](const Stage &stage, std::uint64_t frames) {
+            return "its rule: " + dropped_note(incumbent.dropped(stage), frames);
+        };
+        bench.add(std::move(c), incumbent.install);
+    }
+
+    bench.add(CostCase("trivial XDP_PASS + stack", Path::Pass, Role::Floor, v4, bench.pass_fd()));
+    // Under its limit: a bucket that never empties.
+    CostCase pass =
+        ratelimitd_case("ratelimitd pass + stack", Path::Pass, Role::Ratelimitd, v4,
+                        R"([{"match": "10.0.0.0/8", "rate": "100Mpps", "burst": 1000000000}])");
+    pass.note = [dp = pass.limiter.get()](const Stage &, std::uint64_t frames) {
+        auto passed = dp->counter(RL_REASON_CONFORMING, RL_VERDICT_PASS).packets;
+        return "ratelimitd: passed " + percent(static_cast<double>(passed) / frames);
+    };
+    bench.add(std::move(pass));
+
+    // Every frame a source never seen, each under its own limit: the rule's aggregate holds the
+    // flood, so this is the cost of tracking a new source (an LRU insert that evicts) and dropping.
+    CostCase rotated_drop("source rotator + trivial XDP_DROP", Path::NewSource, Role::Floor, v4,
+                          bench.rotator_fd());
+    rotated_drop.rotated_into = bench.drop_fd();
+    bench.add(std::move(rotated_drop));
+    CostCase flood = ratelimitd_case(
+        "source rotator + ratelimitd, new source each frame", Path::NewSource, Role::Ratelimitd, v4,
+        std::string(R"([{"match": "10.0.0.0/8", "limits": [{)") + kRatelimitdLimit + "}, {" +
+            kRatelimitdLimit + R"(, "per": "rule"}]}])");
+    flood.rotated_into = flood.prog_fd;
+    flood.prog_fd = bench.rotator_fd();
+    flood.note = [dp = flood.limiter.get()](const Stage &, std::uint64_t frames) {
+        return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames) + ", " +
+               std::to_string(dp->sources().keys().size()) + " sources tracked";
+    };
+    bench.add(std::move(flood));
+
+    bench.run();
+}
+
+const char *path_name(Path path)
+{
+    switch (path) {
+    case Path::Drop:
+        return "drop";
+    case Path::Pass:
+        return "pass";
+    default:
+        return "new source";
+    }
+}
+
+void print_costs(const CostBench &bench, const Options &options)
+{
+    std::printf(
+        "## Per-packet cost\n\n"
+        "BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, %u minimum-size UDP frames (60 bytes "
+        "without FCS, IPv6 80) per run arriving on a veth inside the benchmark's namespace, CPU "
+        "%d; ns per frame is "
+        "the median of %d rounds after a warm-up round (each round runs every row once, so that a "
+        "busy moment weighs on all rows alike). Frames passed become skbs and climb "
+        "that interface's stack (nftables, iptables, IP, UDP to a closed port) within the "
+        "system call. \"reached UDP\" is counted by the namespace's UDP layer, not by the "
+        "limiter.\n\n",
+        options.frames, options.cpu, options.runs);
+    std::printf("| path | row | ns/packet | × ratelimitd | × floor | reached UDP | check |\n"
+                "|---|---|---:|---:|---:|---:|---|\n");
+    for (const auto &row : bench.rows()) {
+        double reference = bench.row(row.path, Role::Ratelimitd).ns,
+               floor = bench.row(row.path, Role::Floor).ns;
+        std::printf("| %s | %s | %.1f | %.2f | %.2f | %s | %s |\n", path_name(row.path),
+                    row.name.c_str(), row.ns, row.ns / reference, row.ns / floor,
+                    percent(row.reached_udp).c_str(), row.note.c_str());
+    }
+
+    struct Target {
+        std::string what;
+        double measured, required, aim;
+    };
+    const double drop = bench.row(Path::Drop, Role::Ratelimitd).ns;
+    std::vector<Target> targets;
+    for (const auto &incumbent : incumbents())
+        targets.push_back({"ratelimitd drop ÷ (XDP_PASS + " + incumbent.name + ")",
+                           drop / bench.named("XDP_PASS + " + incumbent.name).ns, 0.35, 0.25});
+    targets.push_back({"ratelimitd drop ÷ trivial XDP_DROP",
+                       drop / bench.row(Path::Drop, Role::Floor).ns, 2.0, 1.5});
+    targets.push_back(
+        {"ratelimitd pass + stack ÷ (trivial XDP_PASS + stack)",
+         bench.row(Path::Pass, Role::Ratelimitd).ns / bench.row(Path::Pass, Role::Floor).ns, 1.2,
+         0});
+    std::printf("\n### Targets (issue 5)\n\n| ratio | measured | required | aim | met |\n"
+                "|---|---:|---:|---:|---|\n");
+    for (const auto &t : targets)
+        std::printf("| %s | %.2f | ≤ %.2f | %s | %s |\n", t.what.c_str(), t.measured, t.required,
+                    t.aim > 0 ? ("≤ " + fixed(t.aim, 2)).c_str() : "",
+                    t.measured <= t.required ? "yes" : "**no**");
+
+    if (!options.plot_path.empty()) {
+        std::ofstream plot(options.plot_path);
+        plot << "# row\tns_per_packet\tpath (0 drop, 1 pass, 2 new source)\n";
+        for (const auto &row : bench.rows())
+            plot << '"' << row.name << "\"\t" << row.ns << '\t' << static_cast<int>(row.path)
+                 << '\n';
+    }
+}
+
+// ---- ratelimitd as a daemon ---------------------------------------------------------------
+
+// A ratelimitd on a stage's receiving end, its pins in a bpffs of its own and its log in a file.
+class BenchDaemon
+{
+  public:
+    // Starts it with `rules` (JSON) and waits until it is ready.
+    BenchDaemon(const Stage &stage, const std::string &rules) : stage_(stage)
+    {
+        write_config(rules);
+        auto started = Clock::now();
+        process_.emplace(stage.receiver().spawn({RATELIMITD_PATH, "-c", config_path()},
+                                                dir_.path() / "daemon.out", log_path()));
+        wait_for_log("ready:", 1);
+        start_seconds_ = seconds_since(started);
+    }
+    BenchDaemon(const BenchDaemon &) = delete;
+    BenchDaemon &operator=(const BenchDaemon &) = delete;
+
+    double start_seconds() const { return start_seconds_; }
+
+    // Rewrites the config with `rules` (JSON, `count` of them) and sends SIGHUP; returns the
+    // seconds until the log says they are in force.
+    double reload(const std::string &rules, std::size_t count)
+    {
+        write_config(rules);
+        auto signalled = Clock::now();
+        process_->signal(SIGHUP);
+        std::string log = wait_for_log("rules (reload):", ++reloads_);
+        double seconds = seconds_since(signalled);
+        std::string in_force = "rules (reload): " + std::to_string(count) + " in force";
+        if (log.rfind(in_force) < log.rfind("rules (reload):"))
+            throw std::runtime_error("ratelimitd did not put " + std::to_string(count) +
+                                     " rules in force:\n" + log);
+        return seconds;
+    }
+
+    // Resident memory (VmRSS), bytes.
+    std::uint64_t rss_bytes() const
+    {
+        std::ifstream status("/proc/" + std::to_string(process_->pid()) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.starts_with("VmRSS:"))
+                return std::stoull(line.substr(6)) * 1024;
+        throw std::runtime_error("no VmRSS for ratelimitd");
+    }
+
+    fs::path map_pin(const std::string &name) const
+    {
+        return bpffs_.path() / "ratelimitd/v1/maps" / name;
+    }
+
+  private:
+    fs::path config_path() const { return dir_.path() / "ratelimitd.json"; }
+    fs::path log_path() const { return dir_.path() / "daemon.err"; }
+
+    void write_config(const std::string &rules) const
+    {
+        // Room for the control-plane benchmark's 100k rules (the capacity is fixed at start).
+        std::ofstream(config_path())
+            << R"({"interfaces": [{"name": ")" << stage_.receiving_end().name
+            << R"(", "xdp_mode": "native"}], "rules": )" << rules
+            << R"(, "max_rules": 131072, "max_sources": )" << kTrackedSources
+            << R"(, "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
+            << R"("}, "state_dir": ")" << (dir_.path() / "state").string() << R"(", "pin_dir": ")"
+            << (bpffs_.path() / "ratelimitd").string() << R"(", "metrics": {"enabled": false}})";
+    }
+
+    // Waits until the log holds `text` `occurrences` times and returns it. A reload the daemon
+    // refused or failed ends the wait.
+    std::string wait_for_log(const std::string &text, int occurrences)
+    {
+        for (auto deadline = Clock::now() + 120s; Clock::now() < deadline;
+             std::this_thread::sleep_for(1ms)) {
+            std::ifstream in(log_path());
+            std::string log((std::istreambuf_iterator<char>(in)), {});
+            int seen = 0;
+            for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1))
+                seen++;
+            if (seen >= occurrences)
+                return log;
+            if (log.find("reload refused") != std::string::npos ||
+                log.find("reload failed") != std::string::npos)
+                throw std::runtime_error("ratelimitd refused a reload:\n" + log);
+            if (auto code = process_->wait_for(0ms))
+                throw std::runtime_error("ratelimitd exited with " + std::to_string(*code) + ":\n" +
+                                         log);
+        }
+        throw std::runtime_error("ratelimitd never logged \"" + text + "\"");
+    }
+
+    const Stage &stage_;
+    TempDir dir_;
+    Bpffs bpffs_;
+    std::optional<Process> process_;
+    double start_seconds_ = 0;
+    int reloads_ = 0;
+};
+
+// ---- accuracy on the wire ------------------------------------------------------------------
+
+void measure_accuracy(const Options &options)
+{
+    std::fprintf(stderr, "accuracy on the wire:\n");
+    std::printf(
+        "\n## Accuracy on the wire\n\n"
+        "One source sending 4 × the limit, paced, for %.0f s over the veth pair; the "
+        "receiving socket counts what was admitted. Limit %.0f packets/s, burst %.0f.\n\n"
+        "| limiter | sent | seconds | admitted | burst + rate × t | ratio | within ±5 %% |\n"
+        "|---|---:|---:|---:|---:|---:|---|\n",
+        options.accuracy_seconds, kRate, kBurst);
+    auto row = [&](const std::string &name, const std::function<void(const Stage &)> &install) {
+        Stage stage;
+        std::optional<BenchDaemon> daemon;
+        if (install)
+            install(stage);
+        else
+            daemon.emplace(stage,
+                           std::string(R"([{"match": "10.1.0.0/16", )") + kRatelimitdLimit + "}]");
+        UdpCounter counter(stage.receiver());
+        SendPlan plan = stage.plan_from(*parse_address("10.1.0.1"));
+        plan.rate_pps = 4 * kRate;
+        plan.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::duration<double>(options.accuracy_seconds));
+        SendReport sent = stage.send(plan);
+        std::this_thread::sleep_for(300ms); // the last frames climb the stack
+        double t = std::chrono::duration<double>(sent.elapsed).count();
+        double expected = kBurst + kRate * t, ratio = counter.total() / expected;
+        std::printf("| %s | %llu | %.3f | %llu | %.0f | %.4f | %s |\n", name.c_str(),
+                    static_cast<unsigned long long>(sent.packets), t,
+                    static_cast<unsigned long long>(counter.total()), expected, ratio,
+                    std::abs(ratio - 1) <= 0.05 ? "yes" : "**no**");
+        std::fflush(stdout);
+        std::fprintf(stderr, "  %-48s %.4f\n", name.c_str(), ratio);
+    };
+    row("ratelimitd (daemon, native XDP)", {});
+    for (const auto &incumbent : incumbents())
+        row(incumbent.name, incumbent.install);
+}
+
+// ---- control plane and memory ----------------------------------------------------------------
+
+// `count` per-IP limits, one for each of 10.0.0.1, 10.0.0.2, ...
+std::string many_rules(std::size_t count)
+{
+    std::string rules = "[";
+    for (std::size_t i = 1; i <= count; i++) {
+        char rule[96];
+        std::snprintf(rule, sizeof(rule),
+                      R"(%s{"match": "10.%zu.%zu.%zu", "rate": "100pps", "burst": 200})",
+                      i > 1 ? ",\n" : "", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        rules += rule;
+    }
+    return rules + "]";
+}
+
+struct MapMemory {
+    std::string name;
+    bpf_map_info info{};
+    std::uint64_t kernel_bytes = 0; // the kernel's own account (fdinfo "memlock")
+    // What the bytes pay for: every entry of a preallocated map, the ones in use of another.
+    std::uint32_t entries = 0;
+};
+
+std::uint32_t entries_in_use(int fd, std::uint32_t key_size, const std::string &name)
+{
+    std::vector<std::uint8_t> key(key_size), next(key_size);
+    std::uint32_t count = 0;
+    for (const void *previous = nullptr;; previous = key.data(), count++) {
+        int rc = bpf_map_get_next_key(fd, previous, next.data());
+        if (rc == -ENOENT)
+            return count;
+        check(rc, "iterate the keys of map " + name);
+        key.swap(next);
+    }
+}
+
+MapMemory map_memory(const fs::path &pin)
+{
+    MapMemory map;
+    map.name = pin.filename();
+    UniqueFd fd(bpf_obj_get(pin.c_str()));
+    if (!fd)
+        throw KernelError(errno, "open the pinned map " + pin.string());
+    std::uint32_t length = sizeof(map.info);
+    check(bpf_obj_get_info_by_fd(fd.get(), &map.info, &length), "read map info of " + map.name);
+    std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd.get()));
+    for (std::string line; std::getline(fdinfo, line);)
+        if (line.starts_with("memlock:"))
+            map.kernel_bytes = std::stoull(line.substr(8));
+    map.entries = (map.info.map_flags & BPF_F_NO_PREALLOC)
+                      ? entries_in_use(fd.get(), map.info.key_size, map.name)
+                      : map.info.max_entries;
+    return map;
+}
+
+bool per_cpu(const bpf_map_info &info)
+{
+    return info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+           info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+void measure_control_plane()
+{
+    std::fprintf(stderr, "control plane:\n");
+    Stage stage;
+    std::printf("\n## Control plane\n\n"
+                "Rules are per-IP limits (/32), written to the config; \"by SIGHUP\" is the time "
+                "from the signal until the daemon logs them in force, starting each time from a "
+                "config of one rule.\n\n| measure | value |\n|---|---:|\n");
+    const std::string one_rule = many_rules(1);
+    std::vector<MapMemory> maps;
+    {
+        BenchDaemon daemon(stage, one_rule);
+        for (std::size_t count : {1000, 10000, 100000}) {
+            double seconds = daemon.reload(many_rules(count), count);
+            std::printf("| apply %zu rules by SIGHUP | %.0f ms |\n", count, seconds * 1e3);
+            std::fprintf(stderr, "  apply %zu rules: %.0f ms\n", count, seconds * 1e3);
+            if (count == 100000) {
+                std::printf("| daemon RSS with 100000 rules (after that reload) | %.1f MiB |\n",
+                            daemon.rss_bytes() / 1048576.0);
+                for (const char *name :
+                     {"sources", "source_counters", "blocks", "rules", "rule_buckets", "prefixes"})
+                    maps.push_back(map_memory(daemon.map_pin(name)));
+            }
+            double back = daemon.reload(one_rule, 1);
+            std::printf("| remove %zu rules by SIGHUP | %.0f ms |\n", count, back * 1e3);
+        }
+    }
+    {
+        BenchDaemon daemon(stage, many_rules(100000));
+        std::printf("| start with 100000 rules, until ready | %.0f ms |\n",
+                    daemon.start_seconds() * 1e3);
+        std::printf("| daemon RSS after starting with 100000 rules | %.1f MiB |\n",
+                    daemon.rss_bytes() / 1048576.0);
+    }
+    std::printf("| ratelimitctl round trip p50 / p99 | see ctl tests |\n");
+
+    const int cpus = possible_cpus();
+    std::printf(
+        "\n## Kernel memory\n\nAs the kernel accounts it (fdinfo memlock) for the pinned "
+        "maps, with 100000 rules, %u tracked sources and %d possible CPUs.\n\n"
+        "| map | type | max entries | paid for | key B | value B | kernel bytes | "
+        "bytes/entry | per-CPU part/entry |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        kTrackedSources, cpus);
+    double per_source_fixed = 0, per_source_per_cpu = 0;
+    for (const auto &map : maps) {
+        double per_entry = static_cast<double>(map.kernel_bytes) / map.entries;
+        // A per-CPU value is kept once per possible CPU, rounded up to 8 bytes.
+        double per_cpu_part = per_cpu(map.info) ? ((map.info.value_size + 7) / 8 * 8) * cpus : 0;
+        std::printf("| %s | %s | %u | %u | %u | %u | %llu | %.1f | %.0f |\n", map.name.c_str(),
+                    libbpf_bpf_map_type_str(static_cast<bpf_map_type>(map.info.type)),
+                    map.info.max_entries, map.entries, map.info.key_size, map.info.value_size,
+                    static_cast<unsigned long long>(map.kernel_bytes), per_entry, per_cpu_part);
+        if (map.name == "sources" || map.name == "source_counters") {
+            per_source_fixed += per_entry - per_cpu_part;
+            per_source_per_cpu += per_cpu_part / cpus;
+        }
+    }
+    auto per_source = [&](int n) { return per_source_fixed + per_source_per_cpu * n; };
+    std::printf("\nPer tracked source (sources + source_counters): %.0f B + %.0f B × possible "
+                "CPUs = %.0f B here (%d CPUs); %.0f B with 16, %.0f B with 64, %.0f B with 256. "
+                "1M sources: %.0f MiB here, %.0f MiB with 64 CPUs. A /N block of a `per: /N` "
+                "limit takes one `blocks` entry more. These maps are preallocated: this is paid "
+                "for max_sources at start, not per source seen. The prefixes trie alone grows "
+                "with the entries in use.\n",
+                per_source_fixed, per_source_per_cpu, per_source(cpus), cpus, per_source(16),
+                per_source(64), per_source(256), per_source(cpus) * 1e6 / 1048576,
+                per_source(64) * 1e6 / 1048576);
+}
+
+// ---- command line ----------------------------------------------------------------------------
+
+Options parse_options(int argc, char **argv)
+{
+    Options options;
+    auto usage = [] {
+        std::fprintf(stderr, "usage: live_bench [--frames N] [--runs N] [--cpu N] "
+                             "[--accuracy-seconds S] [--plot FILE] [--no-accuracy] "
+                             "[--no-control-plane]\n");
+        std::exit(2);
+    };
+    for (int i = 1; i < argc; i++) {
+        std::string flag = argv[i];
+        if (flag == "--no-accuracy") {
+            options.accuracy = false;
+            continue;
+        }
+        if (flag == "--no-control-plane") {
+            options.control_plane = false;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage();
+        std::string value = argv[++i];
+        try {
+            if (flag == "--frames")
+                options.frames = static_cast<std::uint32_t>(std::stoul(value));
+            else if (flag == "--runs")
+                options.runs = std::stoi(value);
+            else if (flag == "--cpu")
+                options.cpu = std::stoi(value);
+            else if (flag == "--accuracy-seconds")
+                options.accuracy_seconds = std::stod(value);
+            else if (flag == "--plot")
+                options.plot_path = value;
+            else
+                usage();
+        } catch (const std::logic_error &) {
+            usage();
+        }
+    }
+    if (options.frames == 0 || options.runs < 1 || options.accuracy_seconds <= 0)
+        usage();
+    return options;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options options = parse_options(argc, argv);
+    if (auto why = netns_unavailable_reason(); !why.empty()) {
+        std::fprintf(stderr, "live_bench: needs root and network namespaces: %s\n", why.c_str());
+        return 1;
+    }
+    if (options.cpu >= online_cpus())
+        options.cpu = online_cpus() - 1;
+    try {
+        utsname host{};
+        uname(&host);
+        std::printf("# ratelimitd on the wire\n\nKernel %s, %d CPUs online. Limit everywhere: %.0f "
+                    "packets/s per source, burst %.0f.\n\n",
+                    host.release, online_cpus(), kRate, kBurst);
+        CostBench bench(options);
+        const VethEnd receiving_end = Stage().receiving_end(); // every stage's: pair 0
+        measure_costs(bench, receiving_end);
+        print_costs(bench, options);
+        std::fflush(stdout);
+        if (options.accuracy)
+            measure_accuracy(options);
+        if (options.control_plane)
+            measure_control_plane();
+    } catch (const std::exception &e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "live_bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

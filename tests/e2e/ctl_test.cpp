@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// ratelimitctl and the control socket end to end (see daemon_fixture.hpp): every command against
+// a daemon in a private network namespace, as tables and as --json; runtime rules change the
+// verdicts on the wire, survive a restart and a reload, and expire; other users are refused;
+// broken, oversized and half-sent requests get errors while other clients keep being served.
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control/protocol.hpp"
+#include "control/server.hpp"
+#include "daemon_fixture.hpp"
+
+namespace ratelimit::test
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
+                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                              {"match": "10.2.0.0/16", "action": "allow"}])";
+constexpr uid_t kNobody = 65534;
+
+struct CtlRun {
+    int exit_code = -1;
+    std::string out, err;
+
+    json parsed() const { return json::parse(out); }
+};
+
+// A client writing the protocol by hand, to send what ratelimitctl never would.
+class RawClient
+{
+  public:
+    explicit RawClient(const fs::path &socket)
+    {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strncpy(address.sun_path, socket.c_str(), sizeof(address.sun_path) - 1);
+        fd_.reset(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+        check(::connect(fd_.get(), reinterpret_cast<const sockaddr *>(&address), sizeof address),
+              "connect to " + socket.string());
+    }
+
+    void send(std::string_view bytes)
+    {
+        while (!bytes.empty()) {
+            ssize_t sent = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            check(static_cast<int>(sent), "send to the daemon");
+            bytes.remove_prefix(static_cast<std::size_t>(sent));
+        }
+    }
+
+    void request(control::Command command, std::uint64_t id = 1)
+    {
+        send(control::encode(control::Request{id, command, json::object()}));
+    }
+
+    // The next line the daemon sends, decoded; nullopt if it hung up first or sent nothing
+    // within `timeout`.
+    std::optional<control::Response> response(std::chrono::milliseconds timeout = 5s)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (auto newline = buffer_.find('\n'); newline != std::string::npos) {
+                std::string line = buffer_.substr(0, newline);
+                buffer_.erase(0, newline + 1);
+                return control::decode_response(line);
+            }
+            if (!wait_readable(deadline))
+                return std::nullopt;
+            char chunk[65536];
+            ssize_t got = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+            if (got <= 0) // a close with our bytes unread is a reset: hung up all the same
+                return std::nullopt;
+            buffer_.append(chunk, static_cast<std::size_t>(got));
+        }
+    }
+
+    // Whether the daemon hangs up within `timeout` (reading and dropping what it sends first).
+    bool hung_up_within(std::chrono::milliseconds timeout)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (wait_readable(deadline)) {
+            char chunk[65536];
+            if (::recv(fd_.get(), chunk, sizeof chunk, 0) <= 0)
+                return true;
+        }
+        return false;
+    }
+
+  private:
+    bool wait_readable(std::chrono::steady_clock::time_point deadline) const
+    {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{fd_.get(), POLLIN, 0};
+        return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+    }
+
+    UniqueFd fd_;
+    std::string buffer_;
+};
+
+class CtlTest : public DaemonTest
+{
+  protected:
+    fs::path socket() const { return dir_.path() / "run/ratelimitd.sock"; }
+
+    // `ratelimitctl --socket SOCKET args...`, run to its end.
+    CtlRun ctl(const std::vector<std::string> &args)
+    {
+        std::vector<std::string> with_socket = {"--socket", socket().string()};
+        with_socket.insert(with_socket.end(), args.begin(), args.end());
+        return ctl_anywhere(with_socket);
+    }
+
+    // `ratelimitctl args...`, whichever socket they name.
+    CtlRun ctl_anywhere(const std::vector<std::string> &args)
+    {
+        std::vector<std::string> argv = {RATELIMITCTL_PATH};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto [out, err] = output_files();
+        Process process = host_ns_->spawn(argv, out, err);
+        CtlRun run;
+        run.exit_code = process.wait_for(20s).value_or(-1);
+        run.out = process.stdout_text();
+        run.err = process.stderr_text();
+        return run;
+    }
+
+    // The result of a command that must succeed, from --json.
+    json ctl_json(std::vector<std::string> args)
+    {
+        args.push_back("--json");
+        CtlRun run = ctl(args);
+        EXPECT_EQ(run.exit_code, 0) << run.err;
+        return run.exit_code == 0 ? run.parsed() : json();
+    }
+
+    // ratelimitctl as a user other than root: `uid` and `gid`, no supplementary groups.
+    CtlRun ctl_as(uid_t uid, gid_t gid, const std::vector<std::string> &args)
+    {
+        std::vector<std::string> argv = {RATELIMITCTL_PATH, "--socket", socket().string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        std::vector<char *> c_argv;
+        for (auto &arg : argv)
+            c_argv.push_back(arg.data());
+        c_argv.push_back(nullptr);
+        auto [out_path, err_path] = output_files();
+        UniqueFd out(check(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644), "open"));
+        UniqueFd err(check(::open(err_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644), "open"));
+        pid_t pid = check(::fork(), "fork");
+        if (pid == 0) {
+            // Raw system calls only until exec: this process has threads, the child does not.
+            if (::dup2(out.get(), STDOUT_FILENO) < 0 || ::dup2(err.get(), STDERR_FILENO) < 0 ||
+                ::syscall(SYS_setgroups, 0, nullptr) != 0 || ::syscall(SYS_setgid, gid) != 0 ||
+                ::syscall(SYS_setuid, uid) != 0)
+                ::_exit(126);
+            ::execv(c_argv[0], c_argv.data());
+            ::_exit(127);
+        }
+        int status = 0;
+        check(::waitpid(pid, &status, 0), "wait for ratelimitctl");
+        CtlRun run;
+        run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        run.out = read_file(out_path);
+        run.err = read_file(err_path);
+        return run;
+    }
+
+    // Lets users other than root reach the socket's directory, as /run/ratelimitd would be.
+    void open_test_directory() const
+    {
+        fs::permissions(dir_.path(), fs::perms::others_exec | fs::perms::group_exec,
+                        fs::perm_options::add);
+    }
+
+    // Adds "group" to the "control" section of the config write_config() wrote.
+    void set_control_group(const std::string &group) const
+    {
+        std::ifstream in(config_path());
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        const std::string section = "\"control\": {";
+        text.replace(text.find(section), section.size(),
+                     section + "\"group\": " + json(group).dump() + ", ");
+        std::ofstream(config_path()) << text;
+    }
+
+    // The runtime rules as `list` reports them.
+    json runtime_rules() { return ctl_json({"list"})["runtime"]; }
+
+  private:
+    std::pair<fs::path, fs::path> output_files()
+    {
+        runs_++;
+        return {dir_.path() / ("ctl" + std::to_string(runs_) + ".out"),
+                dir_.path() / ("ctl" + std::to_string(runs_) + ".err")};
+    }
+
+    static std::string read_file(const fs::path &path)
+    {
+        std::ifstream in(path);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+    int runs_ = 0;
+};
+
+bool contains(const std::string &text, const std::string &part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+TEST_F(CtlTest, StatusReportsTheDaemonItsInterfacesAndItsTraffic)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 20), 10u);
+
+    json status = ctl_json({"status"});
+    EXPECT_FALSE(status["version"].get<std::string>().empty());
+    EXPECT_GE(status["uptime_s"].get<int>(), 0);
+    EXPECT_EQ(status["config"], config_path().string());
+    EXPECT_EQ(status["mode"], "enforce");
+    ASSERT_EQ(status["interfaces"].size(), 1u);
+    EXPECT_EQ(status["interfaces"][0]["name"], iface());
+    EXPECT_EQ(status["interfaces"][0]["xdp_mode"], "native");
+    EXPECT_EQ(status["interfaces"][0]["program_id"], attached().prog_id);
+    EXPECT_EQ(status["last_reload"]["ok"], true);
+    EXPECT_EQ(status["rules"], json::parse(R"({"config": 3, "runtime": 0})"));
+    EXPECT_EQ(status["totals"]["passed"]["packets"], 10);
+    EXPECT_EQ(status["totals"]["dropped"]["packets"], 10);
+    EXPECT_EQ(status["tracked_sources"], 1);
+    EXPECT_EQ(status["max_sources"], 1000000);
+
+    CtlRun table = ctl({"status"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "interface        " + iface() + ": XDP native")) << table.out;
+    EXPECT_TRUE(contains(table.out, "dropped          10 packets")) << table.out;
+    EXPECT_TRUE(contains(table.out, "1 of 1000000")) << table.out;
+}
+
+TEST_F(CtlTest, RuntimeRulesChangeTheVerdictsOnTheWire)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.5.0.1", 50), 50u); // no rule
+
+    CtlRun deny = ctl({"deny", "10.5.0.0/16"});
+    EXPECT_EQ(deny.exit_code, 0) << deny.err;
+    EXPECT_EQ(deny.out, "runtime rule added: 10.5.0.0/16 deny\n");
+    EXPECT_EQ(delivered("10.5.0.1", 50), 0u);
+
+    json unset = ctl_json({"unset", "10.5.0.0/16"});
+    EXPECT_EQ(unset["removed"]["action"], "deny");
+    EXPECT_EQ(unset["config_rule"], nullptr);
+    EXPECT_EQ(delivered("10.5.0.1", 50), 50u);
+
+    json set = ctl_json({"set", "10.5.0.0/16", "--rate", "1pps", "--burst", "5"});
+    EXPECT_EQ(set["rule"]["limits"], json::parse(R"([{"rate": 1, "burst": 5, "per": "source"}])"));
+    EXPECT_EQ(set["replaced"], false);
+    EXPECT_EQ(delivered("10.5.0.2", 100), 5u);
+
+    // A runtime rule for a prefix the config has wins while it exists.
+    ASSERT_EQ(delivered("10.2.0.1", 30), 30u);
+    CtlRun limit = ctl({"set", "10.2.0.0/16", "--rate", "1", "--burst", "3", "--ttl", "1h"});
+    EXPECT_EQ(limit.exit_code, 0) << limit.err;
+    EXPECT_TRUE(contains(limit.out, "it overrides the config rule for 10.2.0.0/16")) << limit.out;
+    EXPECT_EQ(delivered("10.2.0.1", 30), 3u);
+    CtlRun removed = ctl({"unset", "10.2.0.0/16"});
+    EXPECT_TRUE(contains(removed.out, "the config rule applies again: 10.2.0.0/16 allow"))
+        << removed.out;
+    EXPECT_EQ(delivered("10.2.0.1", 30), 30u);
+
+    json allow = ctl_json({"allow", "10.9.0.0/16"});
+    EXPECT_EQ(allow["overrides_config"], true);
+    EXPECT_EQ(delivered("10.9.0.1", 30), 30u);
+}
+
+TEST_F(CtlTest, ListShowsConfigAndRuntimeRulesApart)
+{
+    write_config(kRules, R"(, "default": {"rate": "2kpps", "burst": 4000})");
+    Process daemon = start_daemon();
+    ASSERT_EQ(ctl({"set", "10.1.0.0/16", "--bytes", "10Mbit", "--byte-burst", "256KiB", "--per",
+                   "/24", "--ttl", "1h"})
+                  .exit_code,
+              0);
+    ASSERT_EQ(ctl({"deny", "2001:db8::/32"}).exit_code, 0);
+
+    json list = ctl_json({"list"});
+    EXPECT_EQ(list["default"],
+              json::parse(R"({"limits": [{"rate": 2000, "burst": 4000, "per": "source"}]})"));
+    ASSERT_EQ(list["config"].size(), 3u);
+    EXPECT_EQ(list["config"][0], json::parse(R"({"match": "10.9.0.0/16", "action": "deny",
+                                                 "overridden": false})"));
+    EXPECT_EQ(list["config"][1]["overridden"], true);
+    ASSERT_EQ(list["runtime"].size(), 2u);
+    const json &bytes = list["runtime"][0];
+    EXPECT_EQ(bytes["limits"], json::parse(R"([{"bytes": "10Mbit", "byte_burst": "256KiB",
+                                                "per": "/24"}])"));
+    EXPECT_TRUE(bytes["expires"].is_string());
+    EXPECT_GT(bytes["expires_in_s"].get<int>(), 3500);
+    EXPECT_LE(bytes["expires_in_s"].get<int>(), 3600);
+    EXPECT_EQ(list["runtime"][1]["expires_in_s"], nullptr);
+
+    CtlRun table = ctl({"list"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "default: 2kpps burst 4000 per source")) << table.out;
+    const auto config_at = table.out.find("config rules:");
+    const auto runtime_at = table.out.find("runtime rules:");
+    ASSERT_LT(config_at, runtime_at) << table.out;
+    const std::string config_part = table.out.substr(config_at, runtime_at - config_at);
+    const std::string runtime_part = table.out.substr(runtime_at);
+    EXPECT_TRUE(contains(config_part, "1pps burst 10 per source")) << table.out;
+    EXPECT_TRUE(contains(config_part, "overridden by a runtime rule")) << table.out;
+    EXPECT_TRUE(contains(runtime_part, "10Mbit burst 256KiB per /24")) << table.out;
+    EXPECT_TRUE(contains(runtime_part, "2001:db8::/32")) << table.out;
+    EXPECT_TRUE(contains(runtime_part, "never")) << table.out;
+}
+
+TEST_F(CtlTest, RuntimeRulesSurviveARestartAndAReload)
+{
+    write_config(kRules);
+    std::optional<Process> daemon(start_daemon());
+    ASSERT_EQ(ctl({"deny", "10.5.0.0/16", "--ttl", "1h"}).exit_code, 0);
+    ASSERT_EQ(ctl({"set", "10.6.0.0/16", "--rate", "2pps", "--burst", "4"}).exit_code, 0);
+    const json before = runtime_rules();
+    ASSERT_EQ(before.size(), 2u);
+
+    // Killed, so that it leaves its socket behind for the next daemon to replace.
+    daemon->signal(SIGKILL);
+    EXPECT_EQ(daemon->wait_for(5s), 128 + SIGKILL);
+    daemon.reset();
+    ASSERT_TRUE(fs::is_socket(socket()));
+    daemon.emplace(start_daemon());
+    json after = runtime_rules();
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(after[0]["expires"], before[0]["expires"]);
+    EXPECT_EQ(after[1]["limits"], before[1]["limits"]);
+    EXPECT_EQ(delivered("10.5.0.1", 20), 0u);
+    EXPECT_EQ(delivered("10.6.0.1", 20), 4u);
+
+    write_config(R"([{"match": "10.5.0.0/16", "action": "allow"}])");
+    CtlRun reload = ctl({"reload"});
+    EXPECT_EQ(reload.exit_code, 0) << reload.err;
+    EXPECT_TRUE(contains(reload.out, "applied")) << reload.out;
+    daemon->signal(SIGHUP);
+    wait_for_log(*daemon, "rules (reload)", 2);
+    EXPECT_EQ(runtime_rules().size(), 2u);
+    EXPECT_EQ(delivered("10.5.0.2", 20), 0u) << "the runtime deny wins over the config's allow";
+}
+
+TEST_F(CtlTest, RuntimeRulesExpire)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    json deny = ctl_json({"deny", "10.5.0.0/16", "--ttl", "2s"});
+    EXPECT_LE(deny["rule"]["expires_in_s"].get<int>(), 2);
+    EXPECT_EQ(delivered("10.5.0.1", 20), 0u);
+
+    wait_for_log(daemon, "runtime rule 10.5.0.0/16 expired");
+    EXPECT_TRUE(runtime_rules().empty());
+    EXPECT_EQ(delivered("10.5.0.1", 20), 20u);
+}
+
+TEST_F(CtlTest, ShowExplainsTheRuleAndShowsTheLiveBucket)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 4), 4u);
+
+    json shown = ctl_json({"show", "10.1.0.1"});
+    EXPECT_EQ(shown["rule"]["origin"], "config");
+    EXPECT_EQ(shown["rule"]["prefix"], "10.1.0.0/16");
+    EXPECT_TRUE(contains(shown["why"], "10.1.0.0/16 is the longest prefix that matches"));
+    EXPECT_EQ(shown["tracked"], true);
+    ASSERT_EQ(shown["buckets"].size(), 1u);
+    const json &bucket = shown["buckets"][0];
+    EXPECT_EQ(bucket["per"], "source");
+    EXPECT_EQ(bucket["key"], "10.1.0.1");
+    EXPECT_EQ(bucket["burst"], 10);
+    // 4 of 10 taken; at 1 pps, a token or two may have come back since.
+    EXPECT_GE(bucket["tokens"].get<int>(), 6);
+    EXPECT_LE(bucket["tokens"].get<int>(), 8);
+    EXPECT_EQ(shown["traffic"]["passed"]["packets"], 4);
+    EXPECT_EQ(shown["traffic"]["dropped"]["packets"], 0);
+
+    ASSERT_EQ(ctl({"set", "10.1.0.0/24", "--rate", "5", "--per", "/28"}).exit_code, 0);
+    json narrower = ctl_json({"show", "10.1.0.1"});
+    EXPECT_EQ(narrower["rule"]["origin"], "runtime");
+    EXPECT_EQ(narrower["rule"]["prefix"], "10.1.0.0/24");
+    EXPECT_EQ(narrower["buckets"][0]["key"], "10.1.0.0/28");
+
+    json nothing = ctl_json({"show", "10.3.0.1"});
+    EXPECT_EQ(nothing["rule"], nullptr);
+    EXPECT_TRUE(contains(nothing["why"], "no rule matches 10.3.0.1"));
+    EXPECT_EQ(nothing["buckets"], json::array());
+
+    CtlRun table = ctl({"show", "10.1.0.1"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "runtime rule 10.1.0.0/24 limit 5pps burst 5 per /28"))
+        << table.out;
+    EXPECT_TRUE(contains(table.out, "10.1.0.0/28")) << table.out;
+    EXPECT_TRUE(contains(table.out, "5 of 5 packets")) << table.out;
+}
+
+TEST_F(CtlTest, TopRanksTheHeaviestSourcesAndTellsTheirRates)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 100), 10u);
+    ASSERT_EQ(delivered("10.1.0.2", 30), 10u);
+    ASSERT_EQ(delivered("10.2.0.1", 200), 200u);
+    ASSERT_EQ(delivered("10.2.0.2", 1), 1u); // its one packet lives in its `sources` entry
+
+    json drops = ctl_json({"top", "-n", "2"});
+    EXPECT_EQ(drops["by"], "drops");
+    EXPECT_EQ(drops["scanned"], 4);
+    EXPECT_EQ(drops["interval_s"], nullptr);
+    ASSERT_EQ(drops["sources"].size(), 2u);
+    EXPECT_EQ(drops["sources"][0]["address"], "10.1.0.1");
+    EXPECT_EQ(drops["sources"][0]["dropped"]["packets"], 90);
+    EXPECT_EQ(drops["sources"][0]["passed"]["packets"], 10);
+    EXPECT_EQ(drops["sources"][1]["address"], "10.1.0.2");
+    EXPECT_EQ(drops["sources"][0]["per_second"], nullptr);
+
+    json packets = ctl_json({"top", "--by", "packets", "-n", "10"});
+    ASSERT_EQ(packets["sources"].size(), 4u);
+    EXPECT_EQ(packets["sources"][0]["address"], "10.2.0.1");
+    EXPECT_EQ(packets["sources"][3]["address"], "10.2.0.2");
+    EXPECT_EQ(packets["sources"][3]["passed"]["packets"], 1);
+    EXPECT_GT(packets["interval_s"].get<double>(), 0);
+    EXPECT_EQ(packets["sources"][0]["per_second"], nullptr) << "not in the previous sample";
+    EXPECT_EQ(packets["sources"][1]["per_second"]["packets"], 0.0) << "no traffic since";
+
+    CtlRun table = ctl({"top", "--by", "bytes"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "ADDRESS")) << table.out;
+    EXPECT_TRUE(contains(table.out, "BYTES/S")) << table.out;
+    EXPECT_TRUE(contains(table.out, "4 sources with traffic")) << table.out;
+}
+
+TEST_F(CtlTest, StatsCountByInterfaceReasonAndVerdict)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
+    ASSERT_EQ(delivered("10.9.0.1", 7), 0u);
+    ASSERT_EQ(delivered("10.2.0.1", 5), 5u);
+
+    json stats = ctl_json({"stats"});
+    ASSERT_EQ(stats["interfaces"].size(), 1u);
+    EXPECT_EQ(stats["interfaces"][0]["name"], iface());
+    std::map<std::string, std::uint64_t> packets;
+    for (const auto &counter : stats["interfaces"][0]["counters"])
+        packets[counter["reason"].get<std::string>() + "/" +
+                counter["verdict"].get<std::string>()] = counter["packets"];
+    EXPECT_EQ(packets.size(), 2u * RL_REASON_COUNT);
+    EXPECT_EQ(packets["conforming/pass"], 10u);
+    EXPECT_EQ(packets["over_limit/drop"], 20u);
+    EXPECT_EQ(packets["denied/drop"], 7u);
+    EXPECT_EQ(packets["allowed/pass"], 5u);
+
+    CtlRun table = ctl({"stats"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "over_limit  drop")) << table.out;
+    EXPECT_FALSE(contains(table.out, "malformed")) << "rows without packets are left out";
+}
+
+TEST_F(CtlTest, FlushForgetsBucketState)
+{
+    write_config(R"([{"match": "10.1.0.0/16", "limits": [
+        {"rate": "1pps", "burst": 10}, {"rate": "1pps", "burst": 15, "per": "rule"}]}])");
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 50), 10u);
+    ASSERT_EQ(delivered("10.1.0.1", 50), 0u);
+
+    json flushed = ctl_json({"flush", "10.1.0.0/24"});
+    EXPECT_EQ(flushed["match"], "10.1.0.0/24");
+    EXPECT_EQ(flushed["sources"], 1);
+    // Its own bucket is full again; the rule's, not inside the prefix, has 5 left (and what
+    // 1 pps brought back meanwhile).
+    const std::uint64_t after_flush = delivered("10.1.0.1", 50);
+    EXPECT_GE(after_flush, 5u);
+    EXPECT_LE(after_flush, 7u);
+
+    CtlRun all = ctl({"flush", "--all"});
+    EXPECT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_EQ(all.out, "forgot the buckets of 1 sources and 0 /N blocks, and refilled 1 per-rule "
+                       "buckets\n");
+    EXPECT_EQ(delivered("10.1.0.1", 50), 10u);
+}
+
+TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    write_config(R"([{"match": "10.5.0.0/16", "action": "deny"}])");
+    CtlRun applied = ctl({"reload"});
+    EXPECT_EQ(applied.exit_code, 0) << applied.err;
+    EXPECT_TRUE(contains(applied.out, "reloaded at ")) << applied.out;
+    EXPECT_EQ(delivered("10.5.0.1", 10), 0u);
+
+    std::ofstream(config_path()) << R"({"interfaces": [{"name": ")" << iface()
+                                 << R"("}], "rules": [{"match": "10.0.0.300/8"}]})";
+    CtlRun refused = ctl({"reload"});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_TRUE(contains(refused.err, "refused (reload_failed): rules[0].match")) << refused.err;
+    EXPECT_EQ(delivered("10.5.0.1", 10), 0u) << "the running rules stay";
+    json status = ctl_json({"status"});
+    EXPECT_EQ(status["last_reload"]["ok"], false);
+    EXPECT_TRUE(contains(status["last_reload"]["message"], "10.0.0.300/8"));
+    EXPECT_TRUE(contains(ctl({"status"}).out, "REFUSED")) << "shown in the table too";
+}
+
+TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+
+    CtlRun help = ctl({"top", "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_TRUE(contains(help.out, "Example:\n  ratelimitctl top")) << help.out;
+
+    for (const std::vector<std::string> &usage :
+         {std::vector<std::string>{"set", "10.0.0.300/8", "--rate", "5"},
+          {"set", "10.0.0.0/8", "--rate", "5x"},
+          {"deny", "10.0.0.0/8", "--ttl", "5"},
+          {"top", "-n", "0"},
+          {"flush"},
+          {"show", "nope"},
+          {"frobnicate"}}) {
+        CtlRun run = ctl(usage);
+        EXPECT_EQ(run.exit_code, 2) << usage[0] << ": " << run.err;
+    }
+    EXPECT_TRUE(contains(ctl({"set", "10.0.0.0/8", "--rate", "5x"}).err, "args.rate"));
+    EXPECT_TRUE(runtime_rules().empty()) << "bad input changes nothing";
+
+    CtlRun missing = ctl({"unset", "10.7.0.0/16", "--json"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_EQ(missing.parsed()["code"], "not_found");
+    EXPECT_TRUE(contains(missing.err, "no runtime rule for 10.7.0.0/16")) << missing.err;
+
+    CtlRun nowhere = ctl_anywhere({"--socket", (dir_.path() / "nope.sock").string(), "status"});
+    EXPECT_EQ(nowhere.exit_code, 3);
+    EXPECT_TRUE(contains(nowhere.err, "is ratelimitd running?")) << nowhere.err;
+}
+
+TEST_F(CtlTest, OtherUsersAreRefused)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    open_test_directory();
+    struct stat socket_status {
+    };
+    ASSERT_EQ(::stat(socket().c_str(), &socket_status), 0);
+    EXPECT_EQ(socket_status.st_mode & 07777, 0660u);
+
+    // The socket's mode keeps them out...
+    CtlRun blocked = ctl_as(kNobody, kNobody, {"status"});
+    EXPECT_EQ(blocked.exit_code, 3) << blocked.err;
+    EXPECT_TRUE(contains(blocked.err, "no permission to connect")) << blocked.err;
+
+    // ...and SO_PEERCRED too, should someone open the socket up.
+    fs::permissions(socket(), fs::perms::all, fs::perm_options::add);
+    CtlRun refused = ctl_as(kNobody, kNobody, {"deny", "10.2.0.0/16"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_TRUE(contains(refused.err, "refused (permission_denied): uid 65534 may not use"))
+        << refused.err;
+    wait_for_log(daemon, "refused deny from uid 65534");
+    EXPECT_TRUE(runtime_rules().empty());
+    EXPECT_EQ(delivered("10.2.0.1", 10), 10u);
+}
+
+TEST_F(CtlTest, MembersOfTheControlGroupAreServed)
+{
+    const group *members = ::getgrnam("nogroup");
+    if (!members)
+        GTEST_SKIP() << "no group \"nogroup\" on this system";
+    const gid_t gid = members->gr_gid;
+    write_config(kRules);
+    set_control_group("nogroup");
+    Process daemon = start_daemon();
+    open_test_directory();
+    struct stat socket_status {
+    };
+    ASSERT_EQ(::stat(socket().c_str(), &socket_status), 0);
+    EXPECT_EQ(socket_status.st_gid, gid);
+
+    CtlRun member = ctl_as(kNobody, gid, {"deny", "10.2.0.0/16"});
+    EXPECT_EQ(member.exit_code, 0) << member.err;
+    EXPECT_EQ(delivered("10.2.0.1", 10), 0u);
+
+    fs::permissions(socket(), fs::perms::all, fs::perm_options::add);
+    CtlRun outsider = ctl_as(kNobody, gid - 1, {"status"});
+    EXPECT_EQ(outsider.exit_code, 1) << outsider.err;
+    EXPECT_TRUE(contains(outsider.err, "root and members of group nogroup only")) << outsider.err;
+}
+
+TEST_F(CtlTest, AnUnknownControlGroupIsAStartupError)
+{
+    write_config(kRules);
+    set_control_group("no-such-group");
+    Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()},
+                                     dir_.path() / "daemon.out", dir_.path() / "daemon.err");
+    EXPECT_EQ(daemon.wait_for(15s), 1);
+    EXPECT_TRUE(contains(daemon.stderr_text(), "control.group: no group named \"no-such-group\""))
+        << daemon.stderr_text();
+}
+
+TEST_F(CtlTest, BrokenClientsGetErrorsWhileOthersAreServed)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+
+    // A client that sends half a request and then nothing.
+    const auto half_sent_at = std::chrono::steady_clock::now();
+    RawClient half_sent(socket());
+    half_sent.send(R"({"id": 1, "cmd": "sta)");
+
+    // Malformed JSON, an unknown command, bad arguments: errors, and the connection serves on.
+    RawClient sloppy(socket());
+    sloppy.send("{nope\n");
+    auto malformed = sloppy.response();
+    ASSERT_TRUE(malformed);
+    EXPECT_EQ(std::get<control::Error>(malformed->outcome).code, control::ErrorCode::BadRequest);
+    EXPECT_EQ(malformed->id, std::nullopt);
+    sloppy.send(R"({"id": 2, "cmd": "nope"})"
+                "\n"
+                R"({"id": 3, "cmd": "top", "args": {"count": 0}})"
+                "\n");
+    auto unknown = sloppy.response(), bad_args = sloppy.response();
+    ASSERT_TRUE(unknown && bad_args);
+    EXPECT_EQ(unknown->id, 2u);
+    EXPECT_EQ(std::get<control::Error>(unknown->outcome).code, control::ErrorCode::UnknownCommand);
+    EXPECT_EQ(bad_args->id, 3u);
+    EXPECT_EQ(std::get<control::Error>(bad_args->outcome).code, control::ErrorCode::BadRequest);
+    sloppy.request(control::Command::Status, 4);
+    auto served = sloppy.response();
+    ASSERT_TRUE(served);
+    EXPECT_TRUE(served->ok());
+
+    // A request over 64 KiB: too_large, and the connection is closed.
+    RawClient flood(socket());
+    flood.send(std::string(control::kMaxRequestBytes + 100, 'x'));
+    auto too_large = flood.response();
+    ASSERT_TRUE(too_large);
+    EXPECT_EQ(std::get<control::Error>(too_large->outcome).code, control::ErrorCode::TooLarge);
+    EXPECT_TRUE(flood.hung_up_within(2s));
+
+    // A client that asks and asks but does not read is not read from, and costs no one else.
+    RawClient hoarder(socket());
+    std::string requests;
+    for (int i = 0; i < 5000; i++)
+        requests += control::encode(control::Request{std::uint64_t(i), control::Command::List});
+    std::thread hoarding([&] { hoarder.send(requests); }); // blocks once the buffers are full
+
+    // Many clients at once, and ratelimitctl, are served all along.
+    std::vector<std::unique_ptr<RawClient>> crowd;
+    for (int i = 0; i < 100; i++) {
+        crowd.push_back(std::make_unique<RawClient>(socket()));
+        crowd.back()->request(control::Command::Stats, i);
+    }
+    for (int i = 0; i < 100; i++) {
+        auto answer = crowd[i]->response();
+        ASSERT_TRUE(answer) << "client " << i;
+        EXPECT_EQ(answer->id, std::uint64_t(i));
+        EXPECT_TRUE(answer->ok());
+    }
+    CtlRun status = ctl({"status"});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+
+    // The hoarder gets every answer once it reads.
+    for (int i = 0; i < 5000; i++) {
+        auto answer = hoarder.response();
+        ASSERT_TRUE(answer) << "answer " << i;
+        ASSERT_EQ(answer->id, std::uint64_t(i));
+    }
+    hoarding.join();
+
+    // The half-sent request is given up on after the idle timeout, with an error.
+    auto gave_up = half_sent.response(control::Server::kIdleTimeout + 5s);
+    ASSERT_TRUE(gave_up);
+    EXPECT_EQ(std::get<control::Error>(gave_up->outcome).code, control::ErrorCode::BadRequest);
+    EXPECT_GE(std::chrono::steady_clock::now() - half_sent_at, control::Server::kIdleTimeout);
+    EXPECT_TRUE(half_sent.hung_up_within(1s));
+    EXPECT_EQ(ctl({"status"}).exit_code, 0);
+}
+
+TEST_F(CtlTest, ConnectionsBeyondTheLimitAreToldTheDaemonIsBusy)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    std::vector<std::unique_ptr<RawClient>> idle;
+    for (std::size_t i = 0; i < control::Server::kMaxConnections; i++)
+        idle.push_back(std::make_unique<RawClient>(socket()));
+    RawClient one_more(socket());
+    auto busy = one_more.response();
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(std::get<control::Error>(busy->outcome).code, control::ErrorCode::Busy);
+    idle.pop_back();
+    // The daemon sees the close before the next connection: ask on an existing one to sync.
+    idle.front()->request(control::Command::Status);
+    ASSERT_TRUE(idle.front()->response());
+    EXPECT_EQ(ctl({"status"}).exit_code, 0);
+}
+
+} // namespace
+} // namespace ratelimit::test

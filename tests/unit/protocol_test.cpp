@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The control protocol shared by ratelimitd and ratelimitctl: every message and every command's
+// arguments survive encode -> decode, and what is not a valid request is refused with the right
+// stable error code, the request's id when it could be read, and a message naming the problem.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "control/protocol.hpp"
+
+namespace ratelimit::control
+{
+namespace
+{
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// The line without its newline, as the reader hands it on.
+std::string_view body(const std::string &line)
+{
+    EXPECT_TRUE(line.ends_with('\n')) << line;
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << "one message, one line: " << line;
+    return std::string_view(line).substr(0, line.size() - 1);
+}
+
+Rejection rejected(std::string_view line)
+{
+    auto decoded = decode_request(line);
+    if (!std::holds_alternative<Rejection>(decoded)) {
+        ADD_FAILURE() << "accepted: " << line;
+        return {};
+    }
+    return std::get<Rejection>(decoded);
+}
+
+config::Rule parsed_rule(std::string_view text)
+{
+    return *config::parse_rule(json::parse(text), "rule").rule;
+}
+
+// The error a decoder throws for `args`, or a failure if it accepts them.
+template <typename Decode>
+Error refusal(Decode decode, const json &args)
+{
+    try {
+        decode(args);
+    } catch (const RequestError &e) {
+        return e.error();
+    }
+    ADD_FAILURE() << "accepted: " << args.dump();
+    return {};
+}
+
+TEST(ProtocolTest, RequestsSurviveARoundTrip)
+{
+    const Request requests[] = {
+        {0, Command::Status, json::object()},
+        {7, Command::Top, encode_args(TopArgs{5, TopOrder::Bytes})},
+        {18446744073709551615u, Command::Flush, encode_args(FlushArgs{})},
+        {3, Command::Set, {{"match", "10.0.0.0/8"}, {"rate", "line\nbreak"}}},
+    };
+    for (const auto &request : requests) {
+        auto decoded = decode_request(body(encode(request)));
+        ASSERT_TRUE(std::holds_alternative<Request>(decoded)) << encode(request);
+        EXPECT_EQ(std::get<Request>(decoded), request) << encode(request);
+    }
+}
+
+TEST(ProtocolTest, ArgsMayBeLeftOut)
+{
+    auto decoded = decode_request(R"({"id": 1, "cmd": "stats"})");
+    ASSERT_TRUE(std::holds_alternative<Request>(decoded));
+    EXPECT_EQ(std::get<Request>(decoded), (Request{1, Command::Stats, json::object()}));
+}
+
+TEST(ProtocolTest, ResponsesSurviveARoundTrip)
+{
+    const Response responses[] = {
+        {4, json{{"sources", 3}, {"match", nullptr}}},
+        {std::nullopt, Error{ErrorCode::TooLarge, "a request is at most 65536 bytes"}},
+        {9, Error{ErrorCode::InvalidRule, "args.rate: \"5x\" has an unknown unit"}},
+    };
+    for (const auto &response : responses) {
+        const std::string line = encode(response);
+        EXPECT_EQ(decode_response(body(line)), response) << line;
+    }
+}
+
+TEST(ProtocolTest, ResponsesHaveTheDocumentedShape)
+{
+    EXPECT_EQ(json::parse(encode(Response{4, json{{"n", 1}}})),
+              json::parse(R"({"id": 4, "ok": true, "result": {"n": 1}})"));
+    EXPECT_EQ(json::parse(encode(Response{std::nullopt, Error{ErrorCode::Busy, "later"}})),
+              json::parse(R"({"id": null, "ok": false,
+                              "error": {"code": "busy", "message": "later"}})"));
+}
+
+TEST(ProtocolTest, ErrorCodesKeepTheirNames)
+{
+    const std::pair<ErrorCode, std::string_view> names[] = {
+        {ErrorCode::BadRequest, "bad_request"},
+        {ErrorCode::UnknownCommand, "unknown_command"},
+        {ErrorCode::InvalidRule, "invalid_rule"},
+        {ErrorCode::NotFound, "not_found"},
+        {ErrorCode::PermissionDenied, "permission_denied"},
+        {ErrorCode::TooLarge, "too_large"},
+        {ErrorCode::RulesFull, "rules_full"},
+        {ErrorCode::ReloadFailed, "reload_failed"},
+        {ErrorCode::Busy, "busy"},
+        {ErrorCode::Internal, "internal"},
+    };
+    for (const auto &[code, name] : names) {
+        EXPECT_EQ(error_code_name(code), name);
+        EXPECT_EQ(error_code_from_name(name), code);
+    }
+    EXPECT_EQ(error_code_from_name("nope"), std::nullopt);
+}
+
+TEST(ProtocolTest, EveryProblemWithARequestIsRefused)
+{
+    struct Case {
+        std::string_view line;
+        std::optional<std::uint64_t> id;
+        ErrorCode code;
+        std::string_view says;
+    };
+    const Case cases[] = {
+        {R"({"id": 1, "cmd": )", std::nullopt, ErrorCode::BadRequest, "malformed JSON"},
+        {"", std::nullopt, ErrorCode::BadRequest, "malformed JSON"},
+        {"\"\xff\"", std::nullopt, ErrorCode::BadRequest, "malformed JSON"},
+        {"[1, 2]", std::nullopt, ErrorCode::BadRequest, "a request is an object"},
+        {R"({"cmd": "status"})", std::nullopt, ErrorCode::BadRequest, "\"id\" must be"},
+        {R"({"id": -1, "cmd": "status"})", std::nullopt, ErrorCode::BadRequest, "-1"},
+        {R"({"id": "7", "cmd": "status"})", std::nullopt, ErrorCode::BadRequest, "\"7\""},
+        {R"({"id": 2, "cmd": "status", "x": 1})", 2, ErrorCode::BadRequest, "x: unknown field"},
+        {R"({"id": 3})", 3, ErrorCode::BadRequest, "\"cmd\" must be"},
+        {R"({"id": 4, "cmd": 5})", 4, ErrorCode::BadRequest, "\"cmd\" must be"},
+        {R"({"id": 5, "cmd": "stauts"})", 5, ErrorCode::UnknownCommand,
+         "unknown command \"stauts\"; the commands are status, list, set"},
+        {R"({"id": 6, "cmd": "list", "args": []})", 6, ErrorCode::BadRequest,
+         "\"args\" must be an object"},
+    };
+    for (const auto &c : cases) {
+        const Rejection rejection = rejected(c.line);
+        EXPECT_EQ(rejection.id, c.id) << c.line;
+        EXPECT_EQ(rejection.error.code, c.code) << c.line;
+        EXPECT_NE(rejection.error.message.find(c.says), std::string::npos)
+            << c.line << ": " << rejection.error.message;
+    }
+}
+
+TEST(ProtocolTest, ARefusalEchoingInvalidUtf8IsStillOneValidLine)
+{
+    const Response response{1, Error{ErrorCode::BadRequest, "bad \xff\xfe bytes"}};
+    const std::string line = encode(response);
+    EXPECT_EQ(decode_response(body(line)).outcome.index(), 1u);
+}
+
+TEST(ProtocolTest, AResponseThatIsNotOneIsRefused)
+{
+    for (std::string_view line :
+         {"nope", "[]", R"({"id": 1})", R"({"id": 1, "ok": "yes"})", R"({"id": 1, "ok": true})",
+          R"({"id": "x", "ok": true, "result": 1})", R"({"id": 1, "ok": false})",
+          R"({"id": 1, "ok": false, "error": {"code": "bad_request"}})",
+          R"({"id": 1, "ok": false, "error": {"code": "weird", "message": "m"}})"})
+        EXPECT_THROW(decode_response(line), std::runtime_error) << line;
+}
+
+TEST(ProtocolTest, RuntimeRuleArgumentsSurviveARoundTrip)
+{
+    const std::pair<Command, RuntimeRuleArgs> cases[] = {
+        {Command::Set,
+         {parsed_rule(R"({"match": "203.0.113.0/24", "rate": "100pps", "burst": 200})"), 1h}},
+        {Command::Set,
+         {parsed_rule(R"({"match": "2001:db8::/32", "mode": "monitor", "limits": [
+                           {"bytes": "10Mbit", "byte_burst": "256KiB", "per": "/64"},
+                           {"rate": 5000, "per": "rule"}]})"),
+          std::nullopt}},
+        {Command::Allow, {parsed_rule(R"({"match": "192.0.2.0/24", "action": "allow"})"), 90s}},
+        {Command::Deny, {parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})"), 1500ms}},
+    };
+    for (const auto &[command, args] : cases) {
+        const json encoded = encode_args(args);
+        EXPECT_EQ(decode_runtime_rule_args(command, encoded), args) << encoded.dump();
+    }
+}
+
+TEST(ProtocolTest, TheCommandSetsTheRulesAction)
+{
+    const json args = {{"match", "10.0.0.0/8"}, {"ttl", "30s"}};
+    EXPECT_EQ(decode_runtime_rule_args(Command::Deny, args).rule.action, RL_ACTION_DENY);
+    EXPECT_EQ(decode_runtime_rule_args(Command::Allow, args).rule.action, RL_ACTION_ALLOW);
+    EXPECT_EQ(decode_runtime_rule_args(Command::Deny, args).ttl, 30s);
+    const json limit = {{"match", "10.0.0.0/8"}, {"rate", "5pps"}};
+    EXPECT_EQ(decode_runtime_rule_args(Command::Set, limit).rule.action, RL_ACTION_LIMIT);
+}
+
+TEST(ProtocolTest, RuntimeRulesAreValidatedLikeConfigRules)
+{
+    struct Case {
+        Command command;
+        json args;
+        ErrorCode code;
+        std::string_view says;
+    };
+    const Case cases[] = {
+        {Command::Set, json::array(), ErrorCode::BadRequest, "args must be a rule object"},
+        {Command::Set,
+         {{"match", "10.0.0.300/8"}, {"rate", 5}},
+         ErrorCode::InvalidRule,
+         "args.match: \"10.0.0.300/8\" is not an IPv4 or IPv6 prefix"},
+        {Command::Set,
+         {{"match", "10.0.0.1/8"}, {"rate", 5}},
+         ErrorCode::InvalidRule,
+         "did you mean 10.0.0.0/8?"},
+        {Command::Set,
+         {{"match", "10.0.0.0/8"}, {"rate", "5x"}},
+         ErrorCode::InvalidRule,
+         "args.rate"},
+        {Command::Set, {{"match", "10.0.0.0/8"}}, ErrorCode::InvalidRule, "needs \"rate\""},
+        {Command::Set,
+         {{"match", "10.0.0.0/8"}, {"rate", 5}, {"per", "/4"}},
+         ErrorCode::InvalidRule,
+         "wider than the rule's prefix"},
+        {Command::Set,
+         {{"match", "10.0.0.0/8"}, {"rate", 5}, {"rat", 5}},
+         ErrorCode::InvalidRule,
+         "args.rat: unknown field; did you mean \"rate\"?"},
+        {Command::Set,
+         {{"match", "10.0.0.0/8"}, {"action", "deny"}},
+         ErrorCode::InvalidRule,
+         "args.action: \"deny\" does not go with set"},
+        {Command::Allow,
+         {{"match", "10.0.0.0/8"}, {"rate", 5}},
+         ErrorCode::InvalidRule,
+         "\"allow\" rules take no limits"},
+        {Command::Deny,
+         {{"match", "10.0.0.0/8"}, {"ttl", "30"}},
+         ErrorCode::InvalidRule,
+         "args.ttl: "},
+        {Command::Deny,
+         {{"match", "10.0.0.0/8"}, {"ttl", 30}},
+         ErrorCode::InvalidRule,
+         "args.ttl: must be a duration"},
+        {Command::Deny, {{"ttl", "30s"}}, ErrorCode::InvalidRule, "args.match: missing"},
+    };
+    for (const auto &c : cases) {
+        const Error error = refusal(
+            [&](const json &args) { return decode_runtime_rule_args(c.command, args); }, c.args);
+        EXPECT_EQ(error.code, c.code) << c.args.dump();
+        EXPECT_NE(error.message.find(c.says), std::string::npos)
+            << c.args.dump() << ": " << error.message;
+    }
+}
+
+TEST(ProtocolTest, OtherArgumentsSurviveARoundTrip)
+{
+    const UnsetArgs unset{*parse_prefix("2001:db8::/48")};
+    EXPECT_EQ(decode_unset_args(encode_args(unset)), unset);
+    const ShowArgs show{*parse_address("203.0.113.9")};
+    EXPECT_EQ(decode_show_args(encode_args(show)), show);
+    for (const TopArgs top :
+         {TopArgs{}, TopArgs{1, TopOrder::Packets}, TopArgs{1000, TopOrder::Bytes}})
+        EXPECT_EQ(decode_top_args(encode_args(top)), top);
+    for (const FlushArgs flush : {FlushArgs{}, FlushArgs{*parse_prefix("10.1.0.0/16")}})
+        EXPECT_EQ(decode_flush_args(encode_args(flush)), flush);
+}
+
+TEST(ProtocolTest, OmittedTopArgumentsTakeTheirDefaults)
+{
+    EXPECT_EQ(decode_top_args(json::object()), (TopArgs{10, TopOrder::Drops}));
+    EXPECT_EQ(top_order_from_name("packets"), TopOrder::Packets);
+    EXPECT_EQ(top_order_from_name("Packets"), std::nullopt);
+}
+
+TEST(ProtocolTest, OtherArgumentsAreValidated)
+{
+    struct Case {
+        Error (*refuse)(const json &);
+        json args;
+        std::string_view says;
+    };
+    auto unset = [](const json &args) { return refusal(decode_unset_args, args); };
+    auto show = [](const json &args) { return refusal(decode_show_args, args); };
+    auto top = [](const json &args) { return refusal(decode_top_args, args); };
+    auto flush = [](const json &args) { return refusal(decode_flush_args, args); };
+    auto none = [](const json &args) { return refusal(decode_no_args, args); };
+    const Case cases[] = {
+        {unset, json::object(), "args.match: missing (required)"},
+        {unset, {{"match", "10.0.0.1/8"}}, "is not an IPv4 or IPv6 prefix"},
+        {unset, {{"match", 10}}, "args.match: must be a string"},
+        {unset, {{"match", "10.0.0.0/8"}, {"ttl", "1s"}}, "args.ttl: unknown argument"},
+        {show, {{"address", "10.0.0.0/8"}}, "is not an IPv4 or IPv6 address"},
+        {show, {{"address", "fe80::1%eth0"}}, "is not an IPv4 or IPv6 address"},
+        {top, {{"count", 0}}, "args.count: must be a whole number 1 .. 1000"},
+        {top, {{"count", 1001}}, "1001"},
+        {top, {{"count", -1}}, "-1"},
+        {top, {{"count", "5"}}, "\"5\""},
+        {top, {{"by", "drop"}}, "args.by: \"drop\" is not one of drops, packets, bytes"},
+        {flush, json::object(), "either \"match\" (a prefix) or \"all\": true"},
+        {flush, {{"match", "10.0.0.0/8"}, {"all", true}}, "either"},
+        {flush, {{"all", false}}, "args.all: must be true"},
+        {none, {{"verbose", true}}, "args.verbose: unknown argument"},
+        {none, json::array(), "args must be an object"},
+    };
+    for (const auto &c : cases) {
+        const Error error = c.refuse(c.args);
+        EXPECT_EQ(error.code, ErrorCode::BadRequest) << c.args.dump();
+        EXPECT_NE(error.message.find(c.says), std::string::npos)
+            << c.args.dump() << ": " << error.message;
+    }
+}
+
+} // namespace
+} // namespace ratelimit::control
