@@ -61,6 +61,14 @@ struct {
     __uint(max_entries, 65536);
 } blocks SEC(".maps");
 
+/* This CPU's last dropped source (struct rl_drop_memo). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_drop_memo);
+    __uint(max_entries, 1);
+} drop_memo SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __type(key, __u32);
@@ -77,10 +85,13 @@ struct {
 
 /* What classification decided, and for whom. */
 struct rl_decision {
-    __u32 reason;          /* enum rl_reason */
-    __u32 verdict;         /* enum rl_verdict */
-    struct rl_source *src; /* the source's entry, if it has one: count it per source too */
-    int src_created;       /* this packet created that entry */
+    __u32 reason;              /* enum rl_reason */
+    __u32 verdict;             /* enum rl_verdict */
+    struct rl_source *src;     /* the source's entry, if it has one: count it per source too */
+    int src_created;           /* this packet created that entry */
+    struct rl_drop_memo *memo; /* this CPU's drop memo, if it decided: count the packet there */
+    __u64 empty_until;         /* RL_REASON_OVER_LIMIT: see rl_drop_memo; 0 if unknown */
+    int precise_clock;         /* the rule's clock */
 };
 
 /*
@@ -168,13 +179,13 @@ struct rl_charge {
     struct rl_packet pkt;
     __u64 now;
     __u32 rule_index;
+    __u64 empty_until; /* out: see rl_drop_memo; 0 if the empty bucket counts bytes */
 };
 
 /* Checks (charge = 0) or charges (charge = 1) limit `index` of the rule. */
 static __always_inline int rl_limit_check_or_charge(const struct rl_rule *rule,
-                                                    struct rl_source *src,
-                                                    const struct rl_charge *ch, __u32 index,
-                                                    int charge)
+                                                    struct rl_source *src, struct rl_charge *ch,
+                                                    __u32 index, int charge)
 {
     const struct rl_limit *limit;
     __u64 *tat, cost, seen, next;
@@ -186,13 +197,20 @@ static __always_inline int rl_limit_check_or_charge(const struct rl_rule *rule,
     if (!tat)
         return RL_LIMIT_NO_BUCKET;
     cost = rl_limit_cost(limit, rl_limit_units(limit, ch->pkt.frame_len));
-    if (charge)
-        return rl_bucket_take(tat, ch->now, cost, limit->tolerance) ? RL_LIMIT_ROOM
-                                                                    : RL_LIMIT_EMPTY;
-    seen = RL_READ_ONCE_U64(tat);
-    if (rl_gcra_conforms(seen, ch->now, cost, limit->tolerance, &next))
-        return RL_LIMIT_ROOM;
-    rl_bucket_settle(tat, seen, ch->now, limit->tolerance);
+    if (charge) {
+        if (rl_bucket_take(tat, ch->now, cost, limit->tolerance))
+            return RL_LIMIT_ROOM;
+        seen = RL_READ_ONCE_U64(tat);
+    } else {
+        seen = RL_READ_ONCE_U64(tat);
+        if (rl_gcra_conforms(seen, ch->now, cost, limit->tolerance, &next))
+            return RL_LIMIT_ROOM;
+        rl_bucket_settle(tat, seen, ch->now, limit->tolerance);
+    }
+    /* A packet bucket has no room for another packet until the TAT comes within a tolerance
+     * minus one packet of now; a smaller frame may fit a byte bucket sooner. */
+    if (limit->unit == RL_UNIT_PACKETS)
+        ch->empty_until = seen - limit->tolerance + cost;
     return RL_LIMIT_EMPTY;
 }
 
@@ -202,7 +220,7 @@ static __always_inline int rl_limit_check_or_charge(const struct rl_rule *rule,
  * cost linear in the number of stacked limits (a single limit is charged inline: no call).
  */
 __noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
-                              const struct rl_charge *ch, __u32 index, int charge)
+                              struct rl_charge *ch, __u32 index, int charge)
 {
     if (!rule || !src || !ch)
         return RL_LIMIT_NO_BUCKET;
@@ -216,36 +234,31 @@ __noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
  * before it keep the charge.
  */
 static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 rule_index,
-                                              struct rl_source *src, const struct rl_packet *pkt)
+                                              struct rl_source *src, const struct rl_packet *pkt,
+                                              __u64 *empty_until)
 {
     __u32 nlimits = rule->nlimits; /* read once: the daemon may rewrite the rule meanwhile */
     struct rl_charge ch = {.pkt = *pkt, .rule_index = rule_index};
+    int result = RL_LIMIT_ROOM;
 
     ch.now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
                                                                    : bpf_ktime_get_coarse_ns());
     if (nlimits == 1) {
-        switch (rl_limit_check_or_charge(rule, src, &ch, 0, 1)) {
-        case RL_LIMIT_ROOM:
-            return RL_REASON_CONFORMING;
-        case RL_LIMIT_EMPTY:
-            return RL_REASON_OVER_LIMIT;
-        default:
-            return RL_REASON_UNTRACKED;
-        }
+        result = rl_limit_check_or_charge(rule, src, &ch, 0, 1);
+    } else {
+        for (int charge = 0; charge <= 1 && result == RL_LIMIT_ROOM; charge++)
+            for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits && result == RL_LIMIT_ROOM; i++)
+                result = rl_limit_apply(rule, src, &ch, i, charge);
     }
-    for (int charge = 0; charge <= 1; charge++) {
-        for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits; i++) {
-            switch (rl_limit_apply(rule, src, &ch, i, charge)) {
-            case RL_LIMIT_ROOM:
-                break;
-            case RL_LIMIT_EMPTY:
-                return RL_REASON_OVER_LIMIT;
-            default:
-                return RL_REASON_UNTRACKED;
-            }
-        }
+    switch (result) {
+    case RL_LIMIT_ROOM:
+        return RL_REASON_CONFORMING;
+    case RL_LIMIT_EMPTY:
+        *empty_until = ch.empty_until;
+        return RL_REASON_OVER_LIMIT;
+    default:
+        return RL_REASON_UNTRACKED;
     }
-    return RL_REASON_CONFORMING;
 }
 
 static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
@@ -281,52 +294,113 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->reason = RL_REASON_DENIED;
         break;
     default:
-        d->reason = rl_charge_limits(rule, rule_index, src, pkt);
+        d->reason = rl_charge_limits(rule, rule_index, src, pkt, &d->empty_until);
+        d->precise_clock = !!(rule->flags & RL_RULE_PRECISE_CLOCK);
         break;
     }
     if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT) && !monitor)
         d->verdict = RL_VERDICT_DROP;
 }
 
-/* A source's per-CPU counters from its second packet on (the first is kept in its entry). */
-static __always_inline void rl_count_source(const struct rl_packet *pkt, __u32 verdict)
+static __always_inline int rl_same_source(const struct rl_source_key *a,
+                                          const struct rl_source_key *b)
 {
-    struct rl_source_counters *counters = bpf_map_lookup_elem(&source_counters, &pkt->source);
+    const __u32 *x = (const __u32 *)a->addr, *y = (const __u32 *)b->addr;
 
-    if (counters) {
-        counters->packets[verdict]++;
-        counters->bytes[verdict] += pkt->frame_len;
-    } else {
-        struct rl_source_counters second = {};
+    return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
 
-        second.packets[verdict] = 1;
-        second.bytes[verdict] = pkt->frame_len;
-        bpf_map_update_elem(&source_counters, &pkt->source, &second, BPF_NOEXIST);
+/* Adds `traffic` to a source's per-CPU counters (from its second packet on: the first is kept in
+ * its entry). */
+static __always_inline void rl_count_source(const struct rl_source_key *source,
+                                            const struct rl_source_counters *traffic)
+{
+    struct rl_source_counters *counters = bpf_map_lookup_elem(&source_counters, source);
+
+    if (!counters) {
+        bpf_map_update_elem(&source_counters, source, traffic, BPF_NOEXIST);
+        return;
     }
+#pragma unroll
+    for (int v = 0; v < RL_VERDICT_COUNT; v++) {
+        counters->packets[v] += traffic->packets[v];
+        counters->bytes[v] += traffic->bytes[v];
+    }
+}
+
+/* Whether this CPU's memo decides the packet (see struct rl_drop_memo); if so, it says how. */
+static __always_inline int rl_memo_replay(struct rl_drop_memo *memo, const struct rl_packet *pkt,
+                                          __u32 generation, struct rl_decision *d)
+{
+    if (memo->generation != generation ||
+        (memo->reason != RL_REASON_DENIED && memo->reason != RL_REASON_OVER_LIMIT) ||
+        !rl_same_source(&memo->source, &pkt->source))
+        return 0;
+    if (memo->reason == RL_REASON_OVER_LIMIT) {
+        __u64 now =
+            rl_time_from_ns(memo->precise_clock ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns());
+
+        if ((__s64)(memo->empty_until - now) <= 0)
+            return 0; /* the bucket may have room again: ask it */
+    }
+    d->reason = memo->reason;
+    d->verdict = memo->verdict;
+    d->memo = memo;
+    return 1;
+}
+
+/* Remembers a denied or over-limit decision for the source's next packets on this CPU. */
+static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const struct rl_packet *pkt,
+                                           __u32 generation, const struct rl_decision *d)
+{
+    if (!d->src ||
+        !(d->reason == RL_REASON_DENIED || (d->reason == RL_REASON_OVER_LIMIT && d->empty_until)))
+        return;
+    if (!rl_same_source(&memo->source, &pkt->source)) {
+        if (memo->pending.packets[RL_VERDICT_PASS] || memo->pending.packets[RL_VERDICT_DROP])
+            rl_count_source(&memo->source, &memo->pending);
+        __builtin_memset(&memo->pending, 0, sizeof(memo->pending));
+        memo->source = pkt->source;
+    }
+    memo->generation = generation;
+    memo->reason = d->reason;
+    memo->verdict = d->verdict;
+    memo->precise_clock = d->precise_clock;
+    memo->empty_until = d->empty_until;
 }
 
 /*
  * Counts the packet globally and, for a source with an entry, per source. A source's first packet
  * is kept in its (just created, so not yet shared) entry rather than in the per-CPU counters: a
- * spoofed flood of one packet per source then never pays for a per-CPU entry.
+ * spoofed flood of one packet per source then never pays for a per-CPU entry. Packets the drop
+ * memo decided are counted in the memo.
  */
 static __always_inline void rl_count(const struct rl_packet *pkt, const struct rl_decision *d)
 {
-    __u32 index = rl_stats_index(iface_slot, d->reason, d->verdict);
+    __u32 verdict = d->verdict & 1; /* pass or drop: the mask shows the verifier it is 0 or 1 */
+    __u32 index = rl_stats_index(iface_slot, d->reason, verdict);
     struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
+    struct rl_source_counters one = {};
 
     if (counter) {
         counter->packets++;
         counter->bytes += pkt->frame_len;
     }
+    if (d->memo) {
+        d->memo->pending.packets[verdict]++;
+        d->memo->pending.bytes[verdict] += pkt->frame_len;
+        return;
+    }
     if (!d->src)
         return;
     if (d->src_created) {
         d->src->first_bytes = pkt->frame_len;
-        d->src->first_verdict = d->verdict;
+        d->src->first_verdict = verdict;
         return;
     }
-    rl_count_source(pkt, d->verdict);
+    one.packets[verdict] = 1;
+    one.bytes[verdict] = pkt->frame_len;
+    rl_count_source(&pkt->source, &one);
 }
 
 SEC("xdp")
@@ -335,10 +409,12 @@ int ratelimit_xdp(struct xdp_md *ctx)
     struct rl_decision d = {.verdict = RL_VERDICT_PASS};
     struct rl_packet pkt = {};
     const struct rl_settings *cfg;
+    struct rl_drop_memo *memo;
     __u32 zero = 0;
 
     cfg = bpf_map_lookup_elem(&settings, &zero);
-    if (!cfg)
+    memo = bpf_map_lookup_elem(&drop_memo, &zero);
+    if (!cfg || !memo)
         return XDP_PASS; /* unreachable: a one-entry array always has entry 0 */
 
     switch (rl_parse(ctx, &pkt)) {
@@ -351,7 +427,10 @@ int ratelimit_xdp(struct xdp_md *ctx)
             d.verdict = RL_VERDICT_DROP;
         break;
     default:
+        if (rl_memo_replay(memo, &pkt, cfg->generation, &d))
+            break;
         rl_classify(&pkt, cfg, &d);
+        rl_memo_record(memo, &pkt, cfg->generation, &d);
         break;
     }
 

@@ -140,6 +140,25 @@ struct rl_source_counters {
     __u64 bytes[RL_VERDICT_COUNT];
 };
 
+/*
+ * Per-CPU memo of the last source this CPU dropped, so that a flood from one source is dropped
+ * without a look at shared maps: while the rules' generation is unchanged, a denied source stays
+ * denied, and an over-limit source's bucket cannot have room before `empty_until` (its TAT, which
+ * only moves forward, minus the tolerance, plus one packet). The drops counted here (`pending`)
+ * move to source_counters when the memo turns to another source; readers add them.
+ */
+struct rl_drop_memo {
+    struct rl_source_key source;
+    __u32 generation;   /* valid while it equals rl_settings.generation */
+    __u8 reason;        /* RL_REASON_DENIED or RL_REASON_OVER_LIMIT; else none */
+    __u8 verdict;       /* enum rl_verdict (monitor mode passes) */
+    __u8 precise_clock; /* which clock empty_until is read against */
+    __u8 pad;
+    __u64 empty_until; /* RL_REASON_OVER_LIMIT: bucket time */
+    struct rl_source_counters
+        pending; /* this CPU's traffic of `source` not yet in source_counters */
+};
+
 /* Per-CPU global counters, indexed by rl_stats_index(). */
 struct rl_counter {
     __u64 packets;
@@ -148,7 +167,8 @@ struct rl_counter {
 
 /* The single entry of the settings array. */
 struct rl_settings {
-    __u32 generation; /* bumped by the daemon after every rule change: drops cached lookups */
+    __u32 generation; /* bumped by the daemon after every rule or settings change and flush:
+                         drops cached lookups and drop memos */
     __u32 flags;      /* enum rl_settings_flags */
 };
 

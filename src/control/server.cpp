@@ -332,14 +332,19 @@ std::string Server::answer(Connection &connection, std::string_view line)
                       (group_ ? "root and members of group " + group_name_ + " only"
                               : std::string("root only (no control.group is configured)"))}});
     }
-    if (const auto *rejection = std::get_if<Rejection>(&decoded))
+    if (const auto *rejection = std::get_if<Rejection>(&decoded)) {
+        spdlog::info("control socket: refused a request from uid {}: {}", connection.peer.uid,
+                     rejection->error.message);
         return encode(Response{rejection->id, rejection->error});
+    }
     const Request &request = std::get<Request>(decoded);
     spdlog::debug("control socket: {} from uid {}", command_name(request.command),
                   connection.peer.uid);
     try {
         return encode(Response{request.id, handler_(request)});
     } catch (const RequestError &e) {
+        spdlog::info("control socket: refused {} from uid {}: {}", command_name(request.command),
+                     connection.peer.uid, e.error().message);
         return encode(Response{request.id, e.error()});
     } catch (const std::exception &e) {
         spdlog::error("control socket: {} failed: {}", command_name(request.command), e.what());

@@ -73,6 +73,15 @@ json runtime_json(const RuntimeRule &runtime)
     return object;
 }
 
+// The interfaces' names in attach-slot order, as read_counters takes them.
+std::vector<std::string> interface_names(const std::vector<XdpLink> &links)
+{
+    std::vector<std::string> names;
+    for (const auto &link : links)
+        names.push_back(link.ifname());
+    return names;
+}
+
 // Per second between two samples of one source; null if its counters went back (the source was
 // evicted and came back).
 json rates(const rl_source_counters &before, const rl_source_counters &now, double seconds)
@@ -140,21 +149,16 @@ json Commands::status() const
     const config::Config &config = daemon_.config();
     const Datapath &dp = daemon_.datapath();
     json interfaces = json::array();
-    rl_source_counters totals{};
-    for (std::uint32_t slot = 0; slot < daemon_.links().size(); slot++) {
-        const XdpLink &link = daemon_.links()[slot];
+    for (const XdpLink &link : daemon_.links()) {
         const XdpAttachment attached = query_xdp(link.ifindex());
         interfaces.push_back({{"name", link.ifname()},
                               {"xdp_mode", attached.mode},
                               {"program_id", attached.prog_id}});
-        for (int reason = 0; reason < RL_REASON_COUNT; reason++) {
-            for (int verdict = 0; verdict < RL_VERDICT_COUNT; verdict++) {
-                const rl_counter counted = dp.counter(static_cast<rl_reason>(reason),
-                                                      static_cast<rl_verdict>(verdict), slot);
-                totals.packets[verdict] += counted.packets;
-                totals.bytes[verdict] += counted.bytes;
-            }
-        }
+    }
+    rl_source_counters totals{};
+    for (const CounterRow &row : read_counters(dp, interface_names(daemon_.links()))) {
+        totals.packets[row.verdict] += row.counted.packets;
+        totals.bytes[row.verdict] += row.counted.bytes;
     }
     const ReloadResult &reload = daemon_.last_reload();
     return {
@@ -304,25 +308,15 @@ json Commands::top(const control::TopArgs &args)
 
 json Commands::stats() const
 {
-    const Datapath &dp = daemon_.datapath();
+    const std::vector<std::string> names = interface_names(daemon_.links());
     json interfaces = json::array();
-    for (std::uint32_t slot = 0; slot < daemon_.links().size(); slot++) {
-        json counters = json::array();
-        for (int reason = 0; reason < RL_REASON_COUNT; reason++) {
-            for (int verdict = 0; verdict < RL_VERDICT_COUNT; verdict++) {
-                const auto r = static_cast<rl_reason>(reason);
-                const auto v = static_cast<rl_verdict>(verdict);
-                const rl_counter counted = dp.counter(r, v, slot);
-                counters.push_back({{"reason", reason_name(r)},
-                                    {"verdict", verdict_name(v)},
-                                    {"packets", counted.packets},
-                                    {"bytes", counted.bytes}});
-            }
-        }
-        interfaces.push_back({{"name", daemon_.links()[slot].ifname()},
-                              {"slot", slot},
-                              {"counters", std::move(counters)}});
-    }
+    for (std::uint32_t slot = 0; slot < names.size(); slot++)
+        interfaces.push_back({{"name", names[slot]}, {"slot", slot}, {"counters", json::array()}});
+    for (const CounterRow &row : read_counters(daemon_.datapath(), names))
+        interfaces[row.slot]["counters"].push_back({{"reason", reason_name(row.reason)},
+                                                    {"verdict", verdict_name(row.verdict)},
+                                                    {"packets", row.counted.packets},
+                                                    {"bytes", row.counted.bytes}});
     return {{"interfaces", std::move(interfaces)}};
 }
 

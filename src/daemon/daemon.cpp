@@ -60,6 +60,28 @@ std::vector<std::string> keep_restart_only_fields(const config::Config &running,
     return changed;
 }
 
+// The reload counts live as long as the packet counters do (in the pinned maps): kept with maps a
+// daemon adopts, zero with maps it creates. A file that cannot be read costs only the counts.
+metrics::ReloadCounts adopted_reload_counts(const metrics::ReloadCountFile &file)
+{
+    try {
+        return file.load();
+    } catch (const std::exception &e) {
+        spdlog::warn("{}; ratelimitd_config_reloads_total starts again from zero", e.what());
+        return {};
+    }
+}
+
+// The attach mode the kernel reports, for the log: a failed query is no reason to stop.
+std::string xdp_mode_for_log(const XdpLink &link)
+{
+    try {
+        return link.kernel_mode();
+    } catch (const KernelError &e) {
+        return std::string("mode unknown: ") + e.what();
+    }
+}
+
 void remove_empty_dir(const std::string &dir)
 {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
@@ -76,7 +98,8 @@ bool interface_exists(const std::string &name)
 Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
       pin_root_(config_.pin_dir + "/v" + std::to_string(RL_ABI_VERSION)),
-      store_(config_.state_dir + "/runtime-rules.json")
+      store_(config_.state_dir + "/runtime-rules.json"),
+      reload_count_file_(config_.state_dir + "/metrics-state.json")
 {
     start();
 }
@@ -101,6 +124,14 @@ void Daemon::start()
     spdlog::info("data path {} (maps pinned in {})",
                  dp_->adopted() ? "adopted with its rules, buckets and counters" : "created",
                  options.map_pin_dir);
+    if (dp_->adopted())
+        reloads_ = adopted_reload_counts(reload_count_file_);
+    // Before anything is attached: an address in use fails the start with no interface touched.
+    if (config_.metrics.enabled) {
+        metrics_ =
+            std::make_unique<metrics::Exporter>(config_.metrics.listen, *dp_, metric_figures());
+        spdlog::info("metrics on http://{}/metrics", config_.metrics.listen);
+    }
 
     // Rules first, then attach: a program that appears on an interface is already configured.
     dp_->set_settings_flags(desired_settings_flags(config_));
@@ -127,6 +158,8 @@ void Daemon::start()
     loop_.watch(expiry_timer_.get(), [this](std::uint32_t) { expire_runtime_rules(); });
     arm_expiry_timer();
     last_reload_ = {WallClock::now(), true, "started"};
+    config_loaded_ = last_reload_.when;
+    publish_metric_figures();
 
     // Last: a client that can connect finds the program attached and its rules in force.
     commands_ = std::make_unique<Commands>(*this);
@@ -154,6 +187,7 @@ void Daemon::enforce(const ReconcilePlan &plan, const char *why)
     spdlog::info("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged", why,
                  plan.added + plan.changed + plan.unchanged, plan.added, plan.changed, plan.removed,
                  plan.unchanged);
+    publish_metric_figures();
 }
 
 void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
@@ -172,6 +206,7 @@ void Daemon::run()
     spdlog::info("ready: {}", summary());
     loop_.run();
     notify_systemd("STOPPING=1");
+    metrics_.reset(); // no scrape sees the interfaces half detached
     shut_down();
 }
 
@@ -179,6 +214,7 @@ ReloadResult Daemon::reload()
 {
     notify_systemd("RELOADING=1");
     last_reload_ = load_and_apply_config();
+    count_reload(last_reload_);
     notify_systemd("READY=1\nSTATUS=" + summary());
     return last_reload_;
 }
@@ -205,7 +241,11 @@ ReloadResult Daemon::load_and_apply_config()
     config::Config previous = std::move(config_);
     config_ = std::move(next);
     try {
-        spdlog::set_level(spdlog::level::from_str(config_.log_level));
+        // Only a changed log_level applies: one given with --log-level stays until then.
+        if (config_.log_level != previous.log_level) {
+            spdlog::set_level(spdlog::level::from_str(config_.log_level));
+            spdlog::info("log level {}", config_.log_level);
+        }
         dp_->set_settings_flags(desired_settings_flags(config_));
         apply_rules("reload");
     } catch (const std::exception &e) {
@@ -279,10 +319,46 @@ std::string Daemon::summary() const
 {
     std::string ifaces;
     for (const auto &link : links_)
-        ifaces += (ifaces.empty() ? "" : ", ") + link.ifname();
+        ifaces +=
+            (ifaces.empty() ? "" : ", ") + link.ifname() + " (" + xdp_mode_for_log(link) + ")";
     return std::to_string(config_.rules.size()) + " config rules, " +
            std::to_string(runtime_.size()) + " runtime rules, " +
-           (config_.mode == config::Mode::Monitor ? "monitor" : "enforce") + " mode on " + ifaces;
+           (config_.mode == config::Mode::Monitor ? "monitor" : "enforce") + " mode on " + ifaces +
+           "; metrics " + (metrics_ ? "on " + config_.metrics.listen : std::string("off"));
+}
+
+void Daemon::count_reload(const ReloadResult &result)
+{
+    if (result.ok) {
+        reloads_.success++;
+        config_loaded_ = result.when;
+    } else {
+        reloads_.failure++;
+    }
+    try {
+        reload_count_file_.save(reloads_);
+    } catch (const std::exception &e) {
+        spdlog::warn("the reload counts will not survive a restart: {}", e.what());
+    }
+    publish_metric_figures();
+}
+
+metrics::DaemonFigures Daemon::metric_figures() const
+{
+    metrics::DaemonFigures figures;
+    figures.source_capacity = dp_->options().max_sources;
+    figures.rules = metrics::rules_by_origin(desired_rules(config_, runtime_, WallClock::now()));
+    figures.reloads = reloads_;
+    figures.last_reload_success = config_loaded_;
+    for (const auto &link : links_)
+        figures.interfaces.push_back({link.ifname(), link.ifindex()});
+    return figures;
+}
+
+void Daemon::publish_metric_figures()
+{
+    if (metrics_)
+        metrics_->publish(metric_figures());
 }
 
 } // namespace ratelimit

@@ -15,6 +15,8 @@
 #include "daemon/system.hpp"
 #include "datapath/datapath.hpp"
 #include "datapath/xdp_link.hpp"
+#include "metrics/exporter.hpp"
+#include "metrics/reload_counts.hpp"
 #include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
 
@@ -72,6 +74,9 @@ class Daemon
     void on_signal();
     void shut_down();
     std::string summary() const;
+    void count_reload(const ReloadResult &result);
+    metrics::DaemonFigures metric_figures() const;
+    void publish_metric_figures();
 
     std::string config_path_;
     config::Config config_;
@@ -81,6 +86,10 @@ class Daemon
     std::vector<RuntimeRule> runtime_;
     std::unique_ptr<Datapath> dp_;
     std::vector<XdpLink> links_;
+    metrics::ReloadCountFile reload_count_file_;
+    metrics::ReloadCounts reloads_;
+    WallClock::time_point config_loaded_{};      // at start, or by the last successful reload
+    std::unique_ptr<metrics::Exporter> metrics_; // after dp_: stopped before the maps close
     EventLoop loop_;
     UniqueFd signals_, expiry_timer_;
     ReloadResult last_reload_;

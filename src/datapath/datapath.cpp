@@ -19,6 +19,7 @@ static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16);
 static_assert(sizeof(rl_block_key) == 24);
 static_assert(sizeof(rl_source_counters) == 32);
 static_assert(sizeof(rl_settings) == 8);
+static_assert(sizeof(rl_drop_memo) == 64);
 
 namespace
 {
@@ -208,7 +209,20 @@ PerCpuMap<std::uint32_t, rl_counter> Datapath::stats() const
     return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.stats);
 }
 
-void Datapath::publish_rules()
+PerCpuMap<std::uint32_t, rl_drop_memo> Datapath::drop_memos() const
+{
+    return view<PerCpuMap<std::uint32_t, rl_drop_memo>>(programs_[0]->maps.drop_memo);
+}
+
+std::vector<std::pair<rl_source_key, rl_source_counters>> Datapath::pending_memo_traffic() const
+{
+    std::vector<std::pair<rl_source_key, rl_source_counters>> pending;
+    for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
+        pending.emplace_back(memo.source, memo.pending);
+    return pending;
+}
+
+void Datapath::publish_rules() const
 {
     auto current = settings().lookup(0).value_or(rl_settings{});
     current.generation++;
@@ -219,6 +233,7 @@ void Datapath::set_settings_flags(std::uint32_t flags)
 {
     auto current = settings().lookup(0).value_or(rl_settings{});
     current.flags = flags;
+    current.generation++; // drop memos hold verdicts taken under the old flags
     settings().update(0, current);
 }
 
@@ -229,13 +244,18 @@ rl_source_counters Datapath::source_traffic(const rl_source_key &source) const
         total.packets[entry->first_verdict] = 1;
         total.bytes[entry->first_verdict] = entry->first_bytes;
     }
-    for (const auto &c :
-         source_counters().lookup(source).value_or(std::vector<rl_source_counters>{})) {
+    auto add = [&total](const rl_source_counters &c) {
         for (int v = 0; v < RL_VERDICT_COUNT; v++) {
             total.packets[v] += c.packets[v];
             total.bytes[v] += c.bytes[v];
         }
-    }
+    };
+    for (const auto &c :
+         source_counters().lookup(source).value_or(std::vector<rl_source_counters>{}))
+        add(c);
+    for (const auto &[key, pending] : pending_memo_traffic())
+        if (std::memcmp(key.addr, source.addr, RL_ADDR_LEN) == 0)
+            add(pending);
     return total;
 }
 

@@ -44,9 +44,14 @@ class Datapath
     Map<rl_block_key, rl_bucket> blocks() const;
     Map<std::uint32_t, rl_settings> settings() const;
     PerCpuMap<std::uint32_t, rl_counter> stats() const;
+    PerCpuMap<std::uint32_t, rl_drop_memo> drop_memos() const;
 
-    // Makes the program drop every cached rule lookup: call after changing prefixes or rules.
-    void publish_rules();
+    // The drops each CPU's memo counted and has not yet moved to source_counters, by source.
+    std::vector<std::pair<rl_source_key, rl_source_counters>> pending_memo_traffic() const;
+
+    // Makes the program drop every cached rule lookup and drop memo: call after changing
+    // prefixes, rules or settings, or forgetting bucket state.
+    void publish_rules() const;
     void set_settings_flags(std::uint32_t flags);
 
     // A source's traffic by verdict: its first packet (kept in its entry) plus the per-CPU

@@ -55,17 +55,20 @@ FoundBucket find_bucket(const Datapath &dp, std::uint32_t slot, std::uint32_t in
 
 // A source's first packet, which the program keeps in its `sources` entry rather than in
 // `source_counters`.
-struct FirstPacket {
-    Address address;
-    std::uint32_t bytes = 0;
-    std::uint8_t verdict = RL_VERDICT_PASS;
-    bool merged = false; // added to the source's counters already
-
-    void add_to(rl_source_counters &traffic) const
-    {
-        traffic.packets[verdict]++;
-        traffic.bytes[verdict] += bytes;
+void add_traffic(rl_source_counters &to, const rl_source_counters &from)
+{
+    for (int v = 0; v < RL_VERDICT_COUNT; v++) {
+        to.packets[v] += from.packets[v];
+        to.bytes[v] += from.bytes[v];
     }
+}
+
+// A source's traffic held outside source_counters: its first packet (in its `sources` entry) and
+// drops counted by the CPUs' drop memos.
+struct HeldTraffic {
+    Address address;
+    rl_source_counters traffic{};
+    bool merged = false; // added to the source's counters already
 };
 
 // Sources in rank order: higher score first, then more packets, then the lower address.
@@ -116,40 +119,20 @@ class Ranking
 
 } // namespace
 
-const char *verdict_name(rl_verdict verdict)
+std::vector<CounterRow> read_counters(const Datapath &dp,
+                                      const std::vector<std::string> &interface_names)
 {
-    switch (verdict) {
-    case RL_VERDICT_PASS:
-        return "pass";
-    case RL_VERDICT_DROP:
-        return "drop";
-    default:
-        return "unknown";
+    std::vector<CounterRow> rows;
+    for (std::uint32_t slot = 0; slot < interface_names.size(); slot++) {
+        for (int reason = 0; reason < RL_REASON_COUNT; reason++) {
+            for (int verdict = 0; verdict < RL_VERDICT_COUNT; verdict++) {
+                const auto r = static_cast<rl_reason>(reason);
+                const auto v = static_cast<rl_verdict>(verdict);
+                rows.push_back({interface_names[slot], slot, r, v, dp.counter(r, v, slot)});
+            }
+        }
     }
-}
-
-const char *reason_name(rl_reason reason)
-{
-    switch (reason) {
-    case RL_REASON_NON_IP:
-        return "non_ip";
-    case RL_REASON_MALFORMED:
-        return "malformed";
-    case RL_REASON_NO_RULE:
-        return "no_rule";
-    case RL_REASON_ALLOWED:
-        return "allowed";
-    case RL_REASON_DENIED:
-        return "denied";
-    case RL_REASON_CONFORMING:
-        return "conforming";
-    case RL_REASON_OVER_LIMIT:
-        return "over_limit";
-    case RL_REASON_UNTRACKED:
-        return "untracked";
-    default:
-        return "unknown";
-    }
+    return rows;
 }
 
 std::uint64_t dropped_packets(const rl_source_counters &traffic)
@@ -197,42 +180,44 @@ SourceState inspect_source(const Datapath &dp, const Address &source)
 
 SourceRanking heaviest_sources(const Datapath &dp, std::size_t count, TrafficScore score)
 {
-    // The first packets are read first, sorted, and merged into the counters as those stream
-    // by. (An entry with no first packet recorded has no traffic to add.)
-    std::vector<FirstPacket> first_packets;
+    // Traffic held outside source_counters is read first, sorted, and merged into the counters as
+    // those stream by. (An entry with no first packet recorded has no traffic to add.)
+    std::map<Address, rl_source_counters> held_by_source;
     dp.sources().for_each([&](const rl_source_key &key, const rl_source &entry) {
-        if (entry.first_bytes != 0)
-            first_packets.push_back({address_of(key.addr), entry.first_bytes, entry.first_verdict});
+        if (entry.first_bytes != 0) {
+            auto &traffic = held_by_source[address_of(key.addr)];
+            traffic.packets[entry.first_verdict & 1]++;
+            traffic.bytes[entry.first_verdict & 1] += entry.first_bytes;
+        }
     });
-    std::ranges::sort(first_packets, {}, &FirstPacket::address);
+    for (const auto &[key, pending] : dp.pending_memo_traffic())
+        if (all_packets(pending) != 0)
+            add_traffic(held_by_source[address_of(key.addr)], pending);
+    std::vector<HeldTraffic> held;
+    for (const auto &[address, traffic] : held_by_source)
+        held.push_back({address, traffic});
 
     SourceRanking ranking;
     Ranking kept(count, score);
-    dp.source_counters().for_each([&](const rl_source_key &key,
-                                      std::span<const rl_source_counters> per_cpu) {
-        const Address address = address_of(key.addr);
-        rl_source_counters traffic{};
-        for (const auto &cpu : per_cpu) {
-            for (int v = 0; v < RL_VERDICT_COUNT; v++) {
-                traffic.packets[v] += cpu.packets[v];
-                traffic.bytes[v] += cpu.bytes[v];
+    dp.source_counters().for_each(
+        [&](const rl_source_key &key, std::span<const rl_source_counters> per_cpu) {
+            const Address address = address_of(key.addr);
+            rl_source_counters traffic{};
+            for (const auto &cpu : per_cpu)
+                add_traffic(traffic, cpu);
+            auto extra = std::ranges::lower_bound(held, address, {}, &HeldTraffic::address);
+            if (extra != held.end() && extra->address == address) {
+                add_traffic(traffic, extra->traffic);
+                extra->merged = true;
             }
-        }
-        auto first = std::ranges::lower_bound(first_packets, address, {}, &FirstPacket::address);
-        if (first != first_packets.end() && first->address == address) {
-            first->add_to(traffic);
-            first->merged = true;
-        }
-        kept.offer(address, traffic);
-        ranking.scanned++;
-    });
-    // Sources seen once have no counters yet.
-    for (const auto &first : first_packets) {
-        if (first.merged)
+            kept.offer(address, traffic);
+            ranking.scanned++;
+        });
+    // Sources seen once, or only by drop memos, have no counters yet.
+    for (const auto &extra : held) {
+        if (extra.merged)
             continue;
-        rl_source_counters traffic{};
-        first.add_to(traffic);
-        kept.offer(first.address, traffic);
+        kept.offer(extra.address, extra.traffic);
         ranking.scanned++;
     }
     ranking.heaviest = std::move(kept).highest_first();
@@ -297,6 +282,7 @@ ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> 
             rule_buckets.update(slot, rl_bucket{});
         forgotten.rule_buckets = charged.size();
     }
+    dp.publish_rules(); // the CPUs' drop memos remember empty buckets: they must forget them too
     return forgotten;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// What the control commands ask of the data path's live state: one source's buckets as the
-// program would charge them, the heaviest sources, how many are tracked, and forgetting bucket
-// state. Whole maps are read with batch lookups; per-CPU counters are summed.
+// What the control commands and the metrics ask of the data path's live state: the global
+// counters, one source's buckets as the program would charge them, the heaviest sources, how
+// many are tracked, and forgetting bucket state. Whole maps are read with batch lookups; per-CPU
+// counters are summed.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,10 +17,58 @@
 namespace ratelimit
 {
 
-// Names of the program's verdicts and reasons, as the control socket shows them: "pass",
-// "over_limit".
-const char *verdict_name(rl_verdict verdict);
-const char *reason_name(rl_reason reason);
+// Names of the program's verdicts and reasons, as the control socket and the metrics show them:
+// "pass", "over_limit". Inline: pure functions of the ABI, for code that reads no maps.
+inline const char *verdict_name(rl_verdict verdict)
+{
+    switch (verdict) {
+    case RL_VERDICT_PASS:
+        return "pass";
+    case RL_VERDICT_DROP:
+        return "drop";
+    default:
+        return "unknown";
+    }
+}
+
+inline const char *reason_name(rl_reason reason)
+{
+    switch (reason) {
+    case RL_REASON_NON_IP:
+        return "non_ip";
+    case RL_REASON_MALFORMED:
+        return "malformed";
+    case RL_REASON_NO_RULE:
+        return "no_rule";
+    case RL_REASON_ALLOWED:
+        return "allowed";
+    case RL_REASON_DENIED:
+        return "denied";
+    case RL_REASON_CONFORMING:
+        return "conforming";
+    case RL_REASON_OVER_LIMIT:
+        return "over_limit";
+    case RL_REASON_UNTRACKED:
+        return "untracked";
+    default:
+        return "unknown";
+    }
+}
+
+// One of the program's global counters, summed over CPUs.
+struct CounterRow {
+    std::string interface;
+    std::uint32_t slot = 0; // the interface's attach slot
+    rl_reason reason = RL_REASON_NON_IP;
+    rl_verdict verdict = RL_VERDICT_PASS;
+    rl_counter counted{};
+};
+
+// Every reason and verdict of every interface: what `ratelimitctl stats` and /metrics report.
+// The interface at attach slot i is `interface_names[i]`; rows are in slot order, then reason,
+// then verdict.
+std::vector<CounterRow> read_counters(const Datapath &dp,
+                                      const std::vector<std::string> &interface_names);
 
 // The bucket one limit of a rule charges for a source.
 struct BucketState {

@@ -5,6 +5,8 @@
 
 #include <linux/bpf.h>
 
+#include <thread>
+
 #include "datapath_fixture.hpp"
 #include "ratelimit/gcra.h"
 
@@ -190,6 +192,37 @@ TEST_F(RulesTest, PerSourceCountersByVerdict)
     EXPECT_EQ(sum.packets[RL_VERDICT_PASS], 3u);
     EXPECT_EQ(sum.packets[RL_VERDICT_DROP], 7u);
     EXPECT_EQ(sum.bytes[RL_VERDICT_DROP], 7 * f.size());
+}
+
+TEST_F(RulesTest, DropMemoLetsTheNextTokenThrough)
+{
+    // Repeated drops of one source are decided by this CPU's memo, which must still let the
+    // source through as soon as its bucket earns a token (at 200 pps, every 5 ms).
+    add_limit("10.0.0.0/8", {RL_UNIT_PACKETS, 200, 1});
+    Frame f = udp_from("10.0.0.1");
+    ASSERT_EQ(passed_of(f, 50), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_EQ(passed_of(f, 50), 1u);
+    EXPECT_EQ(dp_->source_traffic(addr("10.0.0.1").key()).packets[RL_VERDICT_DROP], 98u);
+}
+
+TEST_F(RulesTest, DropMemoHandsItsCountsToTheSourceCountersWhenItMovesOn)
+{
+    add_rule({"10.0.0.0/8"}, compile_rule(RL_ACTION_DENY, {}, false));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 0u);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 4), 0u); // the memo turns to 10.0.0.2
+
+    // 10.0.0.1: first packet in its entry, second through the slow path, eight from the memo,
+    // now all in its per-CPU counters.
+    auto per_cpu = dp_->source_counters().lookup(addr("10.0.0.1").key());
+    ASSERT_TRUE(per_cpu);
+    std::uint64_t in_map = 0;
+    for (const auto &c : *per_cpu)
+        in_map += c.packets[RL_VERDICT_DROP];
+    EXPECT_EQ(in_map, 9u);
+    EXPECT_EQ(dp_->source_traffic(addr("10.0.0.1").key()).packets[RL_VERDICT_DROP], 10u);
+    EXPECT_EQ(dp_->source_traffic(addr("10.0.0.2").key()).packets[RL_VERDICT_DROP], 4u);
+    EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_DROP), 14u);
 }
 
 TEST_F(RulesTest, VerifiedInstructionCount)

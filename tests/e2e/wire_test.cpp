@@ -139,12 +139,14 @@ TEST_F(WireTest, OneSourceOverItsLimitFromTwoCpusIsAdmittedBurstPlusRateTimesTim
     EXPECT_NEAR(ratio, 1.0, kAccuracy)
         << "sent " << sent0.packets + sent1.packets << " in " << t << " s, admissible " << expected;
 
-    // The premise: the program really ran on both CPUs, each a fair share of the packets.
+    // The premise: the program really ran on both CPUs. Not an even split: the veth's one NAPI
+    // instance runs where it was last scheduled, so one CPU's poll often takes the other's
+    // frames too.
     auto dropped = counted_per_cpu(RL_REASON_OVER_LIMIT, RL_VERDICT_DROP);
     ASSERT_GE(dropped.size(), 2u);
     std::uint64_t total = dropped[0] + dropped[1];
-    EXPECT_GT(dropped[0], total / 4) << "CPU 1 charged almost everything";
-    EXPECT_GT(dropped[1], total / 4) << "CPU 0 charged almost everything";
+    EXPECT_GT(dropped[0], total / 10) << "CPU 1 charged almost everything";
+    EXPECT_GT(dropped[1], total / 10) << "CPU 0 charged almost everything";
 }
 
 // `count` distinct addresses drawn at random from the IPv4 `prefix`, in random order.

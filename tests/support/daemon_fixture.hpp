@@ -54,9 +54,13 @@ class DaemonTest : public ::testing::Test
                                      << R"(",
             "pin_dir": ")" << pin_dir().string()
                                      << R"(",
-            "metrics": {"enabled": false})"
+            "metrics": )" << metrics_json()
                                      << extra << "}";
     }
+
+    // Makes the configs write_config writes serve /metrics on `listen` (HOST:PORT); they turn it
+    // off until then.
+    void enable_metrics(const std::string &listen) { metrics_listen_ = listen; }
 
     Process start_daemon()
     {
@@ -220,7 +224,15 @@ class DaemonTest : public ::testing::Test
         return errors;
     }
 
+    std::string metrics_json() const
+    {
+        return metrics_listen_.empty()
+                   ? R"({"enabled": false})"
+                   : R"({"enabled": true, "listen": ")" + metrics_listen_ + R"("})";
+    }
+
     TempDir dir_;
+    std::string metrics_listen_; // empty: metrics off
     std::optional<NetNs> sender_ns_, host_ns_;
     std::optional<VethPair> veth_;
     std::optional<UdpCounter> counter_;

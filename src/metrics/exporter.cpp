@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "metrics/exporter.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include <bpf/bpf.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "datapath/inspect.hpp"
+#include "datapath/xdp_link.hpp"
+#include "kernel/error.hpp"
+#include "metrics/exposition.hpp"
+
+namespace ratelimit::metrics
+{
+
+namespace
+{
+
+// Scrapes are rare (every 15 s or so) and each reads the maps whole: two workers let one client
+// that connects and sends nothing not stall the scraper, without more threads idling.
+constexpr std::size_t kWorkerThreads = 2;
+
+struct HostPort {
+    std::string host;
+    int port = 0;
+};
+
+// "127.0.0.1:9469" or "[::1]:9469"; the config has checked the form and the port's range.
+HostPort split_listen(std::string_view listen)
+{
+    const auto colon = listen.rfind(':');
+    std::string_view host = listen.substr(0, colon), port_text = listen.substr(colon + 1);
+    if (host.starts_with('[') && host.ends_with(']'))
+        host = host.substr(1, host.size() - 2);
+    HostPort split{std::string(host), 0};
+    auto [end, error] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), split.port);
+    if (colon == std::string_view::npos || error != std::errc() ||
+        end != port_text.data() + port_text.size())
+        throw std::invalid_argument("metrics.listen: \"" + std::string(listen) +
+                                    "\" is not HOST:PORT");
+    return split;
+}
+
+std::uint32_t program_id(int prog_fd)
+{
+    bpf_prog_info info{};
+    std::uint32_t length = sizeof(info);
+    check(bpf_obj_get_info_by_fd(prog_fd, &info, &length), "read the id of the XDP program");
+    return info.id;
+}
+
+// Blocks every signal in the calling thread while it lives, so that the threads started meanwhile
+// inherit that mask: the daemon takes its signals through a signalfd, and the kernel would hand a
+// signal to any thread that does not block it, whose default action would end the process.
+class SignalsBlocked
+{
+  public:
+    SignalsBlocked()
+    {
+        sigset_t all;
+        sigfillset(&all);
+        if (int rc = pthread_sigmask(SIG_BLOCK, &all, &previous_); rc != 0)
+            throw KernelError(rc, "block signals for the metrics threads");
+    }
+    // Cannot fail: SIG_SETMASK with the mask pthread_sigmask itself returned.
+    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    SignalsBlocked(const SignalsBlocked &) = delete;
+    SignalsBlocked &operator=(const SignalsBlocked &) = delete;
+
+  private:
+    sigset_t previous_;
+};
+
+} // namespace
+
+Exporter::Exporter(const std::string &listen, const Datapath &dp, DaemonFigures figures)
+    : dp_(dp), figures_(std::move(figures)), server_(std::make_unique<httplib::Server>())
+{
+    server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+    // One request per connection: with keep-alive, stopping would wait for idle connections to
+    // time out, and a scrape every few seconds gains nothing from it.
+    server_->set_keep_alive_max_count(1);
+    server_->Get("/metrics", [this](const httplib::Request &, httplib::Response &response) {
+        try {
+            response.set_content(scrape(), kContentType);
+        } catch (const std::exception &e) {
+            spdlog::warn("metrics: scrape failed: {}", e.what());
+            response.status = 500;
+            response.set_content(std::string("scrape failed: ") + e.what() + "\n",
+                                 "text/plain; charset=utf-8");
+        }
+    });
+
+    const HostPort address = split_listen(listen);
+    errno = 0;
+    if (!server_->bind_to_port(address.host, address.port))
+        throw std::runtime_error("metrics.listen: cannot listen on " + listen +
+                                 (errno ? std::string(": ") + std::strerror(errno) : ""));
+    const SignalsBlocked for_the_new_threads;
+    listener_ = std::thread([this] {
+        if (!server_->listen_after_bind())
+            spdlog::error("metrics: the HTTP server stopped accepting connections");
+        listener_ended_ = true;
+    });
+    // httplib 0.11's stop() does nothing until the server runs: wait for that, so that the
+    // destructor's stop() always ends the listener.
+    while (!server_->is_running() && !listener_ended_)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+Exporter::~Exporter()
+{
+    server_->stop();
+    listener_.join();
+}
+
+void Exporter::publish(DaemonFigures figures)
+{
+    std::lock_guard lock(mutex_);
+    figures_ = std::move(figures);
+}
+
+std::string Exporter::scrape() const
+{
+    DaemonFigures daemon;
+    {
+        std::lock_guard lock(mutex_);
+        daemon = figures_;
+    }
+    std::vector<std::string> names;
+    for (const auto &interface : daemon.interfaces)
+        names.push_back(interface.name);
+    KernelFigures kernel;
+    kernel.counters = read_counters(dp_, names);
+    kernel.tracked_sources = tracked_sources(dp_);
+    for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
+        const AttachedInterface &interface = daemon.interfaces[slot];
+        const XdpAttachment found = query_xdp(interface.ifindex);
+        const bool ours = found.prog_id == program_id(dp_.program_fd(slot));
+        kernel.xdp.push_back({interface.name, found.mode, ours});
+    }
+    return render(metric_families(RATELIMITD_VERSION, daemon, kernel));
+}
+
+} // namespace ratelimit::metrics

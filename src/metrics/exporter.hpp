@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// GET /metrics over HTTP (cpp-httplib) on threads of its own, so that a slow or stuck scraper
+// never holds up the daemon's event loop. A scrape reads the data path's maps then and there (map
+// reads are system calls, safe from any thread) and takes the daemon's own figures from the copy
+// the event loop last published, under a mutex: the HTTP threads touch no other daemon state.
+// Any other path is 404.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "datapath/datapath.hpp"
+#include "metrics/figures.hpp"
+
+namespace httplib
+{
+class Server;
+}
+
+namespace ratelimit::metrics
+{
+
+class Exporter
+{
+  public:
+    // Listens on `listen` ("HOST:PORT", "[::1]:PORT", as the config validated it) and serves
+    // until destroyed. Throws std::runtime_error naming the address if it cannot listen there.
+    // `dp` must outlive the exporter.
+    Exporter(const std::string &listen, const Datapath &dp, DaemonFigures figures);
+    // Stops listening, lets a scrape in progress finish, and joins the threads.
+    ~Exporter();
+    Exporter(const Exporter &) = delete;
+    Exporter &operator=(const Exporter &) = delete;
+
+    // Replaces the daemon's figures that the next scrape reports.
+    void publish(DaemonFigures figures);
+
+    // The exposition a scrape gets now.
+    std::string scrape() const;
+
+  private:
+    const Datapath &dp_;
+    mutable std::mutex mutex_;
+    DaemonFigures figures_; // guarded by mutex_
+    std::unique_ptr<httplib::Server> server_;
+    std::atomic<bool> listener_ended_{false};
+    std::thread listener_;
+};
+
+} // namespace ratelimit::metrics

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// What /metrics reports, as plain figures, and the metric families made of them. Pure: the daemon
+// publishes its own figures, the metrics thread reads the kernel's at scrape time (exporter.hpp),
+// and this turns both into families for exposition.hpp. Every label takes a bounded set of
+// values (interfaces, verdicts, reasons, origins, results): never one series per source.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "datapath/inspect.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/reload_counts.hpp"
+#include "state/desired.hpp"
+
+namespace ratelimit::metrics
+{
+
+// An interface the daemon attached its program to; its attach slot is its index in
+// DaemonFigures::interfaces.
+struct AttachedInterface {
+    std::string name;
+    int ifindex = 0;
+};
+
+// The daemon's own figures: its event loop publishes a copy whenever one changes.
+struct DaemonFigures {
+    std::uint32_t source_capacity = 0;   // max_sources
+    std::map<Origin, std::size_t> rules; // rules in force by origin; every origin, zero too
+    ReloadCounts reloads;
+    WallClock::time_point last_reload_success{}; // when the config in force was loaded
+    std::vector<AttachedInterface> interfaces;
+};
+
+// Which program an interface the daemon attached to has, as the kernel reports it at scrape time.
+struct XdpState {
+    std::string interface;
+    std::string mode;  // query_xdp's: native, generic, ... or none
+    bool ours = false; // the daemon's program for the interface's slot is the one attached
+};
+
+// What the metrics thread reads from the kernel at scrape time.
+struct KernelFigures {
+    std::vector<CounterRow> counters;
+    std::size_t tracked_sources = 0;
+    std::vector<XdpState> xdp; // in attach-slot order
+};
+
+// The rules of `desired` counted by origin, with a zero for an origin that has none.
+std::map<Origin, std::size_t> rules_by_origin(const std::vector<DesiredRule> &desired);
+
+// The ratelimitd_* families, in a fixed order.
+std::vector<Family> metric_families(std::string_view version, const DaemonFigures &daemon,
+                                    const KernelFigures &kernel);
+
+} // namespace ratelimit::metrics

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// /metrics end to end (see daemon_fixture.hpp): a live scrape passes `promtool check metrics`, a
+// real Prometheus scraping the daemon reports the packets the far side counted, ratelimitctl
+// stats shows the same counters, and no counter goes back across a reload or a restart that
+// keeps the program attached. Everything HTTP happens on the loopback of the daemon's network
+// namespace.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon_fixture.hpp"
+
+namespace ratelimit::test
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
+                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                              {"match": "10.2.0.0/16", "action": "allow"}])";
+
+struct HttpAnswer {
+    int status = 0;
+    std::string body;
+    std::string content_type;
+};
+
+// Series ("name{labels}", as written) to value, from an exposition's sample lines.
+using Samples = std::map<std::string, double>;
+
+Samples samples_of(const std::string &exposition)
+{
+    Samples samples;
+    std::istringstream lines(exposition);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line.starts_with('#'))
+            continue;
+        const auto space = line.rfind(' ');
+        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return samples;
+}
+
+bool is_counter(const std::string &series)
+{
+    return series.substr(0, series.find('{')).ends_with("_total");
+}
+
+// Every counter series of `before` is in `after`, with a value no lower.
+void expect_no_counter_went_back(const Samples &before, const Samples &after, const char *across)
+{
+    for (const auto &[series, value] : before) {
+        if (!is_counter(series))
+            continue;
+        auto later = after.find(series);
+        if (later == after.end())
+            ADD_FAILURE() << series << " is gone after " << across;
+        else
+            EXPECT_GE(later->second, value) << series << " went back across " << across;
+    }
+}
+
+class MetricsTest : public DaemonTest
+{
+  protected:
+    void SetUp() override
+    {
+        DaemonTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        host_ns_->ip({"link", "set", "lo", "up"}); // a new namespace's loopback starts down
+        metrics_port_ = free_loopback_port();
+        enable_metrics("127.0.0.1:" + std::to_string(metrics_port_));
+    }
+
+    // A TCP port nothing listens on, on the loopback of the daemon's namespace.
+    std::uint16_t free_loopback_port() const
+    {
+        return host_ns_->run([] {
+            UniqueFd fd(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t length = sizeof address;
+            check(::bind(fd.get(), reinterpret_cast<sockaddr *>(&address), length),
+                  "bind 127.0.0.1:0");
+            check(::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&address), &length),
+                  "getsockname");
+            return ntohs(address.sin_port);
+        });
+    }
+
+    // GET `target` (a path and query) from 127.0.0.1:`port` in the daemon's namespace.
+    HttpAnswer http_get(std::uint16_t port, const std::string &target) const
+    {
+        return host_ns_->run([&] {
+            httplib::Client client("127.0.0.1", port);
+            client.set_connection_timeout(5s);
+            client.set_read_timeout(10s);
+            auto result = client.Get(target.c_str());
+            if (!result)
+                throw std::runtime_error("GET 127.0.0.1:" + std::to_string(port) + target + ": " +
+                                         httplib::to_string(result.error()));
+            return HttpAnswer{result->status, result->body,
+                              result->get_header_value("Content-Type")};
+        });
+    }
+
+    std::string scrape() const
+    {
+        HttpAnswer answer = http_get(metrics_port_, "/metrics");
+        if (answer.status != 200)
+            throw std::runtime_error("/metrics answered " + std::to_string(answer.status) + ": " +
+                                     answer.body);
+        return answer.body;
+    }
+
+    // A Prometheus server on the loopback of the daemon's namespace, scraping it every second.
+    // Returns the port its HTTP API listens on once it is ready.
+    std::uint16_t start_prometheus()
+    {
+        const fs::path config = dir_.path() / "prometheus.yml";
+        std::ofstream(config) << "global:\n"
+                                 "  scrape_interval: 1s\n"
+                                 "  scrape_timeout: 1s\n"
+                                 "scrape_configs:\n"
+                                 "  - job_name: ratelimitd\n"
+                                 "    static_configs:\n"
+                                 "      - targets: ['127.0.0.1:"
+                              << metrics_port_ << "']\n";
+        const std::uint16_t port = free_loopback_port();
+        prometheus_.emplace(
+            host_ns_->spawn({"prometheus", "--config.file=" + config.string(),
+                             "--storage.tsdb.path=" + (dir_.path() / "prometheus-data").string(),
+                             "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                            dir_.path() / "prometheus.out", dir_.path() / "prometheus.err"));
+        for (auto deadline = Clock::now() + 30s; Clock::now() < deadline;
+             std::this_thread::sleep_for(100ms)) {
+            try {
+                if (http_get(port, "/-/ready").status == 200)
+                    return port;
+            } catch (const std::runtime_error &) {
+                // not listening yet
+            }
+            if (auto code = prometheus_->wait_for(0ms))
+                throw std::runtime_error("prometheus exited with " + std::to_string(*code) + ":\n" +
+                                         prometheus_->stderr_text());
+        }
+        throw std::runtime_error("prometheus was not ready within 30 s:\n" +
+                                 prometheus_->stderr_text());
+    }
+
+    // The instant query `promql` against the Prometheus at `port`: each resulting series' labels
+    // and value.
+    std::vector<std::pair<json, double>> query(std::uint16_t port, const std::string &promql) const
+    {
+        HttpAnswer answer = http_get(port, "/api/v1/query?query=" + promql);
+        const json reply = json::parse(answer.body);
+        if (answer.status != 200 || reply.value("status", "") != "success")
+            throw std::runtime_error("query " + promql + ": " + answer.body);
+        std::vector<std::pair<json, double>> series;
+        for (const auto &result : reply["data"]["result"])
+            series.emplace_back(result["metric"], std::stod(result["value"][1].get<std::string>()));
+        return series;
+    }
+
+    // `ratelimitctl --json stats`, through the daemon's control socket.
+    json ctl_stats() const
+    {
+        return json::parse(
+            run_command({RATELIMITCTL_PATH, "--socket",
+                         (dir_.path() / "run/ratelimitd.sock").string(), "--json", "stats"}));
+    }
+
+    std::uint16_t metrics_port_ = 0;
+    std::optional<Process> prometheus_;
+};
+
+TEST_F(MetricsTest, ALiveScrapePassesPromtoolAndOnlyMetricsIsServed)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
+    EXPECT_EQ(delivered("10.9.0.1", 5), 0u);
+
+    const HttpAnswer answer = http_get(metrics_port_, "/metrics");
+    ASSERT_EQ(answer.status, 200);
+    EXPECT_EQ(answer.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    const fs::path scraped = dir_.path() / "scrape.txt";
+    std::ofstream(scraped) << answer.body;
+    // promtool reads the exposition from stdin, and exits non-zero on a problem it finds.
+    EXPECT_NO_THROW(run_command({"sh", "-c", "promtool check metrics < " + scraped.string()}))
+        << answer.body;
+
+    const Samples samples = samples_of(answer.body);
+    const std::string on = "{interface=\"" + iface() + "\",";
+    EXPECT_EQ(
+        samples.at("ratelimitd_packets_total" + on + R"(verdict="pass",reason="conforming"})"), 10);
+    EXPECT_EQ(
+        samples.at("ratelimitd_packets_total" + on + R"(verdict="drop",reason="over_limit"})"), 20);
+    EXPECT_EQ(samples.at("ratelimitd_packets_total" + on + R"(verdict="drop",reason="denied"})"),
+              5);
+    EXPECT_EQ(samples.at("ratelimitd_xdp_attached" + on + R"(mode="native"})"), 1);
+    EXPECT_EQ(samples.at(R"(ratelimitd_rules{origin="config"})"), 3);
+    EXPECT_EQ(samples.at("ratelimitd_tracked_sources"), static_cast<double>(tracked_sources()));
+    EXPECT_EQ(samples.at("ratelimitd_source_capacity"), 1'000'000);
+    EXPECT_EQ(answer.body.find("10.1.0.1"), std::string::npos) << "a label per source address";
+
+    EXPECT_EQ(http_get(metrics_port_, "/").status, 404);
+    EXPECT_EQ(http_get(metrics_port_, "/metrics/extra").status, 404);
+}
+
+TEST_F(MetricsTest, PrometheusScrapesThePacketsTheFarSideCounted)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    const std::uint16_t prometheus = start_prometheus();
+
+    struct Traffic {
+        const char *source;
+        std::uint64_t sent;
+        const char *passed_as;  // the reason its delivered packets are counted under
+        const char *dropped_as; // and its dropped ones
+    };
+    const Traffic traffic[] = {{"10.2.0.1", 40, "allowed", "allowed"},
+                               {"10.9.0.1", 30, "denied", "denied"},
+                               {"10.1.0.1", 50, "conforming", "over_limit"},
+                               {"10.3.0.1", 20, "no_rule", "no_rule"}};
+    std::map<std::string, double> expected; // "verdict/reason" -> packets
+    for (const auto &t : traffic) {
+        const std::uint64_t got = delivered(t.source, t.sent);
+        expected["pass/" + std::string(t.passed_as)] += static_cast<double>(got);
+        expected["drop/" + std::string(t.dropped_as)] += static_cast<double>(t.sent - got);
+    }
+    // The traffic did what the rules say, so the comparison below is not of zeroes.
+    ASSERT_EQ(expected["pass/allowed"], 40);
+    ASSERT_EQ(expected["drop/denied"], 30);
+    ASSERT_EQ(expected["pass/conforming"], 10);
+    ASSERT_EQ(expected["drop/over_limit"], 40);
+    ASSERT_EQ(expected["pass/no_rule"], 20);
+
+    // Prometheus scrapes every second: wait until a scrape after the traffic is what it reports.
+    std::map<std::string, double> reported;
+    for (auto deadline = Clock::now() + 30s; Clock::now() < deadline;
+         std::this_thread::sleep_for(250ms)) {
+        reported.clear();
+        for (const auto &[labels, value] : query(prometheus, "ratelimitd_packets_total")) {
+            EXPECT_EQ(labels.value("interface", ""), iface());
+            EXPECT_EQ(labels.value("job", ""), "ratelimitd");
+            reported[labels.value("verdict", "") + "/" + labels.value("reason", "")] = value;
+        }
+        bool all_seen = !reported.empty();
+        for (const auto &[series, packets] : expected)
+            all_seen = all_seen && reported[series] == packets;
+        if (all_seen)
+            break;
+    }
+    double passed = 0;
+    for (const auto &[series, packets] : reported) {
+        EXPECT_EQ(packets, expected[series]) << series;
+        if (series.starts_with("pass/"))
+            passed += packets;
+    }
+    EXPECT_EQ(passed, static_cast<double>(counter_->total())) << "the far side counts";
+    EXPECT_EQ(reported.size(), 16u) << "every reason and verdict of the one interface";
+}
+
+TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
+{
+    write_config(kRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 25), 10u);
+    ASSERT_EQ(delivered("10.9.0.1", 7), 0u);
+    settle();
+
+    const json stats = ctl_stats();
+    const Samples samples = samples_of(scrape());
+    ASSERT_EQ(stats["interfaces"].size(), 1u);
+    std::size_t compared = 0;
+    for (const auto &interface : stats["interfaces"]) {
+        for (const auto &counter : interface["counters"]) {
+            const std::string labels = "{interface=\"" + interface["name"].get<std::string>() +
+                                       "\",verdict=\"" + counter["verdict"].get<std::string>() +
+                                       "\",reason=\"" + counter["reason"].get<std::string>() +
+                                       "\"}";
+            EXPECT_EQ(samples.at("ratelimitd_packets_total" + labels),
+                      counter["packets"].get<double>())
+                << labels;
+            EXPECT_EQ(samples.at("ratelimitd_bytes_total" + labels), counter["bytes"].get<double>())
+                << labels;
+            compared++;
+        }
+    }
+    EXPECT_EQ(compared, 16u);
+}
+
+TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
+{
+    const std::string keep = R"(, "keep_attached_on_exit": true)";
+    write_config(kRules, keep);
+    std::optional<Process> first(start_daemon());
+    ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
+    const Samples started = samples_of(scrape());
+    EXPECT_EQ(started.at(R"(ratelimitd_config_reloads_total{result="success"})"), 0);
+
+    write_config(R"([{"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                     {"match": "10.4.0.0/16", "action": "deny"}])",
+                 keep);
+    first->signal(SIGHUP);
+    wait_for_log(*first, "rules (reload)");
+    const Samples reloaded = samples_of(scrape());
+    expect_no_counter_went_back(started, reloaded, "a reload");
+    EXPECT_EQ(reloaded.at(R"(ratelimitd_config_reloads_total{result="success"})"), 1);
+    EXPECT_EQ(reloaded.at(R"(ratelimitd_rules{origin="config"})"), 2);
+    EXPECT_GE(reloaded.at("ratelimitd_last_reload_success_timestamp_seconds"),
+              started.at("ratelimitd_last_reload_success_timestamp_seconds"));
+
+    std::ofstream(config_path()) << "{ not json";
+    first->signal(SIGHUP);
+    wait_for_log(*first, "reload refused");
+    const Samples refused = samples_of(scrape());
+    expect_no_counter_went_back(reloaded, refused, "a refused reload");
+    EXPECT_EQ(refused.at(R"(ratelimitd_config_reloads_total{result="failure"})"), 1);
+    EXPECT_EQ(refused.at("ratelimitd_last_reload_success_timestamp_seconds"),
+              reloaded.at("ratelimitd_last_reload_success_timestamp_seconds"));
+
+    write_config(kRules, keep);
+    EXPECT_EQ(first->stop(), 0);
+    first.reset();
+    Process second = start_daemon();
+    const Samples restarted = samples_of(scrape());
+    expect_no_counter_went_back(refused, restarted, "a keep-attached restart");
+    EXPECT_EQ(restarted.at(R"(ratelimitd_config_reloads_total{result="success"})"), 1);
+    EXPECT_EQ(restarted.at(R"(ratelimitd_config_reloads_total{result="failure"})"), 1);
+
+    // And they still count.
+    EXPECT_EQ(delivered("10.9.0.1", 6), 0u);
+    const Samples later = samples_of(scrape());
+    const std::string denied =
+        "ratelimitd_packets_total{interface=\"" + iface() + R"(",verdict="drop",reason="denied"})";
+    EXPECT_EQ(later.at(denied), restarted.at(denied) + 6);
+}
+
+TEST_F(MetricsTest, AnAddressInUseIsAStartupErrorNamingIt)
+{
+    write_config(kRules);
+    // Something else listens on the metrics port already.
+    const UniqueFd taken = host_ns_->run([this] {
+        UniqueFd fd(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(metrics_port_);
+        check(::bind(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof address), "bind");
+        check(::listen(fd.get(), 1), "listen");
+        return fd;
+    });
+    Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()},
+                                     dir_.path() / "taken.out", dir_.path() / "taken.err");
+    EXPECT_EQ(daemon.wait_for(15s), 1);
+    EXPECT_NE(daemon.stderr_text().find("metrics.listen: cannot listen on 127.0.0.1:" +
+                                        std::to_string(metrics_port_)),
+              std::string::npos)
+        << daemon.stderr_text();
+    EXPECT_EQ(attached().prog_id, 0u) << "a daemon that failed to start left its program";
+}
+
+} // namespace
+} // namespace ratelimit::test
