@@ -25,7 +25,8 @@
 using namespace ratelimit;
 using namespace ratelimit::test;
 
-namespace {
+namespace
+{
 
 struct Settings {
     std::uint32_t repeat = 10000000;
@@ -163,8 +164,7 @@ int main(int argc, char **argv)
     const rl_rule always_empty = pps_rule(1, 1);
     const std::string v4_rule = "10.0.0.0/8";
 
-    std::printf("BPF_PROG_TEST_RUN, CPU 0, repeat %u, median of %d runs\n\n", b.s.repeat,
-                b.s.runs);
+    std::printf("BPF_PROG_TEST_RUN, CPU 0, repeat %u, median of %d runs\n\n", b.s.repeat, b.s.runs);
     std::printf("| %-52s | %8s | %7s |\n", "path", "ns/pkt", "ratio");
     std::printf("|%s|%s|%s|\n", std::string(54, '-').c_str(), std::string(10, '-').c_str(),
                 std::string(9, '-').c_str());
@@ -190,7 +190,8 @@ int main(int argc, char **argv)
     {
         LimitSpec l{RL_UNIT_PACKETS, 1000000000, 1};
         auto dp = limiter(0, 65536, compile_rule(RL_ACTION_LIMIT, {&l, 1}, false), v4_rule);
-        b.row("pass: precise clock (burst under two ticks)", ns_repeated(dp->program_fd(), v4, b.s));
+        b.row("pass: precise clock (burst under two ticks)",
+              ns_repeated(dp->program_fd(), v4, b.s));
     }
     {
         LimitSpec stack[] = {{RL_UNIT_PACKETS, 1000000000, 1000000000},

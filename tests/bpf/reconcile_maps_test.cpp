@@ -11,10 +11,13 @@
 #include "datapath_fixture.hpp"
 #include "state/desired.hpp"
 
-namespace ratelimit::test {
-namespace {
+namespace ratelimit::test
+{
+namespace
+{
 
-class ReconcileMapsTest : public DatapathTest {
+class ReconcileMapsTest : public DatapathTest
+{
   protected:
     config::Rule limit(const char *match, std::uint64_t rate, std::uint64_t burst)
     {
@@ -28,8 +31,8 @@ class ReconcileMapsTest : public DatapathTest {
     ReconcilePlan reconcile()
     {
         DatapathRuleTable table(*dp_);
-        auto plan = plan_reconcile(desired_rules(config_, {}, WallClock::now()),
-                                   table.installed(), table.capacity());
+        auto plan = plan_reconcile(desired_rules(config_, {}, WallClock::now()), table.installed(),
+                                   table.capacity());
         apply(plan, table);
         return plan;
     }
