@@ -37,9 +37,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
-                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
-                              {"match": "10.2.0.0/16", "action": "allow"}])";
 constexpr uid_t kNobody = 65534;
 
 struct CtlRun {
@@ -235,7 +232,7 @@ bool contains(const std::string &text, const std::string &part)
 
 TEST_F(CtlTest, StatusReportsTheDaemonItsInterfacesAndItsTraffic)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 20), 10u);
 
@@ -264,7 +261,7 @@ TEST_F(CtlTest, StatusReportsTheDaemonItsInterfacesAndItsTraffic)
 
 TEST_F(CtlTest, RuntimeRulesChangeTheVerdictsOnTheWire)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.5.0.1", 50), 50u); // no rule
 
@@ -301,7 +298,7 @@ TEST_F(CtlTest, RuntimeRulesChangeTheVerdictsOnTheWire)
 
 TEST_F(CtlTest, ListShowsConfigAndRuntimeRulesApart)
 {
-    write_config(kRules, R"(, "default": {"rate": "2kpps", "burst": 4000})");
+    write_config(kStandardRules, R"(, "default": {"rate": "2kpps", "burst": 4000})");
     Process daemon = start_daemon();
     ASSERT_EQ(ctl({"set", "10.1.0.0/16", "--bytes", "10Mbit", "--byte-burst", "256KiB", "--per",
                    "/24", "--ttl", "1h"})
@@ -342,7 +339,7 @@ TEST_F(CtlTest, ListShowsConfigAndRuntimeRulesApart)
 
 TEST_F(CtlTest, RuntimeRulesSurviveARestartAndAReload)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     std::optional<Process> daemon(start_daemon());
     ASSERT_EQ(ctl({"deny", "10.5.0.0/16", "--ttl", "1h"}).exit_code, 0);
     ASSERT_EQ(ctl({"set", "10.6.0.0/16", "--rate", "2pps", "--burst", "4"}).exit_code, 0);
@@ -374,7 +371,7 @@ TEST_F(CtlTest, RuntimeRulesSurviveARestartAndAReload)
 
 TEST_F(CtlTest, RuntimeRulesExpire)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     json deny = ctl_json({"deny", "10.5.0.0/16", "--ttl", "2s"});
     EXPECT_LE(deny["rule"]["expires_in_s"].get<int>(), 2);
@@ -387,7 +384,7 @@ TEST_F(CtlTest, RuntimeRulesExpire)
 
 TEST_F(CtlTest, ShowExplainsTheRuleAndShowsTheLiveBucket)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 4), 4u);
 
@@ -428,7 +425,7 @@ TEST_F(CtlTest, ShowExplainsTheRuleAndShowsTheLiveBucket)
 
 TEST_F(CtlTest, TopRanksTheHeaviestSourcesAndTellsTheirRates)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 100), 10u);
     ASSERT_EQ(delivered("10.1.0.2", 30), 10u);
@@ -464,7 +461,7 @@ TEST_F(CtlTest, TopRanksTheHeaviestSourcesAndTellsTheirRates)
 
 TEST_F(CtlTest, StatsCountByInterfaceReasonAndVerdict)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
     ASSERT_EQ(delivered("10.9.0.1", 7), 0u);
@@ -515,7 +512,7 @@ TEST_F(CtlTest, FlushForgetsBucketState)
 
 TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     write_config(R"([{"match": "10.5.0.0/16", "action": "deny"}])");
     CtlRun applied = ctl({"reload"});
@@ -537,7 +534,7 @@ TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
 
 TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
 
     CtlRun help = ctl({"top", "--help"});
@@ -570,7 +567,7 @@ TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
 
 TEST_F(CtlTest, OtherUsersAreRefused)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     open_test_directory();
     struct stat socket_status {
@@ -600,7 +597,7 @@ TEST_F(CtlTest, MembersOfTheControlGroupAreServed)
     if (!members)
         GTEST_SKIP() << "no group \"nogroup\" on this system";
     const gid_t gid = members->gr_gid;
-    write_config(kRules);
+    write_config(kStandardRules);
     set_control_group("nogroup");
     Process daemon = start_daemon();
     open_test_directory();
@@ -621,7 +618,7 @@ TEST_F(CtlTest, MembersOfTheControlGroupAreServed)
 
 TEST_F(CtlTest, AnUnknownControlGroupIsAStartupError)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     set_control_group("no-such-group");
     Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()},
                                      dir_.path() / "daemon.out", dir_.path() / "daemon.err");
@@ -632,7 +629,7 @@ TEST_F(CtlTest, AnUnknownControlGroupIsAStartupError)
 
 TEST_F(CtlTest, BrokenClientsGetErrorsWhileOthersAreServed)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
 
     // A client that sends half a request and then nothing.
@@ -711,7 +708,7 @@ TEST_F(CtlTest, BrokenClientsGetErrorsWhileOthersAreServed)
 
 TEST_F(CtlTest, ConnectionsBeyondTheLimitAreToldTheDaemonIsBusy)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     std::vector<std::unique_ptr<RawClient>> idle;
     for (std::size_t i = 0; i < control::Server::kMaxConnections; i++)

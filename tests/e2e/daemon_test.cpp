@@ -21,13 +21,9 @@ namespace
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
-                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
-                              {"match": "10.2.0.0/16", "action": "allow"}])";
-
 TEST_F(DaemonTest, AttachesAndEnforcesTheConfiguredVerdicts)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
 
     auto xdp = attached();
@@ -43,7 +39,7 @@ TEST_F(DaemonTest, AttachesAndEnforcesTheConfiguredVerdicts)
 
 TEST_F(DaemonTest, SighupAppliesNewRulesAndABrokenFileChangesNothing)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.2.0.1", 50), 50u);
 
@@ -64,7 +60,7 @@ TEST_F(DaemonTest, SighupAppliesNewRulesAndABrokenFileChangesNothing)
 
 TEST_F(DaemonTest, KeepAttachedRestartKeepsTheLinkAndTheBuckets)
 {
-    write_config(kRules, R"(, "keep_attached_on_exit": true)");
+    write_config(kStandardRules, R"(, "keep_attached_on_exit": true)");
     std::optional<Process> first(start_daemon());
     std::uint32_t link = pinned_link_id();
     ASSERT_NE(link, 0u);
@@ -102,7 +98,7 @@ TEST_F(DaemonTest, KeepAttachedRestartKeepsTheLinkAndTheBuckets)
 
 TEST_F(DaemonTest, SigtermLeavesNoProgramAndNoPins)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_NE(attached().prog_id, 0u);
     EXPECT_EQ(daemon.stop(), 0);
@@ -120,7 +116,7 @@ TEST_F(DaemonTest, RefusesAnUnknownInterfaceAndAForeignProgram)
     EXPECT_NE(bad.stderr_text().find("nope0"), std::string::npos);
 
     // Someone else's XDP program on the interface: a clear error, and it is left alone.
-    write_config(kRules);
+    write_config(kStandardRules);
     Process first = start_daemon();
     std::uint32_t ours = attached().prog_id;
     fs::path other_pins = dir_.path() / "other";
@@ -144,14 +140,14 @@ TEST_F(DaemonTest, RefusesAnUnknownInterfaceAndAForeignProgram)
 
 TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
 {
-    write_config(kRules, R"(, "keep_attached_on_exit": true)");
+    write_config(kStandardRules, R"(, "keep_attached_on_exit": true)");
     std::optional<Process> first(start_daemon());
     std::uint32_t link = pinned_link_id();
     EXPECT_EQ(first->stop(), 0);
     first.reset();
 
     // Another capacity: the maps cannot be reused, the link can.
-    write_config(kRules, R"(, "keep_attached_on_exit": true, "max_sources": 4096)");
+    write_config(kStandardRules, R"(, "keep_attached_on_exit": true, "max_sources": 4096)");
     Process second = start_daemon();
     EXPECT_NE(second.stderr_text().find("are not this program's"), std::string::npos)
         << second.stderr_text();
@@ -163,7 +159,7 @@ TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
 
 TEST_F(DaemonTest, OneInstanceAtATime)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process first = start_daemon();
     Process second = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()},
                                      dir_.path() / "second.out", dir_.path() / "second.err");

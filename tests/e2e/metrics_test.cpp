@@ -35,10 +35,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr char kRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
-                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
-                              {"match": "10.2.0.0/16", "action": "allow"}])";
-
 struct HttpAnswer {
     int status = 0;
     std::string body;
@@ -198,7 +194,7 @@ class MetricsTest : public DaemonTest
 
 TEST_F(MetricsTest, ALiveScrapePassesPromtoolAndOnlyMetricsIsServed)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
     EXPECT_EQ(delivered("10.9.0.1", 5), 0u);
@@ -232,7 +228,7 @@ TEST_F(MetricsTest, ALiveScrapePassesPromtoolAndOnlyMetricsIsServed)
 
 TEST_F(MetricsTest, PrometheusScrapesThePacketsTheFarSideCounted)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     const std::uint16_t prometheus = start_prometheus();
 
@@ -287,7 +283,7 @@ TEST_F(MetricsTest, PrometheusScrapesThePacketsTheFarSideCounted)
 
 TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     Process daemon = start_daemon();
     ASSERT_EQ(delivered("10.1.0.1", 25), 10u);
     ASSERT_EQ(delivered("10.9.0.1", 7), 0u);
@@ -317,7 +313,7 @@ TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
 TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
 {
     const std::string keep = R"(, "keep_attached_on_exit": true)";
-    write_config(kRules, keep);
+    write_config(kStandardRules, keep);
     std::optional<Process> first(start_daemon());
     ASSERT_EQ(delivered("10.1.0.1", 30), 10u);
     const Samples started = samples_of(scrape());
@@ -344,7 +340,7 @@ TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
     EXPECT_EQ(refused.at("ratelimitd_last_reload_success_timestamp_seconds"),
               reloaded.at("ratelimitd_last_reload_success_timestamp_seconds"));
 
-    write_config(kRules, keep);
+    write_config(kStandardRules, keep);
     EXPECT_EQ(first->stop(), 0);
     first.reset();
     Process second = start_daemon();
@@ -363,7 +359,7 @@ TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
 
 TEST_F(MetricsTest, AnAddressInUseIsAStartupErrorNamingIt)
 {
-    write_config(kRules);
+    write_config(kStandardRules);
     // Something else listens on the metrics port already.
     const UniqueFd taken = host_ns_->run([this] {
         UniqueFd fd(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));

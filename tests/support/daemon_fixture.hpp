@@ -25,6 +25,12 @@
 namespace ratelimit::test
 {
 
+// The rules most daemon tests start from: 10.9/16 denied, 10.1/16 limited to 1 pps with a burst
+// of 10, 10.2/16 allowed; anything else has no rule.
+inline constexpr char kStandardRules[] = R"([{"match": "10.9.0.0/16", "action": "deny"},
+                              {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                              {"match": "10.2.0.0/16", "action": "allow"}])";
+
 class DaemonTest : public ::testing::Test
 {
   protected:
