@@ -94,6 +94,8 @@ void DatapathRuleTable::carry_buckets(std::uint32_t index, const rl_rule &previo
             blocks.update(key, rl_bucket{rescale(key.limit, bucket->tat)}, BPF_EXIST);
     }
     for (std::uint32_t i = 0; i < carried; i++) {
+        if (rule.limits[i].per != RL_PER_RULE)
+            continue; // that slot is no bucket of this rule's
         std::uint32_t slot = index * RL_MAX_LIMITS + i;
         if (auto bucket = dp_.rule_buckets().lookup(slot))
             dp_.rule_buckets().update(slot, rl_bucket{rescale(i, bucket->tat)});
