@@ -54,7 +54,13 @@ int main(int argc, char **argv)
     bool check_only = false;
     app.add_option("-c,--config", config_path, "config file")->capture_default_str();
     app.add_flag("--check", check_only, "validate the config file and exit (0 valid, 78 not)");
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error (overrides config)");
+    app.add_option("--log-level", log_level,
+                   "trace, debug, info, warn, error, critical or off (overrides log_level)")
+        ->check(CLI::Validator(
+            [](const std::string &level) {
+                return ratelimit::config::explain_bad_log_level(level).value_or("");
+            },
+            "LEVEL"));
     app.set_version_flag("--version", std::string(RATELIMITD_VERSION));
     try {
         app.parse(argc, argv);
@@ -84,7 +90,11 @@ int main(int argc, char **argv)
         ratelimit::Daemon daemon(config_path, *parsed.config);
         daemon.run();
     } catch (const std::exception &e) {
-        spdlog::critical("{}", e.what());
+        // Whatever the level (even off), the reason for a failed start or run is printed.
+        if (spdlog::should_log(spdlog::level::critical))
+            spdlog::critical("{}", e.what());
+        else
+            std::cerr << "critical: " << e.what() << "\n";
         return 1;
     }
     return 0;

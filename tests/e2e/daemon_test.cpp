@@ -157,6 +157,40 @@ TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
     EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
 }
 
+TEST_F(DaemonTest, AnUnknownLogLevelIsAUsageErrorNamingTheLevels)
+{
+    write_config(kStandardRules);
+    for (std::string level : {"verbose", "WARN", "", "0"}) {
+        for (bool check : {true, false}) {
+            std::vector<std::string> args = {"-c", config_path(), "--log-level", level};
+            if (check)
+                args.push_back("--check");
+            Process daemon = spawn_daemon(args);
+            EXPECT_EQ(daemon.wait_for(10s), 2) << level;
+            EXPECT_NE(daemon.stderr_text().find(
+                          "is not one of trace, debug, info, warn, error, critical or off"),
+                      std::string::npos)
+                << level << ": " << daemon.stderr_text();
+        }
+    }
+    Process upper = spawn_daemon({"-c", config_path(), "--log-level", "WARN", "--check"});
+    upper.wait_for(10s);
+    EXPECT_NE(upper.stderr_text().find(R"(did you mean "warn"?)"), std::string::npos)
+        << upper.stderr_text();
+    EXPECT_EQ(attached().prog_id, 0u);
+}
+
+TEST_F(DaemonTest, LogLevelOffStillPrintsWhyItExits)
+{
+    write_config(kStandardRules);
+    Process first = start_daemon();
+    Process second = spawn_daemon({"-c", config_path(), "--log-level", "off"});
+    EXPECT_EQ(second.wait_for(10s), 1);
+    EXPECT_NE(second.stderr_text().find("critical: another ratelimitd"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_EQ(second.stderr_text().find("info:"), std::string::npos) << "off silences the rest";
+}
+
 TEST_F(DaemonTest, OneInstanceAtATime)
 {
     write_config(kStandardRules);

@@ -68,13 +68,21 @@ class DaemonTest : public ::testing::Test
     // off until then.
     void enable_metrics(const std::string &listen) { metrics_listen_ = listen; }
 
-    Process start_daemon()
+    // `ratelimitd args...` in the daemon's namespace, its output in files of its own.
+    Process spawn_daemon(const std::vector<std::string> &args) const
     {
         static int serial = 0;
         serial++;
         std::filesystem::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
         std::filesystem::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
-        Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, out, err);
+        std::vector<std::string> argv = {RATELIMITD_PATH};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return host_ns_->spawn(argv, out, err);
+    }
+
+    Process start_daemon()
+    {
+        Process daemon = spawn_daemon({"-c", config_path()});
         wait_for_log(daemon, "ready:");
         return daemon;
     }
