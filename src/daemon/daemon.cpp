@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "daemon/daemon.hpp"
 
-#include <net/if.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -12,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/commands.hpp"
+#include "daemon/host_check.hpp"
 #include "datapath/rule_table.hpp"
 #include "state/desired.hpp"
 
@@ -89,11 +89,6 @@ void remove_empty_dir(const std::string &dir)
 }
 
 } // namespace
-
-bool interface_exists(const std::string &name)
-{
-    return if_nametoindex(name.c_str()) != 0;
-}
 
 Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
@@ -221,7 +216,7 @@ ReloadResult Daemon::reload()
 
 ReloadResult Daemon::load_and_apply_config()
 {
-    auto parsed = config::load_config_file(config_path_, interface_exists);
+    auto parsed = load_config_for_host(config_path_);
     if (!parsed.config) {
         std::string message;
         for (const auto &e : parsed.errors)

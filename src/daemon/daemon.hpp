@@ -98,7 +98,4 @@ class Daemon
     std::unique_ptr<control::Server> control_; // after loop_ and commands_: destroyed before them
 };
 
-// Whether an interface of that name exists in this network namespace.
-bool interface_exists(const std::string &name);
-
 } // namespace ratelimit

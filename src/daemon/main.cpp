@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "daemon/host_check.hpp"
 
 namespace
 {
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
     spdlog::set_pattern("%^%l%$: %v");
     libbpf_set_print(libbpf_log);
 
-    auto parsed = ratelimit::config::load_config_file(config_path, ratelimit::interface_exists);
+    // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
+    auto parsed = ratelimit::load_config_for_host(config_path);
     if (!parsed.config) {
         for (const auto &e : parsed.errors)
             std::cerr << config_path << ": " << e.to_string() << "\n";

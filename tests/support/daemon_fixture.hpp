@@ -68,6 +68,28 @@ class DaemonTest : public ::testing::Test
     // off until then.
     void enable_metrics(const std::string &listen) { metrics_listen_ = listen; }
 
+    // Replaces the first `from` in the config file with `to`.
+    void edit_config(const std::string &from, const std::string &to) const
+    {
+        std::string text;
+        {
+            std::ifstream in(config_path());
+            text.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        auto at = text.find(from);
+        ASSERT_NE(at, std::string::npos) << from << " is not in the config";
+        text.replace(at, from.size(), to);
+        std::ofstream(config_path()) << text;
+    }
+
+    // Adds "group" (a plain name: it is not escaped) to the "control" section of the config
+    // write_config() wrote.
+    void set_control_group(const std::string &group) const
+    {
+        const std::string section = "\"control\": {";
+        edit_config(section, section + "\"group\": \"" + group + "\", ");
+    }
+
     // `ratelimitd args...` in the daemon's namespace, its output in files of its own.
     Process spawn_daemon(const std::vector<std::string> &args) const
     {
