@@ -157,14 +157,16 @@ class DaemonTest : public ::testing::Test
         return sender_ns_->run([&] { return send_frames(plan); });
     }
 
-    // Returns once the far side has received nothing for a while: the frames still in flight
-    // after a send (in the veth's queue, climbing the stack) have landed.
+    // Returns once the far side has received nothing for a while and has counted all it received:
+    // the frames still in flight after a send (in the veth's queue, climbing the stack) have
+    // landed. A quiet counter alone is not enough: its thread may be starved while datagrams
+    // wait in the socket.
     void settle() const
     {
         for (std::uint64_t seen = counter_->total();;) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             std::uint64_t now = counter_->total();
-            if (now == seen)
+            if (now == seen && counter_->idle())
                 return;
             seen = now;
         }
