@@ -7,6 +7,8 @@ packages=(
   # build
   cmake make g++ pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libsystemd-dev libcpp-httplib-dev libgtest-dev
+  # ratelimitctl's completion (installed under DATADIR/bash-completion/completions)
+  bash-completion
   # tests: namespaces, veth, firewall counters, a real Prometheus scrape
   iproute2 nftables iptables prometheus
   # benchmarks: charts

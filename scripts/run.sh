@@ -15,8 +15,9 @@ root=$(pwd)
 
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --parallel "$(nproc)" --target ratelimitd rl-send >/dev/null
+cmake --build build --parallel "$(nproc)" --target ratelimitd ratelimitctl rl-send >/dev/null
 daemon=$root/build/src/daemon/ratelimitd
+ctl=$root/build/cli/ratelimitctl
 sender=$root/build/src/tools/rl-send
 
 if [[ $# -ge 1 ]]; then
@@ -64,6 +65,9 @@ table inet demo {
 }
 NFT
 
+# Every demo starts from the same state: runtime rules a previous demo added (a deny, say) would
+# otherwise be adopted from the state directory and change the numbers below.
+rm -rf "$demo/state"
 mkdir -p "$demo"
 cat >"$demo/ratelimitd.json" <<JSON
 {
@@ -88,6 +92,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 cat "$demo/ratelimitd.log"
+if ! grep -q "ready: .* 0 runtime rules" "$demo/ratelimitd.log"; then
+    echo "run.sh: the demo daemon did not start without runtime rules; see $demo/ratelimitd.log" >&2
+    exit 1
+fi
 
 echo
 echo "Sending 2000 packets in 1 s from each of four sources..."
@@ -104,8 +112,16 @@ ip netns exec $dst_ns nft list chain inet demo input |
     sed -n 's/.*saddr \([0-9.]*\) counter packets \([0-9]*\).*comment "\(.*\)".*/  \1 (\3): \2 of 2000/p'
 echo "  expected: limited 50 + 100/s x 1 s = ~150; denied 0; allowed 2000; default 100 + 500/s x 1 s = ~600"
 echo
+socket=$demo/run/ratelimitd.sock
 echo "ratelimitd is running in namespace $dst_ns on demo1 (log: $demo/ratelimitd.log)."
-echo "Send more:  ip netns exec $src_ns $sender -i demo0 --src 10.1.0.9 --dst 10.250.0.2 --rate 500 --duration 3s"
-echo "Reload:     edit $demo/ratelimitd.json, then kill -HUP $daemon_pid"
+echo "Its control socket is $socket; from another shell (as root):"
+echo "  $ctl --socket $socket status"
+echo "  $ctl --socket $socket show 10.1.0.1"
+echo "  $ctl --socket $socket top"
+echo "  $ctl --socket $socket deny 10.7.0.1 --ttl 5m"
+echo "Send more (then look at the far side's counters again):"
+echo "  ip netns exec $src_ns $sender -i demo0 --src 10.7.0.1 --dst 10.250.0.2 --rate 500 --duration 3s"
+echo "  ip netns exec $dst_ns nft list chain inet demo input"
+echo "Reload: edit $demo/ratelimitd.json, then kill -HUP $daemon_pid (or: $ctl --socket $socket reload)"
 echo "Ctrl-C stops the daemon and removes the namespaces."
 wait $daemon_pid

@@ -74,11 +74,6 @@ std::string to_json(const json &value)
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string quote(std::string_view text)
-{
-    return to_json(text);
-}
-
 // A JSON value as an error message shows it: scalars as written, containers by kind.
 std::string describe(const json &value)
 {
@@ -624,7 +619,12 @@ Config read_config(const Fields &top, const InterfaceExists &interface_exists)
     top.read_absolute_path("state_dir", config.state_dir);
     top.read_absolute_path("pin_dir", config.pin_dir);
     top.read("keep_attached_on_exit", config.keep_attached_on_exit);
-    top.read_choice("log_level", config.log_level, kLogLevels);
+    if (auto level = top.string("log_level")) {
+        if (auto problem = explain_bad_log_level(*level))
+            top.fail("log_level", *problem);
+        else
+            config.log_level = *level;
+    }
     return config;
 }
 
@@ -715,6 +715,25 @@ std::optional<json> parse_json(std::string_view text, Errors &errors)
 std::string ConfigError::to_string() const
 {
     return path.empty() ? message : path + ": " + message;
+}
+
+std::string quote(std::string_view text)
+{
+    return to_json(text);
+}
+
+std::optional<std::string> explain_bad_log_level(std::string_view level)
+{
+    if (std::ranges::any_of(kLogLevels, [&](const auto &choice) { return choice.name == level; }))
+        return std::nullopt;
+    std::string lowercase(level);
+    std::ranges::transform(lowercase, lowercase.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // Like every other choice in the config, levels are lowercase: "WARN" is refused, with a hint.
+    bool only_case = std::ranges::any_of(
+        kLogLevels, [&](const auto &choice) { return choice.name == lowercase; });
+    return quote(level) + " is not one of " + list_names(kLogLevels) +
+           (only_case ? "; did you mean " + quote(lowercase) + "?" : "");
 }
 
 ParseResult parse_config(std::string_view json_text, const InterfaceExists &interface_exists)

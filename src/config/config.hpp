@@ -106,6 +106,14 @@ ParseResult parse_config(std::string_view json_text, const InterfaceExists &inte
 // An unreadable file is one error with an empty path naming the file and the system's reason.
 ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists);
 
+// `text` as error messages quote a value: a JSON string, escaping what a terminal should not see
+// raw.
+std::string quote(std::string_view text);
+
+// Why `level` is not one of the log levels that "log_level" and `ratelimitd --log-level` accept
+// (trace, debug, info, warn, error, critical, off: lowercase), if it is not.
+std::optional<std::string> explain_bad_log_level(std::string_view level);
+
 // One rule object exactly as in "rules" (e.g. one added at run time), with `path` ("runtime",
 // "rules[2]") naming it in errors. Duplicates among rules are the caller's to find.
 RuleResult parse_rule(const nlohmann::json &rule, const std::string &path);

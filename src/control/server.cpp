@@ -26,21 +26,6 @@ namespace
 constexpr mode_t kSocketMode = 0660;
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-gid_t group_id(const std::string &name)
-{
-    std::vector<char> buffer(16 * 1024);
-    group entry{};
-    group *found = nullptr;
-    int rc;
-    while ((rc = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE)
-        buffer.resize(buffer.size() * 2);
-    if (rc != 0)
-        throw KernelError(rc, "control.group: look up group \"" + name + "\"");
-    if (!found)
-        throw std::runtime_error("control.group: no group named \"" + name + "\" on this system");
-    return entry.gr_gid;
-}
-
 // A socket a daemon that died left behind: no daemon listens on it (the instance lock says none
 // runs), and bind() needs the name. Anything else at that path is not ours to remove.
 void remove_stale_socket(const std::string &path)
@@ -110,11 +95,30 @@ timespec to_timespec(Server::Clock::time_point time)
 
 } // namespace
 
+std::optional<gid_t> lookup_group(const std::string &name)
+{
+    std::vector<char> buffer(16 * 1024);
+    group entry{};
+    group *found = nullptr;
+    int rc;
+    while ((rc = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE)
+        buffer.resize(buffer.size() * 2);
+    if (rc != 0)
+        throw KernelError(rc, "control.group: look up group \"" + name + "\"");
+    if (!found)
+        return std::nullopt;
+    return entry.gr_gid;
+}
+
 Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler handler)
     : loop_(loop), path_(settings.socket), group_name_(settings.group), handler_(std::move(handler))
 {
-    if (!group_name_.empty())
-        group_ = group_id(group_name_);
+    if (!group_name_.empty()) {
+        group_ = lookup_group(group_name_);
+        if (!group_)
+            throw std::runtime_error("control.group: no group named \"" + group_name_ +
+                                     "\" on this system");
+    }
     listener_ = listen_at(path_, group_);
     // steady_clock is CLOCK_MONOTONIC: deadlines are armed as they are.
     idle_timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),

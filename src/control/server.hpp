@@ -31,6 +31,10 @@
 namespace ratelimit::control
 {
 
+// The id of the group `name`, or nothing if there is no such group. Throws KernelError if the
+// group database cannot be read.
+std::optional<gid_t> lookup_group(const std::string &name);
+
 class Server
 {
   public:

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "daemon/daemon.hpp"
 
-#include <net/if.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -12,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/commands.hpp"
+#include "daemon/host_check.hpp"
 #include "datapath/rule_table.hpp"
 #include "state/desired.hpp"
 
@@ -90,11 +90,6 @@ void remove_empty_dir(const std::string &dir)
 
 } // namespace
 
-bool interface_exists(const std::string &name)
-{
-    return if_nametoindex(name.c_str()) != 0;
-}
-
 Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
       pin_root_(config_.pin_dir + "/v" + std::to_string(RL_ABI_VERSION)),
@@ -135,7 +130,7 @@ void Daemon::start()
 
     // Rules first, then attach: a program that appears on an interface is already configured.
     dp_->set_settings_flags(desired_settings_flags(config_));
-    apply_rules("start");
+    spdlog::info("{}", apply_rules("start"));
     for (std::uint32_t slot = 0; slot < config_.interfaces.size(); slot++) {
         const auto &iface = config_.interfaces[slot];
         links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name,
@@ -168,9 +163,9 @@ void Daemon::start()
         [this](const control::Request &request) { return commands_->run(request); });
 }
 
-void Daemon::apply_rules(const char *why)
+std::string Daemon::apply_rules(const char *why)
 {
-    enforce(plan_rules(runtime_), why);
+    return enforce(plan_rules(runtime_), why);
 }
 
 ReconcilePlan Daemon::plan_rules(const std::vector<RuntimeRule> &runtime) const
@@ -180,14 +175,14 @@ ReconcilePlan Daemon::plan_rules(const std::vector<RuntimeRule> &runtime) const
                           table.capacity());
 }
 
-void Daemon::enforce(const ReconcilePlan &plan, const char *why)
+std::string Daemon::enforce(const ReconcilePlan &plan, const char *why)
 {
     DatapathRuleTable table(*dp_);
     apply(plan, table);
-    spdlog::info("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged", why,
-                 plan.added + plan.changed + plan.unchanged, plan.added, plan.changed, plan.removed,
-                 plan.unchanged);
     publish_metric_figures();
+    return fmt::format("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged",
+                       why, plan.added + plan.changed + plan.unchanged, plan.added, plan.changed,
+                       plan.removed, plan.unchanged);
 }
 
 void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
@@ -196,7 +191,7 @@ void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
     // Stored before enforced: a rule in force is never lost by a crash or restart.
     store_.save(rules);
     runtime_ = std::move(rules);
-    enforce(plan, "runtime rules");
+    spdlog::info("{}", enforce(plan, "runtime rules"));
     arm_expiry_timer();
 }
 
@@ -213,21 +208,28 @@ void Daemon::run()
 ReloadResult Daemon::reload()
 {
     notify_systemd("RELOADING=1");
-    last_reload_ = load_and_apply_config();
+    auto [result, log_line] = load_and_apply_config();
+    last_reload_ = result;
+    // Counted and published before it is logged, and so before the control socket answers: a
+    // reader who saw the log line or the answer finds the figures of this reload.
     count_reload(last_reload_);
+    if (last_reload_.ok)
+        spdlog::info("{}", log_line);
+    else
+        spdlog::error("{}", log_line);
     notify_systemd("READY=1\nSTATUS=" + summary());
     return last_reload_;
 }
 
-ReloadResult Daemon::load_and_apply_config()
+Daemon::ReloadOutcome Daemon::load_and_apply_config()
 {
-    auto parsed = config::load_config_file(config_path_, interface_exists);
+    auto parsed = load_config_for_host(config_path_);
     if (!parsed.config) {
         std::string message;
         for (const auto &e : parsed.errors)
             message += (message.empty() ? "" : "; ") + e.to_string();
-        spdlog::error("reload refused, running rules kept: {}", message);
-        return {WallClock::now(), false, message};
+        return {{WallClock::now(), false, message},
+                "reload refused, running rules kept: " + message};
     }
     config::Config next = *parsed.config;
     std::string outcome = "applied";
@@ -247,13 +249,13 @@ ReloadResult Daemon::load_and_apply_config()
             spdlog::info("log level {}", config_.log_level);
         }
         dp_->set_settings_flags(desired_settings_flags(config_));
-        apply_rules("reload");
+        std::string rules = apply_rules("reload");
+        return {{WallClock::now(), true, outcome}, rules};
     } catch (const std::exception &e) {
         config_ = std::move(previous);
-        spdlog::error("reload failed, running rules kept: {}", e.what());
-        return {WallClock::now(), false, e.what()};
+        return {{WallClock::now(), false, e.what()},
+                std::string("reload failed, running rules kept: ") + e.what()};
     }
-    return {WallClock::now(), true, outcome};
 }
 
 void Daemon::expire_runtime_rules()
@@ -263,10 +265,12 @@ void Daemon::expire_runtime_rules()
         throw KernelError(errno, "read the expiry timer");
     auto expired = drop_expired(runtime_, WallClock::now());
     if (!expired.empty()) {
+        store_.save(runtime_);
+        const std::string rules = apply_rules("expiry");
+        // Logged once they are out of force: a reader who sees the line finds them gone.
         for (const auto &r : expired)
             spdlog::info("runtime rule {} expired", r.rule.match.to_string());
-        store_.save(runtime_);
-        apply_rules("expiry");
+        spdlog::info("{}", rules);
     }
     arm_expiry_timer();
 }

@@ -63,12 +63,19 @@ class Daemon
     }
 
   private:
+    // A reload's result and the line that logs it, which reload() writes once it is counted.
+    struct ReloadOutcome {
+        ReloadResult result;
+        std::string log_line;
+    };
+
     void start();
-    ReloadResult load_and_apply_config();
-    void apply_rules(const char *why);
+    ReloadOutcome load_and_apply_config();
+    // Both put the rules in force, publish the figures and return the line to log.
+    std::string apply_rules(const char *why);
     // Throws std::length_error if the config's rules and `runtime` do not fit the rule table.
     ReconcilePlan plan_rules(const std::vector<RuntimeRule> &runtime) const;
-    void enforce(const ReconcilePlan &plan, const char *why);
+    std::string enforce(const ReconcilePlan &plan, const char *why);
     void expire_runtime_rules();
     void arm_expiry_timer();
     void on_signal();
@@ -97,8 +104,5 @@ class Daemon
     std::unique_ptr<Commands> commands_;
     std::unique_ptr<control::Server> control_; // after loop_ and commands_: destroyed before them
 };
-
-// Whether an interface of that name exists in this network namespace.
-bool interface_exists(const std::string &name);
 
 } // namespace ratelimit

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "daemon/host_check.hpp"
 
 namespace
 {
@@ -54,7 +55,13 @@ int main(int argc, char **argv)
     bool check_only = false;
     app.add_option("-c,--config", config_path, "config file")->capture_default_str();
     app.add_flag("--check", check_only, "validate the config file and exit (0 valid, 78 not)");
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error (overrides config)");
+    app.add_option("--log-level", log_level,
+                   "trace, debug, info, warn, error, critical or off (overrides log_level)")
+        ->check(CLI::Validator(
+            [](const std::string &level) {
+                return ratelimit::config::explain_bad_log_level(level).value_or("");
+            },
+            "LEVEL"));
     app.set_version_flag("--version", std::string(RATELIMITD_VERSION));
     try {
         app.parse(argc, argv);
@@ -67,7 +74,8 @@ int main(int argc, char **argv)
     spdlog::set_pattern("%^%l%$: %v");
     libbpf_set_print(libbpf_log);
 
-    auto parsed = ratelimit::config::load_config_file(config_path, ratelimit::interface_exists);
+    // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
+    auto parsed = ratelimit::load_config_for_host(config_path);
     if (!parsed.config) {
         for (const auto &e : parsed.errors)
             std::cerr << config_path << ": " << e.to_string() << "\n";
@@ -84,7 +92,11 @@ int main(int argc, char **argv)
         ratelimit::Daemon daemon(config_path, *parsed.config);
         daemon.run();
     } catch (const std::exception &e) {
-        spdlog::critical("{}", e.what());
+        // Whatever the level (even off), the reason for a failed start or run is printed.
+        if (spdlog::should_log(spdlog::level::critical))
+            spdlog::critical("{}", e.what());
+        else
+            std::cerr << "critical: " << e.what() << "\n";
         return 1;
     }
     return 0;

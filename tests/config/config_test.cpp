@@ -372,6 +372,9 @@ const Invalid kInvalid[] = {
      "must be true or false, not 0"},
     {"LogLevelUnknown", on_eth0(R"("log_level": "verbose")"), "log_level",
      "\"verbose\" is not one of trace, debug, info, warn, error, critical or off"},
+    {"LogLevelUppercase", on_eth0(R"("log_level": "WARN")"), "log_level",
+     "\"WARN\" is not one of trace, debug, info, warn, error, critical or off; did you mean "
+     "\"warn\"?"},
 };
 
 void PrintTo(const Invalid &invalid, std::ostream *out)

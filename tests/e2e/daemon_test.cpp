@@ -157,6 +157,78 @@ TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
     EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
 }
 
+TEST_F(DaemonTest, AnUnknownLogLevelIsAUsageErrorNamingTheLevels)
+{
+    write_config(kStandardRules);
+    for (std::string level : {"verbose", "WARN", "", "0"}) {
+        for (bool check : {true, false}) {
+            std::vector<std::string> args = {"-c", config_path(), "--log-level", level};
+            if (check)
+                args.push_back("--check");
+            Process daemon = spawn_daemon(args);
+            EXPECT_EQ(daemon.wait_for(10s), 2) << level;
+            EXPECT_NE(daemon.stderr_text().find(
+                          "is not one of trace, debug, info, warn, error, critical or off"),
+                      std::string::npos)
+                << level << ": " << daemon.stderr_text();
+        }
+    }
+    Process upper = spawn_daemon({"-c", config_path(), "--log-level", "WARN", "--check"});
+    upper.wait_for(10s);
+    EXPECT_NE(upper.stderr_text().find(R"(did you mean "warn"?)"), std::string::npos)
+        << upper.stderr_text();
+    EXPECT_EQ(attached().prog_id, 0u);
+}
+
+TEST_F(DaemonTest, LogLevelOffStillPrintsWhyItExits)
+{
+    write_config(kStandardRules);
+    Process first = start_daemon();
+    Process second = spawn_daemon({"-c", config_path(), "--log-level", "off"});
+    EXPECT_EQ(second.wait_for(10s), 1);
+    EXPECT_NE(second.stderr_text().find("critical: another ratelimitd"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_EQ(second.stderr_text().find("info:"), std::string::npos) << "off silences the rest";
+}
+
+// What --check accepts, a start does not refuse halfway: both refuse, before anything is attached.
+TEST_F(DaemonTest, CheckAndStartRefuseAMissingGroupOrAnUnusableDirectoryBeforeAttaching)
+{
+    write_config(kStandardRules);
+    set_control_group("rlt-no-such-group");
+    const std::string group_error = R"(control.group: no group named "rlt-no-such-group")";
+    Process check = spawn_daemon({"--check", "-c", config_path()});
+    EXPECT_EQ(check.wait_for(10s), 78);
+    EXPECT_NE(check.stderr_text().find(group_error), std::string::npos) << check.stderr_text();
+    Process start = spawn_daemon({"-c", config_path()});
+    EXPECT_EQ(start.wait_for(10s), 78);
+    EXPECT_NE(start.stderr_text().find(group_error), std::string::npos) << start.stderr_text();
+    EXPECT_EQ(attached().prog_id, 0u);
+    EXPECT_FALSE(fs::exists(pin_dir() / "v1"));
+
+    // A state_dir under a regular file can never be created.
+    write_config(kStandardRules);
+    std::ofstream(dir_.path() / "file") << "not a directory\n";
+    edit_config((dir_.path() / "state").string(), (dir_.path() / "file/state").string());
+    Process bad_dir = spawn_daemon({"--check", "-c", config_path()});
+    EXPECT_EQ(bad_dir.wait_for(10s), 78);
+    EXPECT_NE(bad_dir.stderr_text().find("state_dir: \"" + (dir_.path() / "file/state").string() +
+                                         "\": " + (dir_.path() / "file").string() +
+                                         " is not a directory"),
+              std::string::npos)
+        << bad_dir.stderr_text();
+
+    // A reload checks the same: the running daemon keeps its rules.
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    write_config(R"([{"match": "10.2.0.0/16", "action": "deny"}])");
+    set_control_group("rlt-no-such-group");
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "reload refused");
+    EXPECT_NE(daemon.stderr_text().find(group_error), std::string::npos) << daemon.stderr_text();
+    EXPECT_EQ(delivered("10.2.0.1", 20), 20u);
+}
+
 TEST_F(DaemonTest, OneInstanceAtATime)
 {
     write_config(kStandardRules);

@@ -13,7 +13,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -23,7 +25,11 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
+#include "daemon/daemon.hpp"
+#include "daemon/host_check.hpp"
 #include "daemon_fixture.hpp"
 
 namespace ratelimit::test
@@ -355,6 +361,61 @@ TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
     const std::string denied =
         "ratelimitd_packets_total{interface=\"" + iface() + R"(",verdict="drop",reason="denied"})";
     EXPECT_EQ(later.at(denied), restarted.at(denied) + 6);
+}
+
+// A log sink that scrapes /metrics from inside the log call when a line starts with one of
+// `triggers`: what it sees is what a reader who has just seen that line can see at the earliest.
+class ScrapeWhenLogged : public spdlog::sinks::base_sink<std::mutex>
+{
+  public:
+    ScrapeWhenLogged(std::vector<std::string> triggers, std::function<std::string()> scrape)
+        : triggers_(std::move(triggers)), scrape_(std::move(scrape))
+    {
+    }
+
+    // Each trigger seen, with the scrape made while it was being logged.
+    std::map<std::string, Samples> seen;
+
+  protected:
+    void sink_it_(const spdlog::details::log_msg &message) override
+    {
+        std::string_view text(message.payload.data(), message.payload.size());
+        for (const auto &trigger : triggers_)
+            if (text.starts_with(trigger))
+                seen[trigger] = samples_of(scrape_());
+    }
+    void flush_() override {}
+
+  private:
+    std::vector<std::string> triggers_;
+    std::function<std::string()> scrape_;
+};
+
+// The daemon runs in this process, so that a sink can scrape while the reload's line is being
+// logged: had the figures been published after the line (as they once were), this would see
+// them before they were.
+TEST_F(MetricsTest, AReloadIsCountedAndPublishedBeforeItIsLogged)
+{
+    write_config(kStandardRules);
+    auto sink = std::make_shared<ScrapeWhenLogged>(
+        std::vector<std::string>{"rules (reload)", "reload refused"}, [this] { return scrape(); });
+    host_ns_->run([&] {
+        auto parsed = load_config_for_host(config_path());
+        ASSERT_TRUE(parsed.config) << parsed.errors.at(0).to_string();
+        Daemon daemon(config_path(), *parsed.config);
+        spdlog::default_logger()->sinks().push_back(sink);
+        write_config(R"([{"match": "10.4.0.0/16", "action": "deny"}])");
+        EXPECT_TRUE(daemon.reload().ok);
+        std::ofstream(config_path()) << "{ not json";
+        EXPECT_FALSE(daemon.reload().ok);
+        spdlog::default_logger()->sinks().pop_back();
+    });
+    ASSERT_EQ(sink->seen.size(), 2u);
+    const Samples &applied = sink->seen.at("rules (reload)");
+    EXPECT_EQ(applied.at(R"(ratelimitd_config_reloads_total{result="success"})"), 1);
+    EXPECT_EQ(applied.at(R"(ratelimitd_rules{origin="config"})"), 1);
+    const Samples &refused = sink->seen.at("reload refused");
+    EXPECT_EQ(refused.at(R"(ratelimitd_config_reloads_total{result="failure"})"), 1);
 }
 
 TEST_F(MetricsTest, AnAddressInUseIsAStartupErrorNamingIt)

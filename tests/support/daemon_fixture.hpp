@@ -68,13 +68,43 @@ class DaemonTest : public ::testing::Test
     // off until then.
     void enable_metrics(const std::string &listen) { metrics_listen_ = listen; }
 
-    Process start_daemon()
+    // Replaces the first `from` in the config file with `to`.
+    void edit_config(const std::string &from, const std::string &to) const
+    {
+        std::string text;
+        {
+            std::ifstream in(config_path());
+            text.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        auto at = text.find(from);
+        ASSERT_NE(at, std::string::npos) << from << " is not in the config";
+        text.replace(at, from.size(), to);
+        std::ofstream(config_path()) << text;
+    }
+
+    // Adds "group" (a plain name: it is not escaped) to the "control" section of the config
+    // write_config() wrote.
+    void set_control_group(const std::string &group) const
+    {
+        const std::string section = "\"control\": {";
+        edit_config(section, section + "\"group\": \"" + group + "\", ");
+    }
+
+    // `ratelimitd args...` in the daemon's namespace, its output in files of its own.
+    Process spawn_daemon(const std::vector<std::string> &args) const
     {
         static int serial = 0;
         serial++;
         std::filesystem::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
         std::filesystem::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
-        Process daemon = host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, out, err);
+        std::vector<std::string> argv = {RATELIMITD_PATH};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return host_ns_->spawn(argv, out, err);
+    }
+
+    Process start_daemon()
+    {
+        Process daemon = spawn_daemon({"-c", config_path()});
         wait_for_log(daemon, "ready:");
         return daemon;
     }
@@ -127,14 +157,16 @@ class DaemonTest : public ::testing::Test
         return sender_ns_->run([&] { return send_frames(plan); });
     }
 
-    // Returns once the far side has received nothing for a while: the frames still in flight
-    // after a send (in the veth's queue, climbing the stack) have landed.
+    // Returns once the far side has received nothing for a while and has counted all it received:
+    // the frames still in flight after a send (in the veth's queue, climbing the stack) have
+    // landed. A quiet counter alone is not enough: its thread may be starved while datagrams
+    // wait in the socket.
     void settle() const
     {
         for (std::uint64_t seen = counter_->total();;) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             std::uint64_t now = counter_->total();
-            if (now == seen)
+            if (now == seen && counter_->idle())
                 return;
             seen = now;
         }

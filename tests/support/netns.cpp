@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -598,15 +599,17 @@ void UdpCounter::drain()
             messages[i].msg_hdr.msg_control = controls[i].data();
             messages[i].msg_hdr.msg_controllen = controls[i].size();
         }
-        int n = recvmmsg(socket_.get(), messages.data(), kBatch, MSG_DONTWAIT, nullptr);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
-            ADD_FAILURE() << "UDP counter: recvmmsg: " << std::strerror(errno);
-            return;
-        }
         {
+            // Read and counted under one lock: idle() never sees a datagram that has left the
+            // socket but is not counted yet.
             std::lock_guard lock(mutex_);
+            int n = recvmmsg(socket_.get(), messages.data(), kBatch, MSG_DONTWAIT, nullptr);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    continue;
+                ADD_FAILURE() << "UDP counter: recvmmsg: " << std::strerror(errno);
+                return;
+            }
             for (int i = 0; i < n; i++) {
                 Address source;
                 std::memcpy(source.bytes.data(), &sources[i].sin6_addr, source.bytes.size());
@@ -637,6 +640,16 @@ std::map<Address, std::uint64_t> UdpCounter::by_source() const
 {
     std::lock_guard lock(mutex_);
     return by_source_;
+}
+
+bool UdpCounter::idle() const
+{
+    std::lock_guard lock(mutex_);
+    std::array<std::uint32_t, SK_MEMINFO_VARS> meminfo{};
+    socklen_t length = sizeof(meminfo);
+    check(getsockopt(socket_.get(), SOL_SOCKET, SO_MEMINFO, meminfo.data(), &length),
+          "SO_MEMINFO of the UDP counter");
+    return meminfo[SK_MEMINFO_RMEM_ALLOC] == 0;
 }
 
 std::uint64_t UdpCounter::socket_drops() const

@@ -209,6 +209,9 @@ class UdpCounter
 
     std::uint64_t total() const;
     std::map<Address, std::uint64_t> by_source() const;
+    // Whether every datagram the socket has taken in is counted: none waits unread (the drain
+    // thread may lag behind on a loaded machine).
+    bool idle() const;
     // Datagrams the socket dropped for want of buffer (SO_RXQ_OVFL): not the limiter's doing.
     std::uint64_t socket_drops() const;
     // Waits until `count` datagrams have arrived or `timeout` has passed; returns total().

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "daemon/host_check.hpp"
+
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+
+#include "control/server.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+// Why the daemon could not use `dir` (mkdir -p, then create files in it), if it could not: the
+// nearest part of it that exists must be a directory it may write in.
+std::optional<std::string> unusable_directory(const std::filesystem::path &dir)
+{
+    std::filesystem::path existing = dir;
+    struct stat status {
+    };
+    while (::stat(existing.c_str(), &status) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            return existing.string() + ": " + std::strerror(errno);
+        existing = existing.parent_path();
+    }
+    if (!S_ISDIR(status.st_mode))
+        return existing.string() + " is not a directory";
+    if (::access(existing.c_str(), W_OK | X_OK) != 0)
+        return (existing == dir ? "cannot write in " : "cannot create it in ") + existing.string() +
+               ": " + std::strerror(errno);
+    return std::nullopt;
+}
+
+std::vector<config::ConfigError> host_errors(const config::Config &config)
+{
+    std::vector<config::ConfigError> errors;
+    auto directory = [&](const char *field, const std::filesystem::path &dir) {
+        if (auto problem = unusable_directory(dir))
+            errors.push_back({field, config::quote(dir.string()) + ": " + *problem});
+    };
+    directory("state_dir", config.state_dir);
+    directory("pin_dir", config.pin_dir);
+    const std::filesystem::path socket(config.control.socket);
+    directory("control.socket", socket.parent_path());
+    struct stat status {
+    };
+    if (::lstat(socket.c_str(), &status) == 0 && !S_ISSOCK(status.st_mode))
+        errors.push_back({"control.socket", config::quote(socket.string()) +
+                                                " exists and is not a socket; remove it or "
+                                                "choose another path"});
+    if (!config.control.group.empty() && !control::lookup_group(config.control.group))
+        errors.push_back({"control.group", "no group named " + config::quote(config.control.group) +
+                                               " on this system"});
+    return errors;
+}
+
+} // namespace
+
+bool interface_exists(const std::string &name)
+{
+    return if_nametoindex(name.c_str()) != 0;
+}
+
+config::ParseResult load_config_for_host(const std::string &file)
+{
+    config::ParseResult parsed = config::load_config_file(file, interface_exists);
+    if (parsed.config) {
+        parsed.errors = host_errors(*parsed.config);
+        if (!parsed.errors.empty())
+            parsed.config.reset();
+    }
+    return parsed;
+}
+
+} // namespace ratelimit
