@@ -193,6 +193,13 @@ json Commands::status() const
         {"totals", traffic_json(totals)},
         {"tracked_sources", tracked_sources(dp)},
         {"max_sources", config.max_sources},
+        {"pins",
+         {{"dir", config.pin_dir},
+          {"mounted_at",
+           daemon_.pins().mounted_at.empty() ? json(nullptr) : json(daemon_.pins().mounted_at)},
+          {"outlives_daemon", daemon_.pins().outlives_daemon},
+          {"warning",
+           daemon_.pins().warning.empty() ? json(nullptr) : json(daemon_.pins().warning)}}},
     };
 }
 

@@ -37,6 +37,12 @@ Frame truncated(Frame frame, std::size_t length)
     return frame;
 }
 
+Frame with_byte(Frame frame, std::size_t offset, std::uint8_t value)
+{
+    frame.at(offset) = value;
+    return frame;
+}
+
 // A UDP frame from `src` behind `count` Destination Options headers (8 bytes each).
 Frame dstopts_chain(const char *src, int count)
 {
@@ -130,26 +136,11 @@ std::vector<Row> rows()
         {"ipv6 from an IPv4-mapped source without a rule", udp6_from_mapped(kFree4),
          RL_REASON_MALFORMED, RL_VERDICT_DROP},
         {"arp", FrameBuilder().arp().build(), RL_REASON_NON_IP, RL_VERDICT_PASS},
-        {"ipv4 version 6 in an IPv4 EtherType",
-         [&] {
-             Frame f = plain4;
-             f[14] = 0x65;
-             return f;
-         }(),
-         RL_REASON_MALFORMED, RL_VERDICT_PASS},
-        {"ipv6 version 4 in an IPv6 EtherType",
-         [&] {
-             Frame f = plain6;
-             f[14] = 0x45;
-             return f;
-         }(),
-         RL_REASON_MALFORMED, RL_VERDICT_PASS},
-        {"ipv6 payload length beyond the frame",
-         [&] {
-             Frame f = plain6;
-             f[18] = 0x10; // payload length 4096 + ...
-             return f;
-         }(),
+        {"ipv4 version 6 in an IPv4 EtherType", with_byte(plain4, 14, 0x65), RL_REASON_MALFORMED,
+         RL_VERDICT_PASS},
+        {"ipv6 version 4 in an IPv6 EtherType", with_byte(plain6, 14, 0x45), RL_REASON_MALFORMED,
+         RL_VERDICT_PASS},
+        {"ipv6 payload length beyond the frame", with_byte(plain6, 18, 0x10), // 4096 + ...
          RL_REASON_DENIED, RL_VERDICT_DROP, true},
     };
     for (std::uint8_t ihl = 0; ihl < 5; ihl++)
