@@ -17,10 +17,17 @@
 
 #include "ratelimit/abi.h"
 
+/*
+ * What the parser found. A packet is judged by its source's rules whenever the source address can
+ * be read: IPv4 with a fixed header of version 4 in the frame, IPv6 with the 40-byte fixed header
+ * of version 6, however odd the rest.
+ */
 enum rl_parse_result {
-    RL_PARSE_IP,        /* source address found, headers sound */
-    RL_PARSE_NON_IP,    /* not IPv4 or IPv6 (or cut short before the EtherType said so) */
-    RL_PARSE_MALFORMED, /* IPv4/IPv6 headers truncated or invalid */
+    RL_PARSE_IP,             /* source read, headers sound (as far as they were walked) */
+    RL_PARSE_IP_BROKEN,      /* source read, later headers broken: the kernel would refuse it */
+    RL_PARSE_NON_IP,         /* not IPv4 or IPv6 (or cut short before the EtherType said so) */
+    RL_PARSE_MALFORMED,      /* IPv4/IPv6, but no source can be read from it */
+    RL_PARSE_INVALID_SOURCE, /* IPv6 from an IPv4-mapped address (RFC 6890: never a source) */
 };
 
 struct rl_packet {
@@ -91,19 +98,20 @@ static __always_inline int rl_parse_ipv4(struct rl_cursor *c, struct rl_packet *
     struct iphdr *ip = rl_cursor_pull(c, sizeof(*ip));
     __u32 header_len;
 
-    if (!ip || ip->version != 4 || ip->ihl < 5)
+    if (!ip || ip->version != 4)
         return RL_PARSE_MALFORMED;
-    header_len = ip->ihl * 4;
-    /* Options must be in the frame, and the datagram must at least hold its header and fit. */
-    if (start + header_len > c->end || bpf_ntohs(ip->tot_len) < header_len ||
-        start + bpf_ntohs(ip->tot_len) > c->end)
-        return RL_PARSE_MALFORMED;
-    c->pos = start + header_len;
-
     __builtin_memset(pkt->source.addr, 0, 10);
     pkt->source.addr[10] = 0xff;
     pkt->source.addr[11] = 0xff;
     __builtin_memcpy(&pkt->source.addr[12], &ip->saddr, sizeof(ip->saddr));
+
+    /* What ip_rcv refuses: an IHL under 5, options beyond the frame, a total length that does
+     * not hold the header or does not fit the frame. */
+    header_len = ip->ihl * 4;
+    if (ip->ihl < 5 || start + header_len > c->end || bpf_ntohs(ip->tot_len) < header_len ||
+        start + bpf_ntohs(ip->tot_len) > c->end)
+        return RL_PARSE_IP_BROKEN;
+    c->pos = start + header_len;
     return RL_PARSE_IP;
 }
 
@@ -123,17 +131,29 @@ static __always_inline __u32 rl_ipv6_ext_len(const struct rl_ipv6_ext_hdr *ext, 
     return (ext->hdrlen + 1) * 8;
 }
 
+/* ::ffff:0:0/96, where IPv4 sources are keyed: an IPv6 packet from there would share them. */
+static __always_inline int rl_is_ipv4_mapped(const struct rl_source_key *key)
+{
+    const __u32 *words = (const __u32 *)key->addr;
+
+    return words[0] == 0 && words[1] == 0 && words[2] == bpf_htonl(0xffff);
+}
+
 static __always_inline int rl_parse_ipv6(struct rl_cursor *c, struct rl_packet *pkt)
 {
     struct ipv6hdr *ip6 = rl_cursor_pull(c, sizeof(*ip6));
     __u8 nexthdr;
 
-    if (!ip6 || ip6->version != 6 || c->pos + bpf_ntohs(ip6->payload_len) > c->end)
+    if (!ip6 || ip6->version != 6)
         return RL_PARSE_MALFORMED;
     __builtin_memcpy(pkt->source.addr, &ip6->saddr, RL_ADDR_LEN);
+    if (rl_is_ipv4_mapped(&pkt->source))
+        return RL_PARSE_INVALID_SOURCE;
+    if (c->pos + bpf_ntohs(ip6->payload_len) > c->end)
+        return RL_PARSE_IP_BROKEN;
 
-    /* Walk the extension headers so that a truncated chain is caught; the source address is
-     * already known, so nothing past them is read. */
+    /* Walk the extension headers so that a truncated chain is caught; the source is already
+     * known, so a chain longer than the walk is judged like any other packet. */
     nexthdr = ip6->nexthdr;
 #pragma unroll
     for (int i = 0; i < RL_MAX_IPV6_EXT; i++) {
@@ -143,12 +163,12 @@ static __always_inline int rl_parse_ipv6(struct rl_cursor *c, struct rl_packet *
             return RL_PARSE_IP;
         ext = c->pos;
         if ((void *)(ext + 1) > c->end)
-            return RL_PARSE_MALFORMED;
+            return RL_PARSE_IP_BROKEN;
         if (!rl_cursor_pull(c, rl_ipv6_ext_len(ext, nexthdr)))
-            return RL_PARSE_MALFORMED;
+            return RL_PARSE_IP_BROKEN;
         nexthdr = ext->nexthdr;
     }
-    return rl_is_ipv6_ext(nexthdr) ? RL_PARSE_MALFORMED : RL_PARSE_IP;
+    return RL_PARSE_IP;
 }
 
 static __always_inline int rl_parse(struct xdp_md *ctx, struct rl_packet *pkt)

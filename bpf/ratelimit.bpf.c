@@ -410,28 +410,34 @@ int ratelimit_xdp(struct xdp_md *ctx)
     struct rl_packet pkt = {};
     const struct rl_settings *cfg;
     struct rl_drop_memo *memo;
-    __u32 zero = 0;
+    __u32 zero = 0, drop_malformed;
+    int parsed;
 
     cfg = bpf_map_lookup_elem(&settings, &zero);
     memo = bpf_map_lookup_elem(&drop_memo, &zero);
     if (!cfg || !memo)
         return XDP_PASS; /* unreachable: a one-entry array always has entry 0 */
 
-    switch (rl_parse(ctx, &pkt)) {
-    case RL_PARSE_NON_IP:
+    /*
+     * A packet whose source can be read is judged by its source's rules, however odd the rest.
+     * Not judged: IP frames with no readable source, IPv6 from an IPv4-mapped address (its key is
+     * an IPv4 source's, which it must never be charged to; no IPv6 node sends from there, and the
+     * kernel would deliver it, so it is dropped whatever the rules), and, with drop_malformed, IP
+     * packets with broken headers, which the kernel would refuse anyway.
+     */
+    parsed = rl_parse(ctx, &pkt);
+    drop_malformed = cfg->flags & RL_SETTINGS_DROP_MALFORMED;
+    if (parsed == RL_PARSE_NON_IP) {
         d.reason = RL_REASON_NON_IP;
-        break;
-    case RL_PARSE_MALFORMED:
+    } else if (parsed == RL_PARSE_MALFORMED || parsed == RL_PARSE_INVALID_SOURCE ||
+               (parsed == RL_PARSE_IP_BROKEN && drop_malformed)) {
         d.reason = RL_REASON_MALFORMED;
-        if ((cfg->flags & RL_SETTINGS_DROP_MALFORMED) && !(cfg->flags & RL_SETTINGS_MONITOR))
+        if ((drop_malformed || parsed == RL_PARSE_INVALID_SOURCE) &&
+            !(cfg->flags & RL_SETTINGS_MONITOR))
             d.verdict = RL_VERDICT_DROP;
-        break;
-    default:
-        if (rl_memo_replay(memo, &pkt, cfg->generation, &d))
-            break;
+    } else if (!rl_memo_replay(memo, &pkt, cfg->generation, &d)) {
         rl_classify(&pkt, cfg, &d);
         rl_memo_record(memo, &pkt, cfg->generation, &d);
-        break;
     }
 
     /* The one exit: every verdict is counted. */

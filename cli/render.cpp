@@ -166,6 +166,11 @@ void status(const json &result, std::ostream &out)
                std::to_string(tracked) + " of " + std::to_string(capacity) + " (" +
                    fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) +
                    "% full)"});
+    const json &pins = result.at("pins");
+    table.add({"pins", pins.at("dir").get<std::string>() +
+                           (pins.at("warning").is_null()
+                                ? ""
+                                : "; WARNING: " + pins.at("warning").get<std::string>())});
     table.print(out);
 }
 

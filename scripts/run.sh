@@ -41,6 +41,7 @@ cleanup() {
     [[ -n ${daemon_pid:-} ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     ip netns del $src_ns 2>/dev/null || true
     ip netns del $dst_ns 2>/dev/null || true
+    if mountpoint -q "$demo/bpf" 2>/dev/null; then umount "$demo/bpf"; fi
 }
 trap cleanup EXIT
 cleanup
@@ -84,6 +85,11 @@ cat >"$demo/ratelimitd.json" <<JSON
   "metrics": {"enabled": false}
 }
 JSON
+# The pins' bpffs, mounted here and not by the daemon: `ip netns exec` gives the daemon a mount
+# namespace of its own, and a bpffs mounted in there would go (pins and program with it) when the
+# daemon exits. This one lives until cleanup, so a restarted daemon adopts the pins.
+mkdir -p "$demo/bpf"
+mountpoint -q "$demo/bpf" || mount -t bpf bpf "$demo/bpf"
 ip netns exec $dst_ns "$daemon" -c "$demo/ratelimitd.json" 2>"$demo/ratelimitd.log" &
 daemon_pid=$!
 for _ in $(seq 100); do

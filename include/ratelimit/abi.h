@@ -19,7 +19,7 @@
 
 #define RL_MAX_LIMITS 4      /* stacked limits per rule */
 #define RL_MAX_VLAN_TAGS 2   /* 802.1Q / 802.1ad tags walked before giving up (non-IP) */
-#define RL_MAX_IPV6_EXT 6    /* IPv6 extension headers walked before calling it malformed */
+#define RL_MAX_IPV6_EXT 6    /* IPv6 extension headers walked to check the chain is whole */
 #define RL_MAX_INTERFACES 32 /* attach slots with their own counters */
 #define RL_CAS_RETRIES 8     /* compare-and-swap attempts on a contended bucket */
 #define RL_NO_RULE 0xffffffffu
@@ -58,7 +58,7 @@ enum rl_rule_flags {
 
 enum rl_settings_flags {
     RL_SETTINGS_MONITOR = 1u << 0,        /* global monitor mode */
-    RL_SETTINGS_DROP_MALFORMED = 1u << 1, /* drop malformed IP packets instead of passing */
+    RL_SETTINGS_DROP_MALFORMED = 1u << 1, /* drop IP packets with no source or broken headers */
 };
 
 enum rl_verdict {
@@ -70,7 +70,7 @@ enum rl_verdict {
 /* Why a packet got its verdict. Counted per interface, reason and verdict. */
 enum rl_reason {
     RL_REASON_NON_IP = 0,     /* not IPv4/IPv6: always passed */
-    RL_REASON_MALFORMED = 1,  /* truncated or invalid IP headers */
+    RL_REASON_MALFORMED = 1,  /* no readable (or valid) source; broken, with drop_malformed */
     RL_REASON_NO_RULE = 2,    /* no rule and no default matched the source */
     RL_REASON_ALLOWED = 3,    /* matched an allow rule */
     RL_REASON_DENIED = 4,     /* matched a deny rule (passed in monitor mode) */

@@ -18,7 +18,9 @@
 // file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count}.
 //   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
 //                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
-//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources"}
+//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources", "pins": {"dir",
+//                "mounted_at" (a bpffs the daemon mounted) or null, "outlives_daemon", "warning"
+//                or null}}
 //   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
 //                "runtime": [rule + "expires", "expires_in_s"]}
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}

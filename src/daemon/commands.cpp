@@ -97,6 +97,13 @@ json rates(const rl_source_counters &before, const rl_source_counters &now, doub
             {"bytes", per_second(all_bytes(now), all_bytes(before))}};
 }
 
+// Whether `prefix` can match `address` in the program: IPv4 rules cover IPv4 sources, IPv6 rules
+// IPv6 sources only (::/8 holds ::ffff:0:0/96, where IPv4 is keyed, but never matches there).
+bool covers(const Prefix &prefix, const Address &address)
+{
+    return prefix.is_v4() == address.is_v4() && prefix.contains(address);
+}
+
 // The desired rule and the prefix of it that the program's longest-prefix match finds for
 // `address`, if any.
 std::optional<std::pair<DesiredRule, Prefix>> rule_for(const std::vector<DesiredRule> &desired,
@@ -105,9 +112,22 @@ std::optional<std::pair<DesiredRule, Prefix>> rule_for(const std::vector<Desired
     std::optional<std::pair<DesiredRule, Prefix>> best;
     for (const auto &rule : desired)
         for (const auto &prefix : rule.prefixes)
-            if (prefix.contains(address) && (!best || prefix.length > best->second.length))
+            if (covers(prefix, address) && (!best || prefix.length > best->second.length))
                 best.emplace(rule, prefix);
     return best;
+}
+
+// ", not by ::/8 (an IPv6 rule: it covers IPv6 sources only)" for an IPv4 address whose bits a
+// (non-default) IPv6 rule's prefix holds; else nothing.
+std::string ipv6_rule_note(const std::vector<DesiredRule> &desired, const Address &address)
+{
+    for (const auto &rule : desired)
+        for (const auto &prefix : rule.prefixes)
+            if (rule.origin != Origin::Default && address.is_v4() && !prefix.is_v4() &&
+                prefix.contains(address))
+                return ", not by " + prefix.to_string() +
+                       " (an IPv6 rule: it covers IPv6 sources only)";
+    return {};
 }
 
 } // namespace
@@ -173,6 +193,13 @@ json Commands::status() const
         {"totals", traffic_json(totals)},
         {"tracked_sources", tracked_sources(dp)},
         {"max_sources", config.max_sources},
+        {"pins",
+         {{"dir", config.pin_dir},
+          {"mounted_at",
+           daemon_.pins().mounted_at.empty() ? json(nullptr) : json(daemon_.pins().mounted_at)},
+          {"outlives_daemon", daemon_.pins().outlives_daemon},
+          {"warning",
+           daemon_.pins().warning.empty() ? json(nullptr) : json(daemon_.pins().warning)}}},
     };
 }
 
@@ -237,14 +264,16 @@ json Commands::show(const control::ShowArgs &args) const
     std::string why;
     if (!applies) {
         why = "no rule matches " + address.to_string() +
-              " and there is no default: its packets pass, counted as no_rule";
+              " and there is no default: its packets pass, counted as no_rule" +
+              ipv6_rule_note(desired, address);
     } else {
         const auto &[desired_rule, prefix] = *applies;
         json stated;
         switch (desired_rule.origin) {
         case Origin::Default:
             stated = default_json(daemon_.config());
-            why = "no rule matches " + address.to_string() + ": the default applies";
+            why = "no rule matches " + address.to_string() + ": the default applies" +
+                  ipv6_rule_note(desired, address);
             break;
         case Origin::Config:
             stated = rule_to_json(*config_rule(prefix));

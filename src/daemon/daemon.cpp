@@ -107,7 +107,9 @@ void Daemon::start()
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
 
-    ensure_bpffs(config_.pin_dir);
+    pins_ = ensure_bpffs(config_.pin_dir);
+    if (!pins_.outlives_daemon)
+        spdlog::warn("pins will not outlive the daemon: {}", pins_.warning);
     make_dirs(pin_root_ + "/maps", 0700);
     make_dirs(pin_root_ + "/links", 0700);
     DatapathOptions options;

@@ -57,6 +57,7 @@ class Daemon
     const Datapath &datapath() const { return *dp_; }
     const std::vector<XdpLink> &links() const { return links_; }
     const ReloadResult &last_reload() const { return last_reload_; }
+    const PinMount &pins() const { return pins_; }
     std::chrono::steady_clock::duration uptime() const
     {
         return std::chrono::steady_clock::now() - started_;
@@ -88,6 +89,7 @@ class Daemon
     std::string config_path_;
     config::Config config_;
     std::string pin_root_; // pin_dir/vN
+    PinMount pins_;
     std::unique_ptr<InstanceLock> lock_;
     RuntimeStore store_;
     std::vector<RuntimeRule> runtime_;

@@ -10,6 +10,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "kernel/error.hpp"
@@ -27,17 +29,76 @@ void make_dirs(const std::string &dir, unsigned mode)
     }
 }
 
-bool ensure_bpffs(const std::string &dir)
+namespace
 {
-    make_dirs(dir, 0700);
+
+bool on_bpffs(const std::string &path)
+{
     struct statfs fs {
     };
-    check(::statfs(dir.c_str(), &fs), "inspect the file system of " + dir);
-    if (static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC)
-        return false;
-    check(::mount("bpf", dir.c_str(), "bpf", 0, "mode=0700"), "mount bpffs at " + dir);
-    spdlog::info("mounted a bpffs at {} for the pins", dir);
-    return true;
+    check(::statfs(path.c_str(), &fs), "inspect the file system of " + path);
+    return static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC;
+}
+
+// The deepest directory of `dir` that exists (`dir` itself if it does).
+std::string deepest_existing(std::string dir)
+{
+    struct stat st {
+    };
+    while (::stat(dir.c_str(), &st) != 0 && dir.size() > 1)
+        dir = std::filesystem::path(dir).parent_path().string();
+    return dir;
+}
+
+bool empty_directory(const std::string &dir)
+{
+    std::error_code ec;
+    return std::filesystem::is_directory(dir, ec) && std::filesystem::is_empty(dir, ec) && !ec;
+}
+
+// Whether this process is in PID 1's mount namespace, where a mount outlives the process; false
+// if that cannot be read.
+bool in_init_mount_namespace()
+{
+    struct stat self {
+    }, init{};
+    return ::stat("/proc/self/ns/mnt", &self) == 0 && ::stat("/proc/1/ns/mnt", &init) == 0 &&
+           self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
+} // namespace
+
+PinMount ensure_bpffs(const std::string &dir)
+{
+    const std::string existing = deepest_existing(dir);
+    if (on_bpffs(existing)) {
+        make_dirs(dir, 0700);
+        return {};
+    }
+    std::string mount_point = dir;
+    try {
+        make_dirs(dir, 0700);
+    } catch (const KernelError &e) {
+        if (!empty_directory(existing))
+            throw KernelError(e.code().value(),
+                              std::string(e.what()) + "; pin_dir " + dir +
+                                  " is not on a bpffs and none can be mounted there: mount one "
+                                  "(mount -t bpf bpf DIR) and set pin_dir to a directory in it");
+        mount_point = existing; // e.g. /sys/fs/bpf of a fresh sysfs: read-only, made for it
+    }
+    check(::mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700"),
+          "mount bpffs at " + mount_point);
+    spdlog::info("mounted a bpffs at {} for the pins", mount_point);
+    make_dirs(dir, 0700);
+    PinMount pins{mount_point, in_init_mount_namespace(), {}};
+    if (!pins.outlives_daemon)
+        pins.warning = "the bpffs mounted at " + mount_point +
+                       " is in this daemon's own mount namespace (not PID 1's, as under `ip "
+                       "netns exec`): it goes with the pins when ratelimitd exits, so the "
+                       "program is detached then (even by kill -9 or with keep_attached_on_exit) "
+                       "and the next start adopts nothing. Mount a bpffs where it outlives the "
+                       "daemon and set pin_dir in it (README: running in a network namespace)";
+    return pins;
 }
 
 InstanceLock::InstanceLock(const std::string &path)

@@ -9,9 +9,19 @@
 namespace ratelimit
 {
 
-// Makes sure `dir` exists on a bpffs, mounting one there if it is not (`ip netns exec` and some
-// containers hide /sys/fs/bpf). Returns true if it mounted one.
-bool ensure_bpffs(const std::string &dir);
+// Where the pins live, and whether they will outlive the daemon.
+struct PinMount {
+    std::string mounted_at;      // where this daemon mounted a bpffs; empty if `dir` was on one
+    bool outlives_daemon = true; // false: that bpffs goes when the daemon's mount namespace does
+    std::string warning;         // set when !outlives_daemon: what that costs and what to do
+};
+
+// Makes sure `dir` exists on a bpffs. If it is not on one (`ip netns exec` and some containers
+// hide /sys/fs/bpf), mounts one: at `dir` if its directories can be made, else, as Cilium does,
+// at the deepest directory of it that exists if that is empty (/sys/fs/bpf in a fresh sysfs);
+// else fails saying what to do. A bpffs it mounts outside PID 1's mount namespace lives only
+// as long as the daemon's own namespace: the result says so.
+PinMount ensure_bpffs(const std::string &dir);
 
 // mkdir -p with `mode` for the directories it creates.
 void make_dirs(const std::string &dir, unsigned mode);

@@ -74,6 +74,21 @@ std::string incompatibility(int pinned_fd, bpf_map *map)
 
 } // namespace
 
+rl_prefix_key ipv4_space_key()
+{
+    rl_prefix_key key{};
+    key.prefixlen = RL_IPV4_MAPPED_PREFIXLEN;
+    key.addr[10] = 0xff;
+    key.addr[11] = 0xff;
+    return key;
+}
+
+bool is_ipv4_space(const rl_prefix_key &key)
+{
+    const rl_prefix_key space = ipv4_space_key();
+    return key.prefixlen == space.prefixlen && std::memcmp(key.addr, space.addr, RL_ADDR_LEN) == 0;
+}
+
 Datapath::Datapath(const DatapathOptions &options) : options_(options)
 {
     if (options.programs == 0 || options.programs > RL_MAX_INTERFACES)
@@ -98,6 +113,15 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
         }
         skel.load();
     }
+    // Fresh maps, or maps of a daemon that did not keep it yet: IPv4 gets what it had (no
+    // entry, no rule), and from now on no IPv6 prefix can be its longest match.
+    // (A lookup would not do: the trie answers it with the longest match, not this exact key.)
+    const rl_prefix_key space = ipv4_space_key();
+    const rl_prefix_value no_rule{RL_NO_RULE};
+    if (bpf_map_update_elem(bpf_map__fd(programs_[0]->maps.prefixes), &space, &no_rule,
+                            BPF_NOEXIST) != 0 &&
+        errno != EEXIST)
+        throw KernelError(errno, "add the entry for 0.0.0.0/0 to map prefixes");
 }
 
 void Datapath::size_maps(ratelimit_bpf *skel) const

@@ -24,6 +24,13 @@ struct DatapathOptions {
     std::string map_pin_dir;
 };
 
+// ::ffff:0:0/96, the prefix of every IPv4 source (0.0.0.0/0 as the trie keys it). The trie always
+// holds it: with the rule of 0.0.0.0/0 when there is one, else RL_NO_RULE. Then no IPv6 prefix
+// shorter than /96 (::/0, ::/8) is ever an IPv4 source's longest match: IPv6 rules cover IPv6
+// sources only.
+rl_prefix_key ipv4_space_key();
+bool is_ipv4_space(const rl_prefix_key &key);
+
 class Datapath
 {
   public:

@@ -160,7 +160,7 @@ SourceState inspect_source(const Datapath &dp, const Address &source)
 
     // The program's own lookup: the whole address against the LPM trie.
     auto match = dp.prefixes().lookup(Prefix{source, RL_ADDR_LEN * 8}.key());
-    if (!match)
+    if (!match || match->rule == RL_NO_RULE)
         return state;
     const std::uint32_t slot = match->rule;
     state.rule = slot;

@@ -28,8 +28,8 @@ std::vector<InstalledRule> DatapathRuleTable::installed() const
     auto prefixes = dp_.prefixes();
     for (const auto &key : prefixes.keys()) {
         auto target = prefixes.lookup(key);
-        if (!target)
-            continue; // removed meanwhile
+        if (!target || target->rule == RL_NO_RULE)
+            continue; // removed meanwhile, or the IPv4 space with no rule (ipv4_space_key)
         Prefix prefix;
         prefix.length = key.prefixlen;
         std::memcpy(prefix.address.bytes.data(), key.addr, RL_ADDR_LEN);
@@ -109,7 +109,13 @@ void DatapathRuleTable::put_prefix(const Prefix &prefix, std::uint32_t index)
 
 void DatapathRuleTable::remove_prefix(const Prefix &prefix)
 {
-    dp_.prefixes().erase(prefix.key());
+    // 0.0.0.0/0 is never removed, only left with no rule (in one update: IPv4 is never without
+    // it), so that no IPv6 prefix becomes an IPv4 source's longest match.
+    const rl_prefix_key key = prefix.key();
+    if (is_ipv4_space(key))
+        dp_.prefixes().update(key, rl_prefix_value{RL_NO_RULE});
+    else
+        dp_.prefixes().erase(key);
 }
 
 void DatapathRuleTable::free_rule(std::uint32_t index)

@@ -90,5 +90,33 @@ TEST_F(ReconcileMapsTest, RemovedRuleStopsMatchingAndDefaultCoversBothFamilies)
     EXPECT_EQ(dp_->prefixes().keys().size(), 2u);
 }
 
+TEST_F(ReconcileMapsTest, Ipv6RuleNeverCoversIpv4AsRulesForEverythingComeAndGo)
+{
+    config::Rule deny = limit("::/8", 1, 1);
+    deny.action = RL_ACTION_DENY;
+    deny.limits.clear();
+    config::Rule everything4 = limit("0.0.0.0/0", 1, 4);
+    config_.rules = {deny, everything4};
+    reconcile();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 4u);
+
+    // 0.0.0.0/0 goes: its entry stays, with no rule, so ::/8 still does not cover IPv4.
+    config_.rules = {deny};
+    reconcile();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 10u);
+    EXPECT_EQ(packets(RL_REASON_NO_RULE, RL_VERDICT_PASS), 10u);
+    EXPECT_EQ(passed_of(udp_from("0:1::1"), 10), 0u);
+    EXPECT_TRUE(reconcile().empty()) << "the entry for 0.0.0.0/0 is no rule of the plan's";
+
+    // The default takes the entry over, and leaves it with no rule when it goes.
+    config_.default_limits = {{RL_UNIT_PACKETS, 1, 2}};
+    reconcile();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.3"), 10), 2u);
+    config_.default_limits.clear();
+    reconcile();
+    EXPECT_EQ(passed_of(udp_from("10.0.0.4"), 10), 10u);
+    EXPECT_TRUE(reconcile().empty());
+}
+
 } // namespace
 } // namespace ratelimit::test

@@ -155,6 +155,31 @@ TEST_F(RulesTest, DefaultRuleCoversBothFamiliesAndYieldsToRules)
     EXPECT_EQ(passed_of(udp_from("192.0.2.5"), 10), 4u);
 }
 
+TEST_F(RulesTest, Ipv6RulesCoverOnlyIpv6Sources)
+{
+    // IPv4 is keyed in ::ffff:0:0/96, inside ::/8: the entry the data path keeps for 0.0.0.0/0
+    // is a longer match for every IPv4 source than any IPv6 prefix shorter than /96.
+    add_rule({"::/8"}, compile_rule(RL_ACTION_DENY, {}, false));
+    add_rule({"::/0"}, limit_rule({pps(2)}));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
+    EXPECT_EQ(packets(RL_REASON_NO_RULE, RL_VERDICT_PASS), 10u);
+    EXPECT_EQ(passed_of(udp_from("0:1::5"), 10), 0u);
+    EXPECT_EQ(passed_of(udp_from("2001:db8::5"), 10), 2u);
+
+    // With a rule for 0.0.0.0/0 (in that same entry), IPv4 sources get it, not ::/8.
+    add_rule({"0.0.0.0/0"}, limit_rule({pps(3)}));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
+}
+
+TEST_F(RulesTest, Ipv4MappedIpv6SourceNeverDrainsTheIpv4SourcesBucket)
+{
+    add_limit("10.0.0.0/8", pps(3));
+    EXPECT_EQ(passed_of(udp6_from_mapped("10.0.0.1"), 10), 0u);
+    EXPECT_EQ(packets(RL_REASON_MALFORMED, RL_VERDICT_DROP), 10u);
+    EXPECT_FALSE(dp_->sources().lookup(addr("10.0.0.1").key()));
+    EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u); // its whole burst
+}
+
 TEST_F(RulesTest, NoRuleAndNoDefaultPassesUntracked)
 {
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);

@@ -58,8 +58,7 @@ class DaemonTest : public ::testing::Test
                                      << R"("},
             "state_dir": ")" << (dir_.path() / "state").string()
                                      << R"(",
-            "pin_dir": ")" << pin_dir().string()
-                                     << R"(",
+            )" << pin_dir_json() << R"(
             "metrics": )" << metrics_json()
                                      << extra << "}";
     }
@@ -262,6 +261,13 @@ class DaemonTest : public ::testing::Test
         return errors;
     }
 
+    // The "pin_dir" field write_config writes (with its comma), if any.
+    std::string pin_dir_json() const
+    {
+        const std::string pins = pin_dir_setting_.value_or(pin_dir().string());
+        return pins.empty() ? "" : R"("pin_dir": ")" + pins + R"(",)";
+    }
+
     std::string metrics_json() const
     {
         return metrics_listen_.empty()
@@ -271,6 +277,9 @@ class DaemonTest : public ::testing::Test
 
     TempDir dir_;
     std::string metrics_listen_; // empty: metrics off
+    // The configs' pin_dir: pin_dir() (on the test's own bpffs) unless set; empty: none, so the
+    // daemon uses its default.
+    std::optional<std::string> pin_dir_setting_;
     std::optional<NetNs> sender_ns_, host_ns_;
     std::optional<VethPair> veth_;
     std::optional<UdpCounter> counter_;

@@ -3,6 +3,7 @@
 
 #include <linux/bpf.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,17 @@ Frame udp_from(std::string_view source, std::uint16_t payload)
     Address src = addr(source);
     Address dst = addr(src.is_v4() ? "198.51.100.1" : "2001:db8:ffff::1");
     return FrameBuilder().ip(src, dst).udp_payload(payload).build();
+}
+
+Frame udp6_from_mapped(std::string_view ipv4)
+{
+    const Address mapped = addr(ipv4);
+    if (!mapped.is_v4())
+        throw std::invalid_argument("not an IPv4 address: " + std::string(ipv4));
+    Frame frame = udp_from("2001:db8::1");
+    constexpr std::size_t kIpv6Source = 14 + 8; // after Ethernet, 8 bytes into the IPv6 header
+    std::copy(mapped.bytes.begin(), mapped.bytes.end(), frame.begin() + kIpv6Source);
+    return frame;
 }
 
 void DatapathTest::SetUp()

@@ -21,6 +21,8 @@ Prefix prefix(std::string_view text);
 
 // A UDP frame from `source` (IPv4 or IPv6) with `payload` bytes after the UDP header.
 Frame udp_from(std::string_view source, std::uint16_t payload = 18);
+// An IPv6 UDP frame whose source is the IPv4-mapped form of `ipv4` (::ffff:a.b.c.d).
+Frame udp6_from_mapped(std::string_view ipv4);
 
 class DatapathTest : public ::testing::Test
 {
