@@ -119,8 +119,9 @@ Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler
     // steady_clock is CLOCK_MONOTONIC: deadlines are armed as they are.
     idle_timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                             "create the control socket's idle timer"));
-    loop_.watch(listener_.get(), [this](std::uint32_t) { accept_clients(); });
-    loop_.watch(idle_timer_.get(), [this](std::uint32_t) { close_idle_connections(); });
+    loop_.watch(listener_.get(), "the control socket", [this](std::uint32_t) { accept_clients(); });
+    loop_.watch(idle_timer_.get(), "the control socket's idle timer",
+                [this](std::uint32_t) { close_idle_connections(); });
     spdlog::info("control socket {} (root{})", path_,
                  group_ ? " and group " + group_name_ : std::string(" only"));
 }
@@ -189,7 +190,8 @@ void Server::admit(UniqueFd fd)
     connection.events = EPOLLIN;
     connection.deadline = Clock::now() + kIdleTimeout;
     loop_.watch(
-        key, [this, key](std::uint32_t events) { on_event(key, events); }, connection.events);
+        key, "a control connection of uid " + std::to_string(peer.uid),
+        [this, key](std::uint32_t events) { on_event(key, events); }, connection.events);
     arm_idle_timer();
 }
 
