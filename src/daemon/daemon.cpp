@@ -108,6 +108,7 @@ Daemon::~Daemon() = default; // here, where Commands is a complete type
 
 void Daemon::start()
 {
+    raise_open_files_limit();
     make_dirs(runtime_dir(config_), 0755);
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
