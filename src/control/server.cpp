@@ -121,10 +121,10 @@ Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler
     }
     listener_ = listen_at(path_, group_);
     // steady_clock is CLOCK_MONOTONIC: deadlines are armed as they are.
-    idle_timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-                            "create the control socket's idle timer"));
-    loop_.watch(listener_.get(), [this](std::uint32_t) { accept_clients(); });
-    loop_.watch(idle_timer_.get(), [this](std::uint32_t) { close_idle_connections(); });
+    timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+                       "create the control socket's timer"));
+    loop_.watch(listener_.get(), "the control socket", [this](std::uint32_t) { accept_clients(); });
+    loop_.watch(timer_.get(), "the control socket's timer", [this](std::uint32_t) { on_timer(); });
     spdlog::info("control socket {} (root{})", path_,
                  group_ ? " and group " + group_name_ : std::string(" only"));
 }
@@ -134,7 +134,7 @@ Server::~Server()
     try {
         for (const auto &[fd, connection] : connections_)
             loop_.forget(fd);
-        loop_.forget(idle_timer_.get());
+        loop_.forget(timer_.get());
         loop_.forget(listener_.get());
     } catch (const std::exception &e) {
         spdlog::warn("control socket: {}", e.what());
@@ -153,18 +153,35 @@ void Server::accept_clients()
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             // Out of descriptors or memory: the listener would stay readable and spin the loop.
-            pause_accepting(std::strerror(errno));
+            pause_accepting(errno);
             return;
+        }
+        if (accept_failed_) {
+            accept_failed_ = false;
+            spdlog::info("control socket: accepting connections again");
         }
         admit(std::move(fd));
     }
 }
 
-void Server::pause_accepting(const char *why)
+void Server::pause_accepting(int error)
 {
-    spdlog::warn("control socket: cannot accept connections ({}); waiting until one closes", why);
-    accepting_ = false;
+    if (!accept_failed_)
+        spdlog::warn("control socket: cannot accept connections ({}); retrying every {} ms",
+                     std::strerror(error), kAcceptRetry.count());
+    accept_failed_ = true;
+    accept_retry_ = Clock::now() + kAcceptRetry;
     loop_.modify(listener_.get(), 0);
+    arm_timer();
+}
+
+void Server::resume_accepting()
+{
+    if (!accept_retry_)
+        return;
+    accept_retry_.reset();
+    // Level-triggered: connections that queued meanwhile are accepted on the next turn.
+    loop_.modify(listener_.get(), EPOLLIN);
 }
 
 void Server::admit(UniqueFd fd)
@@ -193,8 +210,9 @@ void Server::admit(UniqueFd fd)
     connection.events = EPOLLIN;
     connection.deadline = Clock::now() + kIdleTimeout;
     loop_.watch(
-        key, [this, key](std::uint32_t events) { on_event(key, events); }, connection.events);
-    arm_idle_timer();
+        key, "a control connection of uid " + std::to_string(peer.uid),
+        [this, key](std::uint32_t events) { on_event(key, events); }, connection.events);
+    arm_timer();
 }
 
 Server::Peer Server::identify(int fd) const
@@ -236,7 +254,7 @@ void Server::on_event(int fd, std::uint32_t events)
             connection.events = wanted;
         }
     }
-    arm_idle_timer();
+    arm_timer();
 }
 
 // Takes in what the peer sent; false when the connection has failed.
@@ -360,18 +378,23 @@ void Server::close_connection(int fd)
 {
     loop_.forget(fd);
     connections_.erase(fd);
-    if (!accepting_) {
-        accepting_ = true;
-        loop_.modify(listener_.get(), EPOLLIN);
-    }
+    resume_accepting(); // a descriptor is free now
 }
 
-void Server::close_idle_connections()
+void Server::on_timer()
 {
     std::uint64_t expirations;
-    if (::read(idle_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw KernelError(errno, "read the control socket's idle timer");
+    if (::read(timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        throw KernelError(errno, "read the control socket's timer");
     const auto now = Clock::now();
+    close_idle_connections(now);
+    if (accept_retry_ && *accept_retry_ <= now)
+        resume_accepting();
+    arm_timer();
+}
+
+void Server::close_idle_connections(Clock::time_point now)
+{
     std::vector<int> idle;
     for (auto &[fd, connection] : connections_) {
         if (connection.deadline > now)
@@ -392,18 +415,19 @@ void Server::close_idle_connections()
                       connections_.at(fd).peer.uid);
         close_connection(fd);
     }
-    arm_idle_timer();
 }
 
-void Server::arm_idle_timer()
+void Server::arm_timer()
 {
+    std::optional<Clock::time_point> earliest = accept_retry_;
+    for (const auto &[fd, connection] : connections_)
+        if (!earliest || connection.deadline < *earliest)
+            earliest = connection.deadline;
     itimerspec when{}; // all zero: disarmed
-    auto earliest = std::ranges::min_element(
-        connections_, {}, [](const auto &entry) { return entry.second.deadline; });
-    if (earliest != connections_.end())
-        when.it_value = to_timespec(earliest->second.deadline);
-    check(timerfd_settime(idle_timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr),
-          "arm the control socket's idle timer");
+    if (earliest)
+        when.it_value = to_timespec(*earliest);
+    check(timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr),
+          "arm the control socket's timer");
 }
 
 } // namespace ratelimit::control

@@ -8,7 +8,12 @@
 // - malformed JSON or an unknown command gets an error, and the connection serves on;
 // - a connection that has not completed a request within kIdleTimeout is closed (a half-sent
 //   request gets an error first);
-// - a client that does not read its answers is not read from until it does.
+// - a client that does not read its answers is not read from until it does;
+// - at most kMaxConnections are served at once; one more is answered busy and closed.
+// When accept() fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: the
+// daemon's other sockets may hold them all), accepting pauses and is retried every
+// kAcceptRetry (and at once when a connection of ours closes): the socket serves again as soon as
+// the shortage ends, whoever caused it.
 // Peers are checked with SO_PEERCRED: root and members of the group may do everything; anyone
 // else is answered permission_denied, logged, and disconnected.
 
@@ -41,6 +46,7 @@ class Server
     using Clock = std::chrono::steady_clock;
     static constexpr std::chrono::seconds kIdleTimeout{10};
     static constexpr std::size_t kMaxConnections = 128;
+    static constexpr std::chrono::milliseconds kAcceptRetry{250};
 
     // Runs a request and returns its result. Throws RequestError to refuse it; any other
     // exception is logged and answered as an internal error.
@@ -82,17 +88,20 @@ class Server
     bool send_unsent(Connection &connection);
     std::string answer(Connection &connection, std::string_view line);
     void close_connection(int fd);
-    void close_idle_connections();
-    void arm_idle_timer();
-    void pause_accepting(const char *why);
+    void on_timer();
+    void close_idle_connections(Clock::time_point now);
+    void arm_timer();
+    void pause_accepting(int error);
+    void resume_accepting();
 
     EventLoop &loop_;
     std::string path_;
     std::optional<gid_t> group_; // empty: root only
     std::string group_name_;
     Handler handler_;
-    UniqueFd listener_, idle_timer_;
-    bool accepting_ = true;
+    UniqueFd listener_, timer_; // timer_: the connections' deadlines and the accept retry
+    std::optional<Clock::time_point> accept_retry_; // set while accepting is paused
+    bool accept_failed_ = false; // since the last accept that succeeded: log the change only
     std::map<int, Connection> connections_; // by fd
 };
 

@@ -103,6 +103,7 @@ Daemon::~Daemon() = default; // here, where Commands is a complete type
 
 void Daemon::start()
 {
+    raise_open_files_limit();
     make_dirs(runtime_dir(config_), 0755);
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
@@ -149,10 +150,11 @@ void Daemon::start()
         sigaddset(&mask, sig);
     check(sigprocmask(SIG_BLOCK, &mask, nullptr), "block signals");
     signals_.reset(check(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "create signalfd"));
-    loop_.watch(signals_.get(), [this](std::uint32_t) { on_signal(); });
+    loop_.watch(signals_.get(), "signals", [this](std::uint32_t) { on_signal(); });
     expiry_timer_.reset(check(timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK),
                               "create the expiry timer"));
-    loop_.watch(expiry_timer_.get(), [this](std::uint32_t) { expire_runtime_rules(); });
+    loop_.watch(expiry_timer_.get(), "the runtime rules' expiry timer",
+                [this](std::uint32_t) { expire_runtime_rules(); });
     arm_expiry_timer();
     last_reload_ = {WallClock::now(), true, "started"};
     config_loaded_ = last_reload_.when;

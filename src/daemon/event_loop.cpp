@@ -4,6 +4,9 @@
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <exception>
+
+#include <spdlog/spdlog.h>
 
 #include "kernel/error.hpp"
 
@@ -12,13 +15,13 @@ namespace ratelimit
 
 EventLoop::EventLoop() : epoll_(check(epoll_create1(EPOLL_CLOEXEC), "create epoll instance")) {}
 
-void EventLoop::watch(int fd, Handler handler, std::uint32_t events)
+void EventLoop::watch(int fd, std::string name, Handler handler, std::uint32_t events)
 {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
-    check(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "watch fd " + std::to_string(fd));
-    handlers_[fd] = std::move(handler);
+    check(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "watch " + name);
+    watched_[fd] = {std::move(name), std::move(handler)};
 }
 
 void EventLoop::modify(int fd, std::uint32_t events)
@@ -32,7 +35,7 @@ void EventLoop::modify(int fd, std::uint32_t events)
 
 void EventLoop::forget(int fd)
 {
-    if (handlers_.erase(fd))
+    if (watched_.erase(fd))
         check(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr),
               "stop watching fd " + std::to_string(fd));
 }
@@ -47,10 +50,17 @@ void EventLoop::run()
             continue;
         check(n, "wait for events");
         for (int i = 0; i < n && running_; i++) {
-            auto it = handlers_.find(events[i].data.fd);
-            if (it != handlers_.end()) {
-                auto handler = it->second; // a handler may forget its own fd
-                handler(events[i].events);
+            auto it = watched_.find(events[i].data.fd);
+            if (it == watched_.end())
+                continue;
+            const Watched watched = it->second; // a handler may forget its own fd
+            try {
+                watched.handler(events[i].events);
+            } catch (const std::exception &e) {
+                spdlog::error("{}: {}", watched.name, e.what());
+            } catch (...) {
+                spdlog::error("{}: failed with an exception that is not a std::exception",
+                              watched.name);
             }
         }
     }

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
 // A single-threaded epoll loop: the daemon's signals, timers and sockets are all file
-// descriptors, served one event at a time, so no state is shared between threads.
+// descriptors, served one event at a time, so no state is shared between threads. A handler that
+// throws is logged with the name it was watched under, and the loop serves on: one failed event
+// (a state file that cannot be written, say) never ends the daemon without its clean shutdown.
 
 #include <sys/epoll.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 
 #include "kernel/fd.hpp"
 
@@ -20,8 +23,9 @@ class EventLoop
     using Handler = std::function<void(std::uint32_t events)>;
 
     EventLoop();
-    // Calls `handler` whenever `fd` is readable (or `events` occur). The fd stays the caller's.
-    void watch(int fd, Handler handler, std::uint32_t events = EPOLLIN);
+    // Calls `handler` whenever `fd` is readable (or `events` occur). The fd stays the caller's;
+    // `name` says what it is in the log ("the control socket").
+    void watch(int fd, std::string name, Handler handler, std::uint32_t events = EPOLLIN);
     // Changes the events a watched fd's handler is called for.
     void modify(int fd, std::uint32_t events);
     void forget(int fd);
@@ -31,7 +35,11 @@ class EventLoop
 
   private:
     UniqueFd epoll_;
-    std::map<int, Handler> handlers_;
+    struct Watched {
+        std::string name;
+        Handler handler;
+    };
+    std::map<int, Watched> watched_;
     bool running_ = false;
 };
 

@@ -5,11 +5,13 @@
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -18,6 +20,24 @@
 
 namespace ratelimit
 {
+
+void raise_open_files_limit()
+{
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        spdlog::warn("cannot read the limit on open files: {}", std::strerror(errno));
+        return;
+    }
+    if (limit.rlim_cur >= limit.rlim_max)
+        return;
+    const rlim_t soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        spdlog::warn("cannot raise the limit on open files from {} to {}: {}", soft, limit.rlim_max,
+                     std::strerror(errno));
+    else
+        spdlog::info("limit on open files raised from {} to {}", soft, limit.rlim_max);
+}
 
 void make_dirs(const std::string &dir, unsigned mode)
 {

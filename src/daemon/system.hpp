@@ -23,6 +23,12 @@ struct PinMount {
 // as long as the daemon's own namespace: the result says so.
 PinMount ensure_bpffs(const std::string &dir);
 
+// Raises the soft limit on open files to the hard one (systemd starts services with a soft limit
+// of 1024 for the sake of select(), which the daemon does not use). Every listener of the daemon
+// bounds its own connections, so the limit is headroom, not what keeps one port from starving
+// another. Logs, and carries on, if it cannot.
+void raise_open_files_limit();
+
 // mkdir -p with `mode` for the directories it creates.
 void make_dirs(const std::string &dir, unsigned mode);
 

@@ -12,23 +12,19 @@
 #include <string_view>
 
 #include <bpf/bpf.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
 #include "kernel/error.hpp"
 #include "metrics/exposition.hpp"
+#include "metrics/http_server.hpp"
 
 namespace ratelimit::metrics
 {
 
 namespace
 {
-
-// Scrapes are rare (every 15 s or so) and each reads the maps whole: two workers let one client
-// that connects and sends nothing not stall the scraper, without more threads idling.
-constexpr std::size_t kWorkerThreads = 2;
 
 struct HostPort {
     std::string host;
@@ -85,12 +81,10 @@ class SignalsBlocked
 } // namespace
 
 Exporter::Exporter(const std::string &listen, const Datapath &dp, DaemonFigures figures)
-    : dp_(dp), figures_(std::move(figures)), server_(std::make_unique<httplib::Server>())
+    : dp_(dp), figures_(std::move(figures))
 {
-    server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
-    // One request per connection: with keep-alive, stopping would wait for idle connections to
-    // time out, and a scrape every few seconds gains nothing from it.
-    server_->set_keep_alive_max_count(1);
+    const SignalsBlocked for_the_new_threads;
+    server_ = std::make_unique<BoundedHttpServer>();
     server_->Get("/metrics", [this](const httplib::Request &, httplib::Response &response) {
         try {
             response.set_content(scrape(), kContentType);
@@ -107,7 +101,6 @@ Exporter::Exporter(const std::string &listen, const Datapath &dp, DaemonFigures 
     if (!server_->bind_to_port(address.host, address.port))
         throw std::runtime_error("metrics.listen: cannot listen on " + listen +
                                  (errno ? std::string(": ") + std::strerror(errno) : ""));
-    const SignalsBlocked for_the_new_threads;
     listener_ = std::thread([this] {
         if (!server_->listen_after_bind())
             spdlog::error("metrics: the HTTP server stopped accepting connections");

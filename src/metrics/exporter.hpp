@@ -4,7 +4,7 @@
 // never holds up the daemon's event loop. A scrape reads the data path's maps then and there (map
 // reads are system calls, safe from any thread) and takes the daemon's own figures from the copy
 // the event loop last published, under a mutex: the HTTP threads touch no other daemon state.
-// Any other path is 404.
+// Any other path is 404. What any client may take of it is bounded: see http_server.hpp.
 
 #include <atomic>
 #include <memory>
@@ -15,13 +15,10 @@
 #include "datapath/datapath.hpp"
 #include "metrics/figures.hpp"
 
-namespace httplib
-{
-class Server;
-}
-
 namespace ratelimit::metrics
 {
+
+class BoundedHttpServer;
 
 class Exporter
 {
@@ -45,7 +42,7 @@ class Exporter
     const Datapath &dp_;
     mutable std::mutex mutex_;
     DaemonFigures figures_; // guarded by mutex_
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<BoundedHttpServer> server_;
     std::atomic<bool> listener_ended_{false};
     std::thread listener_;
 };

@@ -6,12 +6,15 @@
 #include <net/if.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "daemon_fixture.hpp"
+#include "open_files_limit.hpp"
 
 namespace ratelimit::test
 {
@@ -240,6 +243,23 @@ TEST_F(DaemonTest, OneInstanceAtATime)
         << second.stderr_text();
     EXPECT_FALSE(first.wait_for(std::chrono::milliseconds(0)));
     EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
+}
+
+TEST_F(DaemonTest, RaisesItsSoftOpenFilesLimitToTheHardOne)
+{
+    write_config(kStandardRules);
+    rlimit own{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &own), 0);
+    std::optional<Process> daemon;
+    {
+        // Started with systemd's default soft limit (or one below the hard limit, if lower).
+        const OpenFilesLimit inherited(std::min<rlim_t>(1024, own.rlim_max - 1));
+        daemon.emplace(start_daemon());
+    }
+    rlimit raised{};
+    ASSERT_EQ(::prlimit(daemon->pid(), RLIMIT_NOFILE, nullptr, &raised), 0);
+    EXPECT_EQ(raised.rlim_cur, own.rlim_max);
+    EXPECT_EQ(raised.rlim_max, own.rlim_max);
 }
 
 } // namespace

@@ -2,12 +2,17 @@
 // /metrics end to end (see daemon_fixture.hpp): a live scrape passes `promtool check metrics`, a
 // real Prometheus scraping the daemon reports the packets the far side counted, ratelimitctl
 // stats shows the same counters, and no counter goes back across a reload or a restart that
-// keeps the program attached. Everything HTTP happens on the loopback of the daemon's network
-// namespace.
+// keeps the program attached. No client of the metrics port can take the daemon's memory or
+// descriptors or hold up a scrape: a body is refused before it is read, a client that drips its
+// request is cut off, and connections held open never starve the control socket. Everything HTTP
+// happens on the loopback of the daemon's network namespace.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -31,6 +36,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
 #include "daemon_fixture.hpp"
+#include "metrics/http_server.hpp"
 
 namespace ratelimit::test
 {
@@ -40,6 +46,7 @@ namespace
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 struct HttpAnswer {
     int status = 0;
@@ -113,12 +120,13 @@ class MetricsTest : public DaemonTest
     }
 
     // GET `target` (a path and query) from 127.0.0.1:`port` in the daemon's namespace.
-    HttpAnswer http_get(std::uint16_t port, const std::string &target) const
+    HttpAnswer http_get(std::uint16_t port, const std::string &target,
+                        std::chrono::seconds timeout = 10s) const
     {
         return host_ns_->run([&] {
             httplib::Client client("127.0.0.1", port);
             client.set_connection_timeout(5s);
-            client.set_read_timeout(10s);
+            client.set_read_timeout(timeout);
             auto result = client.Get(target.c_str());
             if (!result)
                 throw std::runtime_error("GET 127.0.0.1:" + std::to_string(port) + target + ": " +
@@ -128,9 +136,9 @@ class MetricsTest : public DaemonTest
         });
     }
 
-    std::string scrape() const
+    std::string scrape(std::chrono::seconds timeout = 10s) const
     {
-        HttpAnswer answer = http_get(metrics_port_, "/metrics");
+        HttpAnswer answer = http_get(metrics_port_, "/metrics", timeout);
         if (answer.status != 200)
             throw std::runtime_error("/metrics answered " + std::to_string(answer.status) + ": " +
                                      answer.body);
@@ -186,12 +194,32 @@ class MetricsTest : public DaemonTest
         return series;
     }
 
-    // `ratelimitctl --json stats`, through the daemon's control socket.
-    json ctl_stats() const
+    // `ratelimitctl --json COMMAND`, through the daemon's control socket.
+    json ctl(const std::string &command) const
     {
-        return json::parse(
-            run_command({RATELIMITCTL_PATH, "--socket",
-                         (dir_.path() / "run/ratelimitd.sock").string(), "--json", "stats"}));
+        return json::parse(run_command({RATELIMITCTL_PATH, "--socket",
+                                        (dir_.path() / "run/ratelimitd.sock").string(), "--timeout",
+                                        "5", "--json", command}));
+    }
+    json ctl_stats() const { return ctl("stats"); }
+
+    // A TCP connection to the metrics port from the daemon's namespace, connected (or, with
+    // `wait` false, still connecting).
+    UniqueFd connect_to_metrics(bool wait = true) const
+    {
+        return host_ns_->run([&] {
+            UniqueFd fd(
+                check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (wait ? 0 : SOCK_NONBLOCK), 0),
+                      "socket"));
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            address.sin_port = htons(metrics_port_);
+            if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 &&
+                (wait || errno != EINPROGRESS))
+                throw KernelError(errno, "connect to the metrics port");
+            return fd;
+        });
     }
 
     std::uint16_t metrics_port_ = 0;
@@ -440,6 +468,178 @@ TEST_F(MetricsTest, AnAddressInUseIsAStartupErrorNamingIt)
               std::string::npos)
         << daemon.stderr_text();
     EXPECT_EQ(attached().prog_id, 0u) << "a daemon that failed to start left its program";
+}
+
+// A line of /proc/PID/status ("VmHWM", ...), in kB.
+long status_kib(pid_t pid, const std::string &field)
+{
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.starts_with(field + ":"))
+            return std::stol(line.substr(field.size() + 1));
+    throw std::runtime_error("no " + field + " in /proc/" + std::to_string(pid) + "/status");
+}
+
+std::size_t open_descriptors(pid_t pid)
+{
+    const fs::directory_iterator fds("/proc/" + std::to_string(pid) + "/fd");
+    return static_cast<std::size_t>(std::distance(fds, fs::directory_iterator()));
+}
+
+struct Refusal {
+    int status = 0;            // of the answer; 0 if none came
+    std::size_t body_sent = 0; // bytes of the body the daemon took before it answered
+    Clock::duration took{};
+};
+
+// Sends `head` and then up to `body` bytes of body on `fd`, as fast as the daemon takes them,
+// until the daemon answers (or 10 s pass).
+Refusal send_with_body(int fd, const std::string &head, std::size_t body)
+{
+    const auto start = Clock::now();
+    check(::fcntl(fd, F_SETFL, O_NONBLOCK), "make the client non-blocking");
+    const std::string zeros(64 * 1024, '\0');
+    std::string_view head_left = head;
+    std::string received;
+    Refusal refusal;
+    for (;;) {
+        const bool sending = !head_left.empty() || refusal.body_sent < body;
+        pollfd watched{fd, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0};
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(start + 10s - Clock::now());
+        if (left <= 0ms || ::poll(&watched, 1, static_cast<int>(left.count())) <= 0)
+            break;
+        if (watched.revents & (POLLIN | POLLHUP | POLLERR)) {
+            char chunk[4096];
+            const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+            if (got <= 0)
+                break;
+            received.append(chunk, static_cast<std::size_t>(got));
+            if (received.find("\r\n") != std::string::npos)
+                break; // the status line
+            continue;
+        }
+        const std::string_view next =
+            !head_left.empty() ? head_left
+                               : std::string_view(zeros).substr(0, body - refusal.body_sent);
+        const ssize_t sent = ::send(fd, next.data(), next.size(), MSG_NOSIGNAL);
+        if (sent < 0)
+            break;
+        if (!head_left.empty())
+            head_left.remove_prefix(static_cast<std::size_t>(sent));
+        else
+            refusal.body_sent += static_cast<std::size_t>(sent);
+    }
+    refusal.took = Clock::now() - start;
+    if (received.starts_with("HTTP/1.1 "))
+        refusal.status = std::stoi(received.substr(9, 3));
+    return refusal;
+}
+
+TEST_F(MetricsTest, ARequestWithABodyIsRefusedBeforeItsBodyIsRead)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    ASSERT_NO_THROW(scrape());
+    const long peak_before = status_kib(daemon.pid(), "VmHWM");
+    constexpr std::size_t kBody = 128u << 20;
+    const std::string length = "Content-Length: 1000000000\r\n";
+    const struct {
+        std::string head;
+        int status;
+    } requests[] = {
+        {"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + length + "\r\n", 405},
+        {"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + length + "\r\n", 413},
+        {"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n", 413},
+    };
+    for (const auto &request : requests) {
+        const UniqueFd fd = connect_to_metrics();
+        const Refusal refusal = send_with_body(fd.get(), request.head, kBody);
+        EXPECT_EQ(refusal.status, request.status) << request.head;
+        EXPECT_LT(refusal.took, 2s) << request.head;
+        EXPECT_LT(refusal.body_sent, kBody) << request.head << "the daemon took in the whole body";
+    }
+    {
+        // And a head over the bound is refused, not read on.
+        const UniqueFd fd = connect_to_metrics();
+        const std::string padding(metrics::BoundedHttpServer::kMaxRequestBytes, 'x');
+        EXPECT_EQ(send_with_body(fd.get(),
+                                 "GET /metrics HTTP/1.1\r\nX-Padding: " + padding + "\r\n\r\n", 0)
+                      .status,
+                  431);
+    }
+    const long grown = status_kib(daemon.pid(), "VmHWM") - peak_before;
+    EXPECT_LT(grown, 16 * 1024) << "kB more at the daemon's peak";
+    EXPECT_NO_THROW(scrape());
+}
+
+TEST_F(MetricsTest, ClientsThatDripTheirRequestAreCutOffAndHoldUpNoScrape)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    // Each sends a header line a second: each read is quick, only the whole request is slow.
+    std::vector<UniqueFd> drippers;
+    for (int i = 0; i < 3; i++)
+        drippers.push_back(connect_to_metrics());
+    const auto connected = Clock::now();
+    // Stopped and joined when the test ends, whatever it asserted.
+    const std::jthread drip([&](std::stop_token stop) {
+        std::string line = "GET /metrics HTTP/1.1\r\n";
+        while (!stop.stop_requested()) {
+            for (const auto &fd : drippers)
+                ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL); // fails once cut off
+            line = "X-Drip: 1\r\n";
+            for (int i = 0; i < 20 && !stop.stop_requested(); i++)
+                std::this_thread::sleep_for(50ms);
+        }
+    });
+    std::this_thread::sleep_for(500ms); // the daemon has taken them in
+    for (int i = 0; i < 3; i++) {
+        const auto start = Clock::now();
+        EXPECT_NO_THROW(scrape(3s)) << "scrape " << i << " while the drippers drip";
+        EXPECT_LT(Clock::now() - start, 2s);
+    }
+    // And the drippers are answered 408 and cut off once their deadline has passed.
+    for (const auto &fd : drippers) {
+        pollfd readable{fd.get(), POLLIN, 0};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            connected + metrics::BoundedHttpServer::kRequestDeadline + 2s - Clock::now());
+        ASSERT_EQ(::poll(&readable, 1, static_cast<int>(std::max(left, 0ms).count())), 1)
+            << "a dripper still connected after the request deadline";
+        char answer[64] = {};
+        EXPECT_GT(::recv(fd.get(), answer, sizeof answer - 1, 0), 0);
+        EXPECT_TRUE(std::string(answer).starts_with("HTTP/1.1 408")) << answer;
+    }
+    EXPECT_LT(Clock::now() - connected, metrics::BoundedHttpServer::kRequestDeadline + 2s);
+}
+
+TEST_F(MetricsTest, ConnectionsHeldToTheMetricsPortNeverStarveTheControlSocket)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    // Room for what the metrics port may hold and a few more, as a low RLIMIT_NOFILE leaves;
+    // without its bound, connections held to it took every descriptor there was.
+    const rlim_t most = open_descriptors(daemon.pid()) + metrics::BoundedHttpServer::kWorkers +
+                        metrics::BoundedHttpServer::kMaxWaiting + 8;
+    const rlimit lowered{most, most};
+    ASSERT_EQ(::prlimit(daemon.pid(), RLIMIT_NOFILE, &lowered, nullptr), 0) << std::strerror(errno);
+    std::vector<UniqueFd> held;
+    for (rlim_t i = 0; i < 4 * most; i++)
+        held.push_back(connect_to_metrics(false));
+    std::this_thread::sleep_for(500ms); // the daemon takes what it will of them
+
+    EXPECT_NO_THROW(ctl("status")) << "while the connections are held";
+    write_config(R"([{"match": "10.1.0.0/16", "action": "deny"}])");
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "rules (reload)");
+
+    held.clear();
+    std::this_thread::sleep_for(200ms);
+    json status;
+    ASSERT_NO_THROW(status = ctl("status")) << "after the connections closed";
+    EXPECT_EQ(status["last_reload"]["ok"], true) << status.dump();
+    EXPECT_NO_THROW(scrape());
+    EXPECT_EQ(delivered("10.1.0.1", 5), 0u) << "the reloaded rules are in force";
 }
 
 } // namespace

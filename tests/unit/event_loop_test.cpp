@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The event loop outlives a handler that throws: the failure is logged and the loop serves on,
+// so one failed event (a state save in the expiry handler, say) never ends the daemon without
+// its clean shutdown.
+
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "daemon/event_loop.hpp"
+#include "kernel/error.hpp"
+#include "kernel/fd.hpp"
+
+namespace ratelimit
+{
+namespace
+{
+
+UniqueFd make_eventfd()
+{
+    return UniqueFd(check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+}
+
+void signal_fd(int fd)
+{
+    const std::uint64_t one = 1;
+    check(static_cast<int>(::write(fd, &one, sizeof one)), "write an eventfd");
+}
+
+void drain(int fd)
+{
+    std::uint64_t count;
+    check(static_cast<int>(::read(fd, &count, sizeof count)), "read an eventfd");
+}
+
+TEST(EventLoopTest, AHandlerThatThrowsIsLoggedAndTheLoopServesOn)
+{
+    EventLoop loop;
+    const UniqueFd failing = make_eventfd(), next = make_eventfd();
+    int failures = 0;
+    bool next_served = false;
+    // Each failure wakes the failing handler again, twice, then `next`: the loop must run the
+    // throwing handler three times, and then a handler of another fd.
+    loop.watch(failing.get(), "a failing handler", [&](std::uint32_t) {
+        drain(failing.get());
+        failures++;
+        signal_fd(failures < 3 ? failing.get() : next.get());
+        if (failures == 2)
+            throw 42; // not a std::exception either
+        throw std::runtime_error("cannot write the state file");
+    });
+    loop.watch(next.get(), "the next handler", [&](std::uint32_t) {
+        drain(next.get());
+        next_served = true;
+        loop.stop();
+    });
+    signal_fd(failing.get());
+    EXPECT_NO_THROW(loop.run());
+    EXPECT_EQ(failures, 3);
+    EXPECT_TRUE(next_served);
+}
+
+} // namespace
+} // namespace ratelimit
