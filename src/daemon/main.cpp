@@ -4,7 +4,8 @@
 //   ratelimitd [-c FILE] [--check] [--log-level LEVEL]
 //
 // Exit codes: 0 stopped cleanly (or --check found the config valid), 1 failed at run time,
-// 2 bad arguments, 78 invalid config (EX_CONFIG).
+// 2 bad arguments, 78 invalid config, or a config or state file that others could have written
+// (EX_CONFIG: restarting will not fix either).
 
 #include <cstdarg>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "files/trusted_file.hpp"
 
 namespace
 {
@@ -83,6 +85,9 @@ int main(int argc, char **argv)
     try {
         ratelimit::Daemon daemon(config_path, *parsed.config);
         daemon.run();
+    } catch (const ratelimit::UntrustedFile &e) {
+        spdlog::critical("{}", e.what());
+        return kExitConfig;
     } catch (const std::exception &e) {
         spdlog::critical("{}", e.what());
         return 1;

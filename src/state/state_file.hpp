@@ -4,7 +4,8 @@
 // read whole, and replaced whole, atomically and durably, so that a crash at any point leaves
 // either the old file or the new one. Directories are made mode 0750 and files mode 0640
 // whatever the umask: the state directory, not the daemon's environment, decides who may read
-// them.
+// them. The directory must be trusted (files/trusted_file.hpp: owned by root, writable by no one
+// else), and no symbolic link in it is followed, neither to read a file nor to write one.
 
 #include <optional>
 #include <string>
@@ -13,12 +14,14 @@
 namespace ratelimit
 {
 
-// The file's text; nullopt when there is no file. Throws KernelError naming the file.
+// The file's text; nullopt when there is no file. Throws UntrustedFile (a std::runtime_error)
+// saying what is wrong with the file or its directory, or KernelError naming the file.
 std::optional<std::string> read_state_file(const std::string &path);
 
-// Replaces `path` with `text`: PATH.tmp is written and synced, renamed over PATH, and the
-// directory synced. Creates missing directories. Throws KernelError naming the operation and the
-// file; PATH is then unchanged.
+// Replaces `path` with `text`: PATH.tmp is made anew (whatever was at that name, a leftover or a
+// link, is removed, never followed), written and synced, renamed over PATH, and the directory
+// synced. Creates missing directories. Throws KernelError naming the operation and the file, or
+// UntrustedFile; PATH is then unchanged.
 void replace_state_file(const std::string &path, std::string_view text);
 
 } // namespace ratelimit
