@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -125,6 +126,27 @@ void replace_state_file(const std::string &path, std::string_view text)
         throw;
     }
     check(::fsync(directory.get()), "cannot sync directory " + directory_path);
+}
+
+void SaveStatus::succeeded()
+{
+    saved_ = true;
+    error_.clear();
+}
+
+void SaveStatus::failed(std::string error)
+{
+    saved_ = false;
+    error_ = std::move(error);
+    failures_++;
+}
+
+std::chrono::seconds save_retry_delay(unsigned retry)
+{
+    constexpr std::chrono::seconds kFirst{1}, kLongest{60};
+    // 2^6 s is past the longest already: no shift overflows, however many retries.
+    const unsigned doublings = std::min(retry == 0 ? 0 : retry - 1, 6u);
+    return std::min(kFirst * (1 << doublings), kLongest);
 }
 
 } // namespace ratelimit

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // The state directory's files: no symbolic link is followed, neither to read a file nor to write
 // one; a directory or file others could write (or another user owns) is refused with a message
-// that names it and the fix, and never quotes what is in it.
+// that names it and the fix, and never quotes what is in it; the retry schedule of writes that
+// fail.
 
 #include <gtest/gtest.h>
 
@@ -26,6 +27,7 @@ namespace
 {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 constexpr uid_t kNobody = 65534;
 
@@ -182,6 +184,37 @@ TEST_F(StateFileTest, TheDirectoryItMakesIsTrusted)
     replace_state_file(nested, "text\n");
     ::umask(umask_before);
     EXPECT_EQ(*read_state_file(nested), "text\n");
+}
+
+// ----- failed writes -------------------------------------------------
+
+TEST(SaveStatus, IsBehindFromAChangeUntilAWriteSucceeds)
+{
+    SaveStatus file("/state/runtime-rules.json");
+    EXPECT_TRUE(file.saved());
+    file.changed();
+    EXPECT_FALSE(file.saved());
+    EXPECT_TRUE(file.error().empty());
+    file.failed("No space left on device");
+    file.failed("No space left on device");
+    EXPECT_FALSE(file.saved());
+    EXPECT_EQ(file.error(), "No space left on device");
+    EXPECT_EQ(file.failures(), 2u);
+    file.succeeded();
+    EXPECT_TRUE(file.saved());
+    EXPECT_TRUE(file.error().empty());
+    EXPECT_EQ(file.failures(), 2u) << "a count since the start, as the metric is";
+}
+
+TEST(SaveRetryDelay, DoublesFromOneSecondToAMinute)
+{
+    EXPECT_EQ(save_retry_delay(1), 1s);
+    EXPECT_EQ(save_retry_delay(2), 2s);
+    EXPECT_EQ(save_retry_delay(3), 4s);
+    EXPECT_EQ(save_retry_delay(6), 32s);
+    EXPECT_EQ(save_retry_delay(7), 60s);
+    EXPECT_EQ(save_retry_delay(1000), 60s);
+    EXPECT_EQ(save_retry_delay(~0u), 60s);
 }
 
 } // namespace
