@@ -4,9 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "scratch_dir.hpp"
 
 namespace ratelimit::config
 {
@@ -445,15 +443,10 @@ class ConfigFile : public ::testing::Test
   protected:
     void SetUp() override
     {
-        char pattern[] = "/tmp/config_test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr) << std::strerror(errno);
-        top_ = pattern;
         fs::permissions(top_, fs::perms(0755));
         std::ofstream(path()) << R"({"interfaces": [{"name": "eth0"}]})";
         fs::permissions(path(), fs::perms(0644));
     }
-    void TearDown() override { fs::remove_all(top_); }
-
     std::string path() const { return (top_ / "ratelimitd.json").string(); }
 
     // The one error load_config_file reports for path(), or "" if it loaded it.
@@ -466,7 +459,8 @@ class ConfigFile : public ::testing::Test
         return result.errors.at(0).to_string();
     }
 
-    fs::path top_;
+    test::ScratchDir scratch_;
+    const fs::path &top_ = scratch_.path();
 };
 
 TEST_F(ConfigFile, ARootOwnedFileOnlyItsOwnerCanWriteLoads)

@@ -18,6 +18,7 @@
 
 #include "bpf_test.hpp"
 #include "files/trusted_file.hpp"
+#include "scratch_dir.hpp"
 #include "state/runtime_store.hpp"
 #include "state/state_file.hpp"
 
@@ -36,13 +37,9 @@ class StateFileTest : public ::testing::Test
   protected:
     void SetUp() override
     {
-        char pattern[] = "/tmp/state_file_test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr) << std::strerror(errno);
-        top_ = pattern;
         fs::create_directory(state_dir());
         fs::permissions(state_dir(), fs::perms(0750));
     }
-    void TearDown() override { fs::remove_all(top_); }
 
     fs::path state_dir() const { return top_ / "state"; }
     std::string path(const std::string &name = "runtime-rules.json") const
@@ -75,7 +72,8 @@ class StateFileTest : public ::testing::Test
         return "(read)";
     }
 
-    fs::path top_;
+    test::ScratchDir scratch_;
+    const fs::path &top_ = scratch_.path();
 };
 
 bool contains(const std::string &text, const std::string &part)
