@@ -140,6 +140,16 @@ std::string expiry_clause(const json &rule)
     return rule.at("expires_in_s").is_null() ? "" : ", expires " + expiry_text(rule);
 }
 
+// "/var/lib/ratelimitd/runtime-rules.json: saved", or why not.
+std::string state_file_text(const json &file)
+{
+    const std::string path = file.at("path").get<std::string>();
+    if (file.at("saved").get<bool>())
+        return path + ": saved";
+    return path + ": NOT SAVED (failed writes: " + number(file.at("write_failures")) +
+           "; retrying): " + file.at("error").get<std::string>();
+}
+
 void status(const json &result, std::ostream &out)
 {
     Table table;
@@ -171,6 +181,8 @@ void status(const json &result, std::ostream &out)
                            (pins.at("warning").is_null()
                                 ? ""
                                 : "; WARNING: " + pins.at("warning").get<std::string>())});
+    for (const auto &file : result.at("state_files"))
+        table.add({"state file", state_file_text(file)});
     table.print(out);
 }
 
@@ -195,6 +207,15 @@ void list(const json &result, std::ostream &out)
     runtime.print(out);
 }
 
+// After a change of the runtime rules that is in force but not in the state file.
+void not_saved_warning(const json &file, std::ostream &out)
+{
+    if (!file.at("saved").get<bool>())
+        out << "warning: in force, but not in the state file yet: a restart before the daemon "
+               "can write it undoes this change. "
+            << state_file_text(file) << "\n";
+}
+
 void runtime_rule_added(const json &result, std::ostream &out)
 {
     const json &rule = result.at("rule");
@@ -203,6 +224,7 @@ void runtime_rule_added(const json &result, std::ostream &out)
     if (result.at("overrides_config").get<bool>())
         out << "it overrides the config rule for " << rule.at("match").get<std::string>()
             << " while it exists\n";
+    not_saved_warning(result.at("state_file"), out);
 }
 
 void runtime_rule_removed(const json &result, std::ostream &out)
@@ -210,6 +232,7 @@ void runtime_rule_removed(const json &result, std::ostream &out)
     out << "runtime rule removed: " << rule_text(result.at("removed")) << "\n";
     if (const json &configured = result.at("config_rule"); !configured.is_null())
         out << "the config rule applies again: " << rule_text(configured) << "\n";
+    not_saved_warning(result.at("state_file"), out);
 }
 
 void show(const json &result, std::ostream &out)

@@ -5,17 +5,16 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
-#include <memory>
 #include <set>
 #include <span>
 
 #include <nlohmann/json.hpp>
 
 #include "config/units.hpp"
+#include "files/trusted_file.hpp"
 
 namespace ratelimit::config
 {
@@ -751,21 +750,19 @@ ParseResult parse_config(std::string_view json_text, const InterfaceExists &inte
 
 ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists)
 {
-    auto cannot_read = [&] {
-        return ParseResult{std::nullopt,
-                           {{"", "cannot read " + file + ": " + std::strerror(errno)}}};
+    auto cannot_read = [](std::string message) {
+        return ParseResult{std::nullopt, {{"", std::move(message)}}};
     };
-    std::unique_ptr<std::FILE, decltype(&std::fclose)> stream(std::fopen(file.c_str(), "re"),
-                                                              &std::fclose);
-    if (!stream)
-        return cannot_read();
-    std::string text;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof(buffer), stream.get()))
-        text.append(buffer, n);
-    if (std::ferror(stream.get()))
-        return cannot_read();
-    return parse_config(text, interface_exists);
+    std::optional<std::string> text;
+    try {
+        // Followed if a link: configs are often deployed as one (into a checkout, a release).
+        text = read_trusted_file(file, Symlinks::Follow);
+    } catch (const std::exception &e) {
+        return cannot_read(e.what());
+    }
+    if (!text)
+        return cannot_read("cannot read " + file + ": " + std::strerror(ENOENT));
+    return parse_config(*text, interface_exists);
 }
 
 RuleResult parse_rule(const nlohmann::json &rule, const std::string &path)

@@ -15,19 +15,23 @@
 //
 // Commands, their arguments and what "result" holds. Rules are rule objects exactly as in the
 // config file (rule_to_json), runtime rules with "expires" (RFC 3339 UTC) as in the runtime rule
-// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count}.
+// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count}; a state
+// file is {"path", "saved": bool, "write_failures", "error" or null}: whether the file holds the
+// state in force (a change that could not be written is in force all the same, and retried).
 //   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
 //                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
 //                "runtime"}, "totals": traffic, "tracked_sources", "max_sources", "pins": {"dir",
 //                "mounted_at" (a bpffs the daemon mounted) or null, "outlives_daemon", "warning"
-//                or null}}
+//                or null}, "state_files": [state file]}
 //   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
 //                "runtime": [rule + "expires", "expires_in_s"]}
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}
 //   allow    {"match", "ttl"?}
 //   deny     {"match", "ttl"?}
-//            -> {"rule": runtime rule, "replaced": bool, "overrides_config": bool}
-//   unset    {"match"} -> {"removed": runtime rule, "config_rule": rule or null}
+//            -> {"rule": runtime rule, "replaced": bool, "overrides_config": bool,
+//                "state_file": state file}
+//   unset    {"match"} -> {"removed": runtime rule, "config_rule": rule or null,
+//                "state_file": state file}
 //   show     {"address"} -> {"address", "rule": {"origin", "prefix", "rule"} or null, "why",
 //                "tracked", "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}],
 //                "traffic"}

@@ -73,6 +73,15 @@ json runtime_json(const RuntimeRule &runtime)
     return object;
 }
 
+// Whether a state file holds the state in force, and if not, why (the daemon retries).
+json state_file_json(const SaveStatus &file)
+{
+    return {{"path", file.path()},
+            {"saved", file.saved()},
+            {"write_failures", file.failures()},
+            {"error", file.saved() ? json(nullptr) : json(file.error())}};
+}
+
 // The interfaces' names in attach-slot order, as read_counters takes them.
 std::vector<std::string> interface_names(const std::vector<XdpLink> &links)
 {
@@ -181,6 +190,9 @@ json Commands::status() const
         totals.bytes[row.verdict] += row.counted.bytes;
     }
     const ReloadResult &reload = daemon_.last_reload();
+    json state_files = json::array();
+    for (const SaveStatus &file : daemon_.state_files())
+        state_files.push_back(state_file_json(file));
     return {
         {"version", RATELIMITD_VERSION},
         {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count()},
@@ -200,6 +212,7 @@ json Commands::status() const
           {"outlives_daemon", daemon_.pins().outlives_daemon},
           {"warning",
            daemon_.pins().warning.empty() ? json(nullptr) : json(daemon_.pins().warning)}}},
+        {"state_files", std::move(state_files)},
     };
 }
 
@@ -234,7 +247,8 @@ json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args)
                  args.ttl ? " for " + config::format_duration(*args.ttl) : std::string());
     return {{"rule", runtime_json(added)},
             {"replaced", replaced},
-            {"overrides_config", config_rule(prefix) != nullptr}};
+            {"overrides_config", config_rule(prefix) != nullptr},
+            {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
 }
 
 json Commands::unset(const control::UnsetArgs &args)
@@ -252,7 +266,8 @@ json Commands::unset(const control::UnsetArgs &args)
     commit(std::move(rules));
     spdlog::info("runtime rule removed: {}", rule_to_json(removed.rule).dump());
     return {{"removed", runtime_rule_to_json(removed)},
-            {"config_rule", configured ? rule_to_json(*configured) : json(nullptr)}};
+            {"config_rule", configured ? rule_to_json(*configured) : json(nullptr)},
+            {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
 }
 
 json Commands::show(const control::ShowArgs &args) const

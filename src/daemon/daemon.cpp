@@ -93,8 +93,9 @@ void remove_empty_dir(const std::string &dir)
 Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
       pin_root_(config_.pin_dir + "/v" + std::to_string(RL_ABI_VERSION)),
-      store_(config_.state_dir + "/runtime-rules.json"),
-      reload_count_file_(config_.state_dir + "/metrics-state.json")
+      store_(config_.state_dir + "/runtime-rules.json"), runtime_saved_(store_.path()),
+      reload_count_file_(config_.state_dir + "/metrics-state.json"),
+      reload_counts_saved_(reload_count_file_.path())
 {
     start();
 }
@@ -155,6 +156,9 @@ void Daemon::start()
                               "create the expiry timer"));
     loop_.watch(expiry_timer_.get(), "the runtime rules' expiry timer",
                 [this](std::uint32_t) { expire_runtime_rules(); });
+    save_timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                            "create the state save timer"));
+    loop_.watch(save_timer_.get(), "the state save timer", [this](std::uint32_t) { retry_saves(); });
     arm_expiry_timer();
     last_reload_ = {WallClock::now(), true, "started"};
     config_loaded_ = last_reload_.when;
@@ -192,9 +196,12 @@ std::string Daemon::enforce(const ReconcilePlan &plan, const char *why)
 void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
 {
     const ReconcilePlan plan = plan_rules(rules);
-    // Stored before enforced: a rule in force is never lost by a crash or restart.
-    store_.save(rules);
     runtime_ = std::move(rules);
+    // Stored before enforced: a rule in force is never lost by a crash or restart, unless the
+    // file cannot be written. Then the rules are enforced all the same: a deny an operator needs
+    // now matters more than its surviving a restart, and status says it is not saved.
+    runtime_saved_.changed();
+    save_state();
     spdlog::info("{}", enforce(plan, "runtime rules"));
     arm_expiry_timer();
 }
@@ -269,7 +276,10 @@ void Daemon::expire_runtime_rules()
         throw KernelError(errno, "read the expiry timer");
     auto expired = drop_expired(runtime_, WallClock::now());
     if (!expired.empty()) {
-        store_.save(runtime_);
+        // Out of the maps at its expiry even if the file cannot be written: a restart before the
+        // file catches up finds the rule expired in it too.
+        runtime_saved_.changed();
+        save_state();
         const std::string rules = apply_rules("expiry");
         // Logged once they are out of force: a reader who sees the line finds them gone.
         for (const auto &r : expired)
@@ -291,6 +301,58 @@ void Daemon::arm_expiry_timer()
     }
     check(timerfd_settime(expiry_timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr),
           "arm the expiry timer");
+}
+
+void Daemon::save_state()
+{
+    const bool rules_saved = save_file(runtime_saved_, [this] { store_.save(runtime_); });
+    const bool counts_saved =
+        save_file(reload_counts_saved_, [this] { reload_count_file_.save(reloads_); });
+    publish_metric_figures();
+    if (rules_saved && counts_saved) {
+        save_retries_ = 0;
+        if (save_retry_armed_)
+            arm_save_timer(std::chrono::seconds(0));
+    } else if (!save_retry_armed_) {
+        // A write failing on a request does not hasten the retries already planned.
+        arm_save_timer(save_retry_delay(++save_retries_));
+    }
+}
+
+bool Daemon::save_file(SaveStatus &file, const std::function<void()> &write)
+{
+    if (file.saved())
+        return true;
+    try {
+        write();
+    } catch (const std::exception &e) {
+        file.failed(e.what());
+        spdlog::error("{} not saved (failed writes: {}); the daemon runs on with what it holds "
+                      "in memory and writes it again later: {}",
+                      file.path(), file.failures(), e.what());
+        return false;
+    }
+    if (!file.error().empty())
+        spdlog::info("{} saved again", file.path());
+    file.succeeded();
+    return true;
+}
+
+void Daemon::retry_saves()
+{
+    std::uint64_t expirations;
+    if (::read(save_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        throw KernelError(errno, "read the state save timer");
+    save_retry_armed_ = false;
+    save_state();
+}
+
+void Daemon::arm_save_timer(std::chrono::seconds delay)
+{
+    itimerspec when{};
+    when.it_value.tv_sec = delay.count();
+    check(timerfd_settime(save_timer_.get(), 0, &when, nullptr), "arm the state save timer");
+    save_retry_armed_ = delay.count() > 0;
 }
 
 void Daemon::on_signal()
@@ -343,12 +405,8 @@ void Daemon::count_reload(const ReloadResult &result)
     } else {
         reloads_.failure++;
     }
-    try {
-        reload_count_file_.save(reloads_);
-    } catch (const std::exception &e) {
-        spdlog::warn("the reload counts will not survive a restart: {}", e.what());
-    }
-    publish_metric_figures();
+    reload_counts_saved_.changed();
+    save_state();
 }
 
 metrics::DaemonFigures Daemon::metric_figures() const
@@ -358,6 +416,7 @@ metrics::DaemonFigures Daemon::metric_figures() const
     figures.rules = metrics::rules_by_origin(desired_rules(config_, runtime_, WallClock::now()));
     figures.reloads = reloads_;
     figures.last_reload_success = config_loaded_;
+    figures.state_files = state_files();
     for (const auto &link : links_)
         figures.interfaces.push_back({link.ifname(), link.ifindex()});
     return figures;

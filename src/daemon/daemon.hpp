@@ -5,6 +5,7 @@
 // control socket from one event loop.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "metrics/reload_counts.hpp"
 #include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
+#include "state/state_file.hpp"
 
 namespace ratelimit
 {
@@ -46,8 +48,10 @@ class Daemon
     // nothing.
     ReloadResult reload();
 
-    // Makes `rules` the runtime rules: stored in the state directory first, then enforced.
-    // Throws std::length_error, changing nothing, if they do not fit the rule table.
+    // Makes `rules` the runtime rules: stored in the state directory first, then enforced. A
+    // file that cannot be written does not stop them from being enforced: runtime_rules_saved()
+    // then says why, and the daemon writes the file again later. Throws std::length_error,
+    // changing nothing, if they do not fit the rule table.
     void replace_runtime_rules(std::vector<RuntimeRule> rules);
 
     // What the control commands report.
@@ -58,6 +62,9 @@ class Daemon
     const std::vector<XdpLink> &links() const { return links_; }
     const ReloadResult &last_reload() const { return last_reload_; }
     const PinMount &pins() const { return pins_; }
+    const SaveStatus &runtime_rules_saved() const { return runtime_saved_; }
+    // Every file of the state directory, runtime rules first.
+    std::vector<SaveStatus> state_files() const { return {runtime_saved_, reload_counts_saved_}; }
     std::chrono::steady_clock::duration uptime() const
     {
         return std::chrono::steady_clock::now() - started_;
@@ -79,6 +86,13 @@ class Daemon
     std::string enforce(const ReconcilePlan &plan, const char *why);
     void expire_runtime_rules();
     void arm_expiry_timer();
+    // Writes every state file that is behind the state in force. A write that fails is logged,
+    // shown by status and metrics, and retried on the save timer with backoff; never fatal.
+    void save_state();
+    // Writes `file` with `write` unless it is saved already; false if the write failed.
+    bool save_file(SaveStatus &file, const std::function<void()> &write);
+    void retry_saves();
+    void arm_save_timer(std::chrono::seconds delay); // zero disarms it
     void on_signal();
     void shut_down();
     std::string summary() const;
@@ -92,15 +106,19 @@ class Daemon
     PinMount pins_;
     std::unique_ptr<InstanceLock> lock_;
     RuntimeStore store_;
+    SaveStatus runtime_saved_; // of store_
     std::vector<RuntimeRule> runtime_;
     std::unique_ptr<Datapath> dp_;
     std::vector<XdpLink> links_;
     metrics::ReloadCountFile reload_count_file_;
+    SaveStatus reload_counts_saved_; // of reload_count_file_
     metrics::ReloadCounts reloads_;
     WallClock::time_point config_loaded_{};      // at start, or by the last successful reload
     std::unique_ptr<metrics::Exporter> metrics_; // after dp_: stopped before the maps close
     EventLoop loop_;
-    UniqueFd signals_, expiry_timer_;
+    UniqueFd signals_, expiry_timer_, save_timer_;
+    unsigned save_retries_ = 0; // of the writes failing now
+    bool save_retry_armed_ = false;
     ReloadResult last_reload_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::unique_ptr<Commands> commands_;

@@ -4,7 +4,8 @@
 //   ratelimitd [-c FILE] [--check] [--log-level LEVEL]
 //
 // Exit codes: 0 stopped cleanly (or --check found the config valid), 1 failed at run time,
-// 2 bad arguments, 78 invalid config (EX_CONFIG).
+// 2 bad arguments, 78 invalid config, or a config or state file that others could have written
+// (EX_CONFIG: restarting will not fix either).
 
 #include <cstdarg>
 #include <cstdio>
@@ -17,6 +18,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
+#include "files/trusted_file.hpp"
 
 namespace
 {
@@ -43,6 +45,15 @@ int libbpf_log(libbpf_print_level level, const char *format, va_list args)
         break;
     }
     return n;
+}
+
+// Whatever the level (even off), the reason for a failed start or run is printed.
+void report_exit_reason(const std::exception &e)
+{
+    if (spdlog::should_log(spdlog::level::critical))
+        spdlog::critical("{}", e.what());
+    else
+        std::cerr << "critical: " << e.what() << "\n";
 }
 
 } // namespace
@@ -91,12 +102,11 @@ int main(int argc, char **argv)
     try {
         ratelimit::Daemon daemon(config_path, *parsed.config);
         daemon.run();
+    } catch (const ratelimit::UntrustedFile &e) {
+        report_exit_reason(e);
+        return kExitConfig;
     } catch (const std::exception &e) {
-        // Whatever the level (even off), the reason for a failed start or run is printed.
-        if (spdlog::should_log(spdlog::level::critical))
-            spdlog::critical("{}", e.what());
-        else
-            std::cerr << "critical: " << e.what() << "\n";
+        report_exit_reason(e);
         return 1;
     }
     return 0;

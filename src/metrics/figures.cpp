@@ -2,6 +2,7 @@
 #include "metrics/figures.hpp"
 
 #include <chrono>
+#include <filesystem>
 
 namespace ratelimit::metrics
 {
@@ -103,6 +104,22 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
                           "successful reload (Unix time).");
     loaded.samples.push_back({{}, unix_seconds(daemon.last_reload_success)});
     families.push_back(std::move(loaded));
+
+    // Labelled by the file's name: the state directory is one, and takes a restart to change.
+    Family saved = gauge("ratelimitd_state_saved",
+                         "1 while the state file holds the state in force; 0 while writing it "
+                         "fails (a full or read-only disk): the daemon runs on with the state in "
+                         "memory, retries, and ratelimitctl status says why.");
+    Family write_failures = counter("ratelimitd_state_write_failures_total",
+                                    "Failed writes of the state file since the daemon started.");
+    for (const auto &file : daemon.state_files) {
+        const std::vector<Label> labels = {
+            {"file", std::filesystem::path(file.path()).filename().string()}};
+        saved.samples.push_back({labels, std::uint64_t{file.saved()}});
+        write_failures.samples.push_back({labels, file.failures()});
+    }
+    families.push_back(std::move(saved));
+    families.push_back(std::move(write_failures));
 
     Family xdp = gauge("ratelimitd_xdp_attached",
                        "1 while ratelimitd's program is attached to the interface, labelled with "

@@ -16,6 +16,7 @@
 #include "metrics/exposition.hpp"
 #include "metrics/reload_counts.hpp"
 #include "state/desired.hpp"
+#include "state/state_file.hpp"
 
 namespace ratelimit::metrics
 {
@@ -34,6 +35,7 @@ struct DaemonFigures {
     ReloadCounts reloads;
     WallClock::time_point last_reload_success{}; // when the config in force was loaded
     std::vector<AttachedInterface> interfaces;
+    std::vector<SaveStatus> state_files; // the state directory's files
 };
 
 // Which program an interface the daemon attached to has, as the kernel reports it at scrape time.

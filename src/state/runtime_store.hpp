@@ -43,13 +43,15 @@ class RuntimeStore
   public:
     explicit RuntimeStore(std::string path); // e.g. STATE_DIR/runtime-rules.json
 
+    const std::string &path() const { return path_; }
+
     // A missing file holds no rules. Throws std::runtime_error naming the file and every problem
     // in it (unreadable, malformed JSON and where, or the path of each invalid field).
     std::vector<RuntimeRule> load() const;
 
     // Replaces the file atomically and durably: PATH.tmp is written and synced, renamed over
     // PATH, and the directory synced. Creates missing directories (mode 0750); the file is mode
-    // 0640. Throws std::system_error naming the operation and the file.
+    // 0640. Throws std::runtime_error naming the operation and the file (state_file.hpp).
     void save(const std::vector<RuntimeRule> &rules) const;
 
   private:

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
+#include "files/trusted_file.hpp"
 #include "kernel/error.hpp"
 #include "kernel/fd.hpp"
 
@@ -21,12 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr mode_t kDirectoryMode = 0750;
 constexpr mode_t kFileMode = 0640;
-
-// The directory holding `path`; "." for a bare file name.
-fs::path directory_of(const fs::path &path)
-{
-    return path.has_parent_path() ? path.parent_path() : fs::path(".");
-}
 
 void sync_directory(const fs::path &directory)
 {
@@ -52,7 +48,7 @@ void make_directories(const fs::path &directory)
         throw KernelError(errno, "cannot create directory " + directory.string());
     }
     check(::chmod(directory.c_str(), kDirectoryMode), "cannot chmod " + directory.string());
-    sync_directory(directory_of(directory));
+    sync_directory(directory.has_parent_path() ? directory.parent_path() : fs::path("."));
 }
 
 void write_all(int fd, std::string_view data, const std::string &path)
@@ -67,13 +63,17 @@ void write_all(int fd, std::string_view data, const std::string &path)
     }
 }
 
-// `text` in `path`, on disk when this returns.
-void write_synced(const std::string &path, std::string_view text)
+// `text` in a new file `name` of `directory` (`path` names it in errors), on disk when this
+// returns. O_EXCL | O_NOFOLLOW: the file is the one this made, never one prepared by someone
+// else, nor the target of a link.
+void write_synced(int directory, const std::string &name, const std::string &path,
+                  std::string_view text)
 {
     // A raw descriptor rather than a UniqueFd: the last close is checked, as it reports
     // write-back errors some file systems defer to it.
     const int file =
-        check(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode),
+        check(::openat(directory, name.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode),
               "cannot create " + path);
     try {
         check(::fchmod(file, kFileMode), "cannot chmod " + path);
@@ -90,40 +90,63 @@ void write_synced(const std::string &path, std::string_view text)
 
 std::optional<std::string> read_state_file(const std::string &path)
 {
-    UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!file && errno == ENOENT)
-        return std::nullopt;
-    check(file.get(), "cannot open " + path);
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t got = ::read(file.get(), buffer, sizeof buffer);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            throw KernelError(errno, "cannot read " + path);
-        if (got == 0)
-            return text;
-        text.append(buffer, static_cast<std::size_t>(got));
-    }
+    return read_trusted_file(path, Symlinks::Refuse);
 }
 
 void replace_state_file(const std::string &path, std::string_view text)
 {
-    const fs::path directory = directory_of(path);
-    const std::string temporary = path + ".tmp";
-    make_directories(directory);
+    const auto [directory_path, name] = split_path(path);
+    make_directories(directory_path);
+    // Named by the file in errors: the directory may be a file in the way, or gone since made.
+    const std::string cannot_open = "cannot open the directory of " + path;
+    UniqueFd directory;
     try {
-        write_synced(temporary, text);
-        check(::rename(temporary.c_str(), path.c_str()),
-              "cannot rename " + temporary + " to " + path);
+        directory = open_trusted_directory(directory_path);
+    } catch (const KernelError &e) {
+        throw KernelError(e.code().value(), cannot_open);
+    }
+    if (!directory)
+        throw KernelError(ENOENT, cannot_open);
+    const std::string temporary = name + ".tmp";
+    const std::string temporary_path = path + ".tmp";
+    // A leftover of a crash, or a link planted there: unlinkat removes the name, never what a
+    // link leads to. Only when there is one: on a read-only disk the create below says why.
+    struct stat leftover;
+    if (::fstatat(directory.get(), temporary.c_str(), &leftover, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ::unlinkat(directory.get(), temporary.c_str(), 0) != 0)
+        throw KernelError(errno, "cannot remove " + temporary_path);
+    try {
+        write_synced(directory.get(), temporary, temporary_path, text);
+        check(::renameat(directory.get(), temporary.c_str(), directory.get(), name.c_str()),
+              "cannot rename " + temporary_path + " to " + path);
     } catch (...) {
         // The error being thrown is the one to report; a failed unlink leaves only a stale .tmp
-        // that the next save truncates.
-        ::unlink(temporary.c_str());
+        // that the next save removes.
+        ::unlinkat(directory.get(), temporary.c_str(), 0);
         throw;
     }
-    sync_directory(directory);
+    check(::fsync(directory.get()), "cannot sync directory " + directory_path);
+}
+
+void SaveStatus::succeeded()
+{
+    saved_ = true;
+    error_.clear();
+}
+
+void SaveStatus::failed(std::string error)
+{
+    saved_ = false;
+    error_ = std::move(error);
+    failures_++;
+}
+
+std::chrono::seconds save_retry_delay(unsigned retry)
+{
+    constexpr std::chrono::seconds kFirst{1}, kLongest{60};
+    // 2^6 s is past the longest already: no shift overflows, however many retries.
+    const unsigned doublings = std::min(retry == 0 ? 0 : retry - 1, 6u);
+    return std::min(kFirst * (1 << doublings), kLongest);
 }
 
 } // namespace ratelimit

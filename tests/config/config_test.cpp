@@ -5,17 +5,21 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "scratch_dir.hpp"
 
 namespace ratelimit::config
 {
 namespace
 {
+
+namespace fs = std::filesystem;
 
 bool eth0_and_eth1_exist(const std::string &name)
 {
@@ -432,6 +436,86 @@ TEST(Config, UnreadableFileIsOneErrorNamingIt)
     EXPECT_EQ(result.errors[0].path, "");
     EXPECT_EQ(result.errors[0].message,
               "cannot read /nonexistent/ratelimitd.json: No such file or directory");
+}
+
+// ----- files the daemon trusts -----------------------------------------------------------------
+
+// A config file in a directory of its own, mode 0755 as /etc/ratelimitd is.
+class ConfigFile : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        fs::permissions(top_, fs::perms(0755));
+        std::ofstream(path()) << R"({"interfaces": [{"name": "eth0"}]})";
+        fs::permissions(path(), fs::perms(0644));
+    }
+    std::string path() const { return (top_ / "ratelimitd.json").string(); }
+
+    // The one error load_config_file reports for path(), or "" if it loaded it.
+    std::string refusal(const std::string &file) const
+    {
+        ParseResult result = load_config_file(file, any_interface_exists);
+        if (result.config)
+            return "";
+        EXPECT_EQ(result.errors.size(), 1u);
+        return result.errors.at(0).to_string();
+    }
+
+    test::ScratchDir scratch_;
+    const fs::path &top_ = scratch_.path();
+};
+
+TEST_F(ConfigFile, ARootOwnedFileOnlyItsOwnerCanWriteLoads)
+{
+    EXPECT_EQ(refusal(path()), "");
+}
+
+TEST_F(ConfigFile, AFileOthersCanWriteIsRefusedSayingHowToFixIt)
+{
+    fs::permissions(path(), fs::perms(0646));
+    EXPECT_EQ(refusal(path()),
+              "cannot read " + path() +
+                  ": it is writable by others (mode 0646), and ratelimitd does not "
+                  "take its rules from a file that others can write to; fix it "
+                  "with `chmod go-w " +
+                  path() + "`");
+}
+
+TEST_F(ConfigFile, ADirectoryOthersCanWriteIsRefused)
+{
+    fs::permissions(top_, fs::perms(0775));
+    EXPECT_EQ(refusal(path()),
+              top_.string() +
+                  " is writable by its group (mode 0775), and ratelimitd trusts no "
+                  "file in a directory that others can write to; fix it with "
+                  "`chmod go-w " +
+                  top_.string() + "`");
+}
+
+TEST_F(ConfigFile, ALinkIsFollowedAndWhereItLeadsMustBeTrustedToo)
+{
+    const fs::path link = top_ / "linked.json";
+    fs::create_symlink(path(), link);
+    EXPECT_EQ(refusal(link), "");
+
+    // A file in a directory anyone can write to, reached through a link in a trusted one.
+    const fs::path open_dir = top_ / "open";
+    fs::create_directory(open_dir);
+    fs::permissions(open_dir, fs::perms(0777));
+    fs::copy_file(path(), open_dir / "ratelimitd.json");
+    fs::remove(link);
+    fs::create_symlink(open_dir / "ratelimitd.json", link);
+    EXPECT_NE(refusal(link).find(open_dir.string() + " is writable by its group and others"),
+              std::string::npos)
+        << refusal(link);
+}
+
+TEST_F(ConfigFile, ARefusedFileIsNotQuoted)
+{
+    std::ofstream(path()) << R"("hunter2-secret")";
+    fs::permissions(path(), fs::perms(0666));
+    EXPECT_EQ(refusal(path()).find("hunter2"), std::string::npos) << refusal(path());
 }
 
 // ----- one rule on its own, as the control socket adds them --------------------------------------

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -369,6 +370,25 @@ TEST_F(CtlTest, RuntimeRulesExpire)
     wait_for_log(daemon, "runtime rule 10.5.0.0/16 expired");
     EXPECT_TRUE(runtime_rules().empty());
     EXPECT_EQ(delivered("10.5.0.1", 20), 20u);
+}
+
+TEST_F(CtlTest, APlantedTemporaryFileLinkIsNotFollowed)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    // What a link at the daemon's temporary name would have it overwrite.
+    const fs::path precious = dir_.path() / "precious";
+    std::ofstream(precious) << "precious\n";
+    fs::create_directories(state_dir());
+    fs::create_symlink(precious, state_dir() / "runtime-rules.json.tmp");
+
+    ASSERT_EQ(ctl({"deny", "10.5.0.0/16"}).exit_code, 0);
+    std::stringstream text;
+    text << std::ifstream(precious).rdbuf();
+    EXPECT_EQ(text.str(), "precious\n");
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(state_dir() / "runtime-rules.json")));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(state_dir() / "runtime-rules.json.tmp")));
+    EXPECT_EQ(runtime_rules().size(), 1u);
 }
 
 TEST_F(CtlTest, ShowExplainsTheRuleAndShowsTheLiveBucket)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // ratelimitd end to end (see daemon_fixture.hpp): attach, verdicts on the wire, reload, restart
-// with and without keeping the program attached.
+// with and without keeping the program attached, and config and state files others could have
+// written refused.
 
 #include <bpf/bpf.h>
 #include <net/if.h>
@@ -260,6 +261,90 @@ TEST_F(DaemonTest, RaisesItsSoftOpenFilesLimitToTheHardOne)
     ASSERT_EQ(::prlimit(daemon->pid(), RLIMIT_NOFILE, nullptr, &raised), 0);
     EXPECT_EQ(raised.rlim_cur, own.rlim_max);
     EXPECT_EQ(raised.rlim_max, own.rlim_max);
+}
+
+// ----- files the daemon trusts ---------------------------------------------------------------
+
+class TrustTest : public DaemonTest
+{
+  protected:
+    // Starts a daemon that must refuse to start; returns what it logged.
+    std::string refused_start()
+    {
+        const std::string name = "refused" + std::to_string(++refusals_);
+        Process refused =
+            host_ns_->spawn({RATELIMITD_PATH, "-c", config_path()}, dir_.path() / (name + ".out"),
+                            dir_.path() / (name + ".err"));
+        EXPECT_EQ(refused.wait_for(10s), 78)
+            << "restarting would not fix it: " << refused.stderr_text();
+        return refused.stderr_text();
+    }
+
+    int refusals_ = 0;
+};
+
+TEST_F(TrustTest, ASymlinkedRuntimeRuleFileIsRefusedWithoutQuotingWhatItLeadsTo)
+{
+    write_config(kStandardRules);
+    fs::create_directory(state_dir());
+    fs::permissions(state_dir(), fs::perms(0750));
+    // A JSON string, which the rule file's errors would quote if it were read.
+    std::ofstream(dir_.path() / "secret") << R"("hunter2-secret")";
+    fs::create_symlink(dir_.path() / "secret", state_dir() / "runtime-rules.json");
+    const std::string log = refused_start();
+    EXPECT_NE(log.find((state_dir() / "runtime-rules.json").string() + ": it is a symbolic link"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("hunter2"), std::string::npos) << log;
+    EXPECT_EQ(attached().prog_id, 0u);
+}
+
+TEST_F(TrustTest, AStateDirectoryOthersCanWriteIsRefusedSayingHowToFixIt)
+{
+    write_config(kStandardRules);
+    fs::create_directory(state_dir());
+    fs::permissions(state_dir(), fs::perms(0777));
+    const std::string log = refused_start();
+    EXPECT_NE(log.find(state_dir().string() + " is writable by its group and others (mode 0777)"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("chmod go-w " + state_dir().string()), std::string::npos) << log;
+    EXPECT_EQ(attached().prog_id, 0u);
+
+    fs::permissions(state_dir(), fs::perms(0750));
+    Process fixed = start_daemon();
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
+}
+
+TEST_F(TrustTest, AConfigOthersCanWriteIsRefusedAtStartAndOnReload)
+{
+    write_config(kStandardRules);
+    fs::permissions(config_path(), fs::perms(0664));
+    std::string log = refused_start();
+    EXPECT_NE(log.find(config_path().string() + ": it is writable by its group (mode 0664)"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("chmod go-w " + config_path().string()), std::string::npos) << log;
+
+    fs::permissions(config_path(), fs::perms(0644));
+    fs::permissions(dir_.path(), fs::perms(0757));
+    log = refused_start();
+    EXPECT_NE(log.find(dir_.path().string() + " is writable by others (mode 0757)"),
+              std::string::npos)
+        << log;
+
+    // A root-owned 0644 file in a 0755 directory, as /etc/ratelimitd/ratelimitd.json is.
+    fs::permissions(dir_.path(), fs::perms(0755));
+    Process daemon = start_daemon();
+    write_config(R"([{"match": "10.2.0.0/16", "action": "deny"}])");
+    fs::permissions(config_path(), fs::perms(0666));
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "reload refused");
+    EXPECT_NE(daemon.stderr_text().find("writable by its group and others (mode 0666)"),
+              std::string::npos)
+        << daemon.stderr_text();
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u) << "the running rules stay";
+    EXPECT_EQ(delivered("10.2.0.1", 20), 20u);
 }
 
 } // namespace

@@ -4,8 +4,9 @@
 // stats shows the same counters, and no counter goes back across a reload or a restart that
 // keeps the program attached. No client of the metrics port can take the daemon's memory or
 // descriptors or hold up a scrape: a body is refused before it is read, a client that drips its
-// request is cut off, and connections held open never starve the control socket. Everything HTTP
-// happens on the loopback of the daemon's network namespace.
+// request is cut off, and connections held open never starve the control socket. A state disk
+// that takes no writes (full, read-only) is reported there and in status, retried, and never
+// fatal. Everything HTTP happens on the loopback of the daemon's network namespace.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -194,15 +195,6 @@ class MetricsTest : public DaemonTest
         return series;
     }
 
-    // `ratelimitctl --json COMMAND`, through the daemon's control socket.
-    json ctl(const std::string &command) const
-    {
-        return json::parse(run_command({RATELIMITCTL_PATH, "--socket",
-                                        (dir_.path() / "run/ratelimitd.sock").string(), "--timeout",
-                                        "5", "--json", command}));
-    }
-    json ctl_stats() const { return ctl("stats"); }
-
     // A TCP connection to the metrics port from the daemon's namespace, connected (or, with
     // `wait` false, still connecting).
     UniqueFd connect_to_metrics(bool wait = true) const
@@ -220,6 +212,35 @@ class MetricsTest : public DaemonTest
                 throw KernelError(errno, "connect to the metrics port");
             return fd;
         });
+    }
+
+    // `ratelimitctl --json args...` through the daemon's control socket, which must succeed.
+    json ctl_json(const std::vector<std::string> &args) const
+    {
+        std::vector<std::string> argv = {RATELIMITCTL_PATH, "--socket",
+                                         (dir_.path() / "run/ratelimitd.sock").string(), "--timeout", "5", "--json"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return json::parse(run_command(argv));
+    }
+
+    // The status of the runtime rule file, as `ratelimitctl status` and /metrics report it.
+    struct RuleFileState {
+        json status;       // status's "state_files" entry
+        double saved = -1; // ratelimitd_state_saved
+        double write_failures = -1;
+    };
+    RuleFileState rule_file_state() const
+    {
+        RuleFileState state;
+        const json status = ctl_json({"status"});
+        for (const json &file : status["state_files"])
+            if (fs::path(file["path"].get<std::string>()).filename() == "runtime-rules.json")
+                state.status = file;
+        const Samples samples = samples_of(scrape());
+        const std::string labels = R"({file="runtime-rules.json"})";
+        state.saved = samples.at("ratelimitd_state_saved" + labels);
+        state.write_failures = samples.at("ratelimitd_state_write_failures_total" + labels);
+        return state;
     }
 
     std::uint16_t metrics_port_ = 0;
@@ -323,7 +344,7 @@ TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
     ASSERT_EQ(delivered("10.9.0.1", 7), 0u);
     settle();
 
-    const json stats = ctl_stats();
+    const json stats = ctl_json({"stats"});
     const Samples samples = samples_of(scrape());
     ASSERT_EQ(stats["interfaces"].size(), 1u);
     std::size_t compared = 0;
@@ -444,6 +465,103 @@ TEST_F(MetricsTest, AReloadIsCountedAndPublishedBeforeItIsLogged)
     EXPECT_EQ(applied.at(R"(ratelimitd_rules{origin="config"})"), 1);
     const Samples &refused = sink->seen.at("reload refused");
     EXPECT_EQ(refused.at(R"(ratelimitd_config_reloads_total{result="failure"})"), 1);
+}
+
+// ----- a state disk that takes no writes ------------------------------------------------------
+
+std::string file_text(const fs::path &file)
+{
+    std::stringstream text;
+    text << std::ifstream(file).rdbuf();
+    return text.str();
+}
+
+bool contains(const std::string &text, const std::string &part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+TEST_F(MetricsTest, ARuleExpiringOnAFullStateDiskLeavesTheMapsAndTheFileCatchesUp)
+{
+    Tmpfs disk(1 << 20);
+    use_state_dir(disk.path());
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    const fs::path rule_file = disk.path() / "runtime-rules.json";
+    ctl_json({"deny", "10.5.0.0/16", "--ttl", "3s"});
+    ASSERT_TRUE(contains(file_text(rule_file), "10.5.0.0/16"));
+    EXPECT_EQ(delivered("10.5.0.1", 20), 0u);
+
+    const fs::path filler = disk.fill();
+    wait_for_log(daemon, "runtime rule 10.5.0.0/16 expired");
+    wait_for_log(daemon, "No space left on device");
+    EXPECT_EQ(delivered("10.5.0.1", 20), 20u) << "the expired rule is out of the maps";
+    const RuleFileState full = rule_file_state();
+    EXPECT_EQ(full.status["saved"], false);
+    EXPECT_TRUE(contains(full.status["error"].get<std::string>(), "No space left on device"))
+        << full.status;
+    EXPECT_GE(full.status["write_failures"].get<int>(), 1);
+    EXPECT_EQ(full.saved, 0);
+    EXPECT_GE(full.write_failures, 1);
+    EXPECT_TRUE(contains(file_text(rule_file), "10.5.0.0/16")) << "behind, but whole";
+
+    // A change that cannot be written is in force all the same, and says so.
+    const json denied = ctl_json({"deny", "10.6.0.0/16"});
+    EXPECT_EQ(denied["state_file"]["saved"], false) << denied;
+    EXPECT_EQ(delivered("10.6.0.1", 20), 0u);
+
+    fs::remove(filler);
+    wait_for_log(daemon, "runtime-rules.json saved again");
+    const json rules = json::parse(file_text(rule_file))["rules"];
+    ASSERT_EQ(rules.size(), 1u) << rules;
+    EXPECT_EQ(rules[0]["match"], "10.6.0.0/16");
+    const RuleFileState freed = rule_file_state();
+    EXPECT_EQ(freed.status["saved"], true);
+    EXPECT_TRUE(freed.status["error"].is_null());
+    EXPECT_EQ(freed.saved, 1);
+    EXPECT_EQ(freed.write_failures, freed.status["write_failures"].get<double>());
+    EXPECT_FALSE(daemon.wait_for(0ms));
+}
+
+class StateDiskTest : public MetricsTest
+{
+  protected:
+    // A daemon starts on a state disk `spoil` made take no writes, with a rule file in which a
+    // rule expired while no daemon ran: it starts, serves, and says the file is not saved.
+    void starts_on_a_disk_that_takes_no_writes(const std::function<void(const Tmpfs &)> &spoil,
+                                               const std::string &error)
+    {
+        Tmpfs disk(1 << 20);
+        use_state_dir(disk.path());
+        std::ofstream(disk.path() / "runtime-rules.json") << R"({"version": 1, "rules": [
+            {"match": "10.5.0.0/16", "action": "deny", "expires": "2020-01-01T00:00:00Z"},
+            {"match": "10.6.0.0/16", "action": "deny"}]})";
+        spoil(disk);
+        write_config(kStandardRules);
+        Process daemon = start_daemon();
+        wait_for_log(daemon, "runtime rule 10.5.0.0/16 expired");
+        wait_for_log(daemon, "runtime-rules.json not saved");
+        EXPECT_TRUE(contains(daemon.stderr_text(), error)) << daemon.stderr_text();
+        EXPECT_EQ(delivered("10.5.0.1", 20), 20u);
+        EXPECT_EQ(delivered("10.6.0.1", 20), 0u);
+        const RuleFileState state = rule_file_state();
+        EXPECT_EQ(state.status["saved"], false);
+        EXPECT_EQ(state.saved, 0);
+        EXPECT_EQ(ctl_json({"list"})["runtime"].size(), 1u);
+        EXPECT_FALSE(daemon.wait_for(0ms)) << daemon.stderr_text();
+    }
+};
+
+TEST_F(StateDiskTest, StartsOnAFullStateDisk)
+{
+    starts_on_a_disk_that_takes_no_writes([](const Tmpfs &disk) { disk.fill(); },
+                                          "No space left on device");
+}
+
+TEST_F(StateDiskTest, StartsOnAReadOnlyStateDisk)
+{
+    starts_on_a_disk_that_takes_no_writes([](const Tmpfs &disk) { disk.make_read_only(); },
+                                          "Read-only file system");
 }
 
 TEST_F(MetricsTest, AnAddressInUseIsAStartupErrorNamingIt)
@@ -628,7 +746,7 @@ TEST_F(MetricsTest, ConnectionsHeldToTheMetricsPortNeverStarveTheControlSocket)
         held.push_back(connect_to_metrics(false));
     std::this_thread::sleep_for(500ms); // the daemon takes what it will of them
 
-    EXPECT_NO_THROW(ctl("status")) << "while the connections are held";
+    EXPECT_NO_THROW(ctl_json({"status"})) << "while the connections are held";
     write_config(R"([{"match": "10.1.0.0/16", "action": "deny"}])");
     daemon.signal(SIGHUP);
     wait_for_log(daemon, "rules (reload)");
@@ -636,7 +754,7 @@ TEST_F(MetricsTest, ConnectionsHeldToTheMetricsPortNeverStarveTheControlSocket)
     held.clear();
     std::this_thread::sleep_for(200ms);
     json status;
-    ASSERT_NO_THROW(status = ctl("status")) << "after the connections closed";
+    ASSERT_NO_THROW(status = ctl_json({"status"})) << "after the connections closed";
     EXPECT_EQ(status["last_reload"]["ok"], true) << status.dump();
     EXPECT_NO_THROW(scrape());
     EXPECT_EQ(delivered("10.1.0.1", 5), 0u) << "the reloaded rules are in force";

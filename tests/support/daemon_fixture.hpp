@@ -46,6 +46,12 @@ class DaemonTest : public ::testing::Test
     }
 
     std::filesystem::path config_path() const { return dir_.path() / "ratelimitd.json"; }
+    // The configs write_config writes keep the daemon's state here.
+    std::filesystem::path state_dir() const
+    {
+        return state_dir_.empty() ? dir_.path() / "state" : state_dir_;
+    }
+    void use_state_dir(const std::filesystem::path &dir) { state_dir_ = dir; }
     std::filesystem::path pin_dir() const { return bpffs_->path() / "ratelimitd"; }
     const std::string &iface() const { return veth_->receiver().name; }
 
@@ -56,7 +62,7 @@ class DaemonTest : public ::testing::Test
             "rules": )" << rules << R"(,
             "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
                                      << R"("},
-            "state_dir": ")" << (dir_.path() / "state").string()
+            "state_dir": ")" << state_dir().string()
                                      << R"(",
             )" << pin_dir_json() << R"(
             "metrics": )" << metrics_json()
@@ -280,6 +286,7 @@ class DaemonTest : public ::testing::Test
     // The configs' pin_dir: pin_dir() (on the test's own bpffs) unless set; empty: none, so the
     // daemon uses its default.
     std::optional<std::string> pin_dir_setting_;
+    std::filesystem::path state_dir_; // empty: dir_/state
     std::optional<NetNs> sender_ns_, host_ns_;
     std::optional<VethPair> veth_;
     std::optional<UdpCounter> counter_;

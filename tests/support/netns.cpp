@@ -285,6 +285,42 @@ Bpffs::~Bpffs()
         ADD_FAILURE() << "cleanup: unmount bpffs at " << path() << ": " << std::strerror(errno);
 }
 
+Tmpfs::Tmpfs(std::size_t bytes)
+{
+    check(mount("tmpfs", path().c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                ("size=" + std::to_string(bytes) + ",mode=0750").c_str()),
+          "mount a tmpfs at " + path().string());
+}
+
+Tmpfs::~Tmpfs()
+{
+    if (umount2(path().c_str(), MNT_DETACH) < 0)
+        ADD_FAILURE() << "cleanup: unmount the tmpfs at " << path() << ": " << std::strerror(errno);
+}
+
+fs::path Tmpfs::fill() const
+{
+    const fs::path filler = path() / "filler";
+    UniqueFd fd(check(::open(filler.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600),
+                      "create " + filler.string()));
+    const std::string block(4096, '\0');
+    for (;;) {
+        if (::write(fd.get(), block.data(), block.size()) >= 0)
+            continue;
+        if (errno == ENOSPC)
+            return filler;
+        if (errno != EINTR)
+            throw KernelError(errno, "fill " + filler.string());
+    }
+}
+
+void Tmpfs::make_read_only() const
+{
+    check(mount(nullptr, path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                nullptr),
+          "remount " + path().string() + " read-only");
+}
+
 Process::Process(pid_t pid, UniqueFd pidfd, fs::path stdout_path, fs::path stderr_path)
     : pid_(pid), pidfd_(std::move(pidfd)), stdout_path_(std::move(stdout_path)),
       stderr_path_(std::move(stderr_path))

@@ -82,6 +82,25 @@ class Bpffs
     TempDir dir_;
 };
 
+// A tmpfs of `bytes` of the test's own: a small disk to fill up, or to make read-only. Its root is
+// mode 0750, as a state directory is.
+class Tmpfs
+{
+  public:
+    explicit Tmpfs(std::size_t bytes);
+    ~Tmpfs();
+    Tmpfs(const Tmpfs &) = delete;
+    Tmpfs &operator=(const Tmpfs &) = delete;
+
+    const std::filesystem::path &path() const { return dir_.path(); }
+    // Writes a file until no byte more fits; returns it (remove it to free the space).
+    std::filesystem::path fill() const;
+    void make_read_only() const;
+
+  private:
+    TempDir dir_;
+};
+
 // A process started by NetNs::spawn. Destroying it stops it (SIGTERM, then SIGKILL) and reaps it;
 // it is also killed if the test process dies first.
 class Process

@@ -131,6 +131,10 @@ DaemonFigures some_daemon_figures()
     daemon.reloads = {7, 2};
     daemon.last_reload_success = WallClock::time_point(1767225600s + 500ms);
     daemon.interfaces = {{"eth0", 2}, {"eth\"1", 3}};
+    SaveStatus rules("/var/lib/ratelimitd/runtime-rules.json");
+    for (int failed = 0; failed < 2; failed++)
+        rules.failed("cannot write /var/lib/ratelimitd/runtime-rules.json.tmp: No space left");
+    daemon.state_files = {rules, SaveStatus("/var/lib/ratelimitd/metrics-state.json")};
     return daemon;
 }
 
@@ -165,6 +169,10 @@ TEST(MetricFamilies, ReportEveryFigureUnderItsName)
         "ratelimitd_config_reloads_total{result=\"success\"} 7\n",
         "ratelimitd_config_reloads_total{result=\"failure\"} 2\n",
         "ratelimitd_last_reload_success_timestamp_seconds 1767225600.5\n",
+        "ratelimitd_state_saved{file=\"runtime-rules.json\"} 0\n",
+        "ratelimitd_state_saved{file=\"metrics-state.json\"} 1\n",
+        "ratelimitd_state_write_failures_total{file=\"runtime-rules.json\"} 2\n",
+        "ratelimitd_state_write_failures_total{file=\"metrics-state.json\"} 0\n",
         "ratelimitd_xdp_attached{interface=\"eth0\",mode=\"native\"} 1\n",
         "ratelimitd_xdp_attached{interface=\"eth\\\"1\",mode=\"none\"} 0\n",
     };
@@ -183,8 +191,9 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
     }
     EXPECT_EQ(counters,
               (std::vector<std::string>{"ratelimitd_packets_total", "ratelimitd_bytes_total",
-                                        "ratelimitd_config_reloads_total"}));
-    EXPECT_EQ(gauges.size(), 6u);
+                                        "ratelimitd_config_reloads_total",
+                                        "ratelimitd_state_write_failures_total"}));
+    EXPECT_EQ(gauges.size(), 7u);
     const std::string text = render(families);
     EXPECT_NE(text.find("# TYPE ratelimitd_packets_total counter\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE ratelimitd_tracked_sources gauge\n"), std::string::npos);

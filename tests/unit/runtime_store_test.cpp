@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scratch_dir.hpp"
 #include "state/runtime_store.hpp"
 
 namespace ratelimit
@@ -120,14 +121,6 @@ TEST(RuleToJson, WritesTheEnforcedPrefixWhenTheTextNamesAnother)
 class RuntimeStoreFile : public ::testing::Test
 {
   protected:
-    void SetUp() override
-    {
-        char pattern[] = "/tmp/runtime_store_test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr) << std::strerror(errno);
-        directory_ = pattern;
-    }
-    void TearDown() override { fs::remove_all(directory_); }
-
     std::string path(const std::string &name = "runtime-rules.json") const
     {
         return (directory_ / name).string();
@@ -154,7 +147,8 @@ class RuntimeStoreFile : public ::testing::Test
         return "(loaded)";
     }
 
-    fs::path directory_;
+    test::ScratchDir scratch_;
+    const fs::path &directory_ = scratch_.path();
 };
 
 std::vector<RuntimeRule> every_kind_of_rule()

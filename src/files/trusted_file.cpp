@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "files/trusted_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+
+#include "kernel/error.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+namespace fs = std::filesystem;
+
+std::string mode_text(mode_t mode)
+{
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return text;
+}
+
+// "root", or "root or uid 1000" when the daemon runs as another user.
+std::string trusted_owners()
+{
+    const uid_t self = ::geteuid();
+    return self == 0 ? "root" : "root or uid " + std::to_string(self);
+}
+
+// Throws UntrustedFile if `status` makes `path` (a directory or a regular file, as `directory`
+// says) untrusted, saying why and how to fix it.
+void check_trusted(const struct stat &status, const std::string &path, bool directory)
+{
+    const std::string subject = directory ? path + " is" : "cannot read " + path + ": it is";
+    const std::string consequence = directory ? "ratelimitd trusts no file in a directory "
+                                              : "ratelimitd does not take its rules from a file ";
+    if (!(directory ? S_ISDIR(status.st_mode) : S_ISREG(status.st_mode)))
+        throw UntrustedFile(subject + " not a " + (directory ? "directory" : "regular file"));
+    if (status.st_uid != 0 && status.st_uid != ::geteuid())
+        throw UntrustedFile(subject + " owned by uid " + std::to_string(status.st_uid) + ", and " +
+                            consequence + "that " + trusted_owners() +
+                            " does not own; fix it with `chown root " + path + "`");
+    const bool group = (status.st_mode & S_IWGRP) != 0;
+    const bool others = (status.st_mode & S_IWOTH) != 0;
+    if (group || others)
+        throw UntrustedFile(subject + " writable by " +
+                            (group && others ? "its group and others"
+                             : group         ? "its group"
+                                             : "others") +
+                            " (mode " + mode_text(status.st_mode) + "), and " + consequence +
+                            "that others can write to; fix it with `chmod go-w " + path + "`");
+}
+
+std::string read_all(int fd, const std::string &path)
+{
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t got = ::read(fd, buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            throw KernelError(errno, "cannot read " + path);
+        if (got == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(got));
+    }
+}
+
+} // namespace
+
+PathInDirectory split_path(const std::string &path)
+{
+    const fs::path split(path);
+    if (!split.has_filename())
+        throw std::invalid_argument("\"" + path + "\" names no file");
+    return {split.has_parent_path() ? split.parent_path().string() : std::string("."),
+            split.filename().string()};
+}
+
+UniqueFd open_trusted_directory(const std::string &path)
+{
+    UniqueFd directory(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!directory && errno == ENOENT)
+        return directory;
+    check(directory.get(), "cannot open directory " + path);
+    struct stat status;
+    check(::fstat(directory.get(), &status), "cannot stat " + path);
+    check_trusted(status, path, true);
+    return directory;
+}
+
+std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks)
+{
+    const auto [directory_path, name] = split_path(path);
+    const UniqueFd directory = open_trusted_directory(directory_path);
+    if (!directory)
+        return std::nullopt;
+    struct stat status;
+    if (symlinks == Symlinks::Follow &&
+        ::fstatat(directory.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(status.st_mode)) {
+        // The link is trusted as far as its directory is; what it leads to is checked as if it had
+        // been named, so that a link cannot lend trust to a file in a directory others can write.
+        std::error_code error;
+        const fs::path target = fs::canonical(path, error);
+        if (error == std::errc::no_such_file_or_directory)
+            return std::nullopt; // a dangling link
+        if (error)
+            throw KernelError(error.value(), "cannot follow the symbolic link " + path);
+        return read_trusted_file(target.string(), Symlinks::Refuse);
+    }
+    // O_NONBLOCK: a FIFO in the file's place is refused below instead of blocking the open.
+    const UniqueFd file(::openat(directory.get(), name.c_str(),
+                                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!file && errno == ENOENT)
+        return std::nullopt;
+    if (!file && errno == ELOOP)
+        throw UntrustedFile("cannot read " + path +
+                            ": it is a symbolic link, which ratelimitd does not follow here (it "
+                            "could lead to any file); replace it with a regular file");
+    check(file.get(), "cannot open " + path);
+    check(::fstat(file.get(), &status), "cannot stat " + path);
+    check_trusted(status, path, false);
+    return read_all(file.get(), path);
+}
+
+} // namespace ratelimit
