@@ -40,9 +40,10 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus/$target" "$corpus/$target-crashes"
   echo "fuzz $target for ${seconds}s (corpus $corpus/$target)"
   # New inputs go to the first directory; the committed seeds are only read. A 1 MiB input is
-  # room for deep nesting and long lists; a second per input catches any quadratic path.
+  # room for deep nesting and long lists; 10 s per input catches a hang or a quadratic path
+  # without failing on a machine whose CPUs are shared (a 70-byte input once took 2 s there).
   if ! "$build/tests/fuzz/${target}_fuzz" "$corpus/$target" "tests/fuzz/corpus/$target" \
-      -max_total_time="$seconds" -max_len=1048576 -timeout=2 -rss_limit_mb=2048 \
+      -max_total_time="$seconds" -max_len=1048576 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$corpus/$target-crashes/" -print_final_stats=1 2>"$corpus/$target.log"; then
     echo "fuzz $target FAILED; the input is in $corpus/$target-crashes/, the log in $corpus/$target.log" >&2
     tail -n 40 "$corpus/$target.log" >&2
