@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "config/config.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -9,12 +11,15 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <memory>
 #include <span>
 
 #include <nlohmann/json.hpp>
 
 #include "config/units.hpp"
 #include "files/trusted_file.hpp"
+#include "json/reader.hpp"
+#include "json/text.hpp"
 
 namespace ratelimit::config
 {
@@ -56,16 +61,6 @@ constexpr std::string_view kControlFields[] = {"socket", "group"};
 constexpr std::string_view kMetricsFields[] = {"enabled", "listen"};
 
 // ----- paths and messages --------------------------------------------
-
-std::string field_path(const std::string &object, std::string_view key)
-{
-    return object.empty() ? std::string(key) : object + "." + std::string(key);
-}
-
-std::string element_path(const std::string &array, std::size_t index)
-{
-    return array + "[" + std::to_string(index) + "]";
-}
 
 // JSON text of a value: escapes what a terminal should not see raw, replaces invalid UTF-8.
 std::string to_json(const json &value)
@@ -146,7 +141,7 @@ class Fields
 
     bool is_object() const { return object_ != nullptr; }
     const std::string &path() const { return path_; }
-    std::string path(std::string_view key) const { return field_path(path_, key); }
+    std::string path(std::string_view key) const { return json_field_path(path_, key); }
 
     void fail_here(std::string message) const
     {
@@ -186,7 +181,13 @@ class Fields
             fail(key, "must be a string, not " + describe(*value));
         if (!value || !value->is_string())
             return std::nullopt;
-        return value->get<std::string>();
+        const auto &text = value->get_ref<const std::string &>();
+        // Every string here is a name, prefix, path, unit or choice: none has a control character.
+        if (auto problem = control_character_problem(text)) {
+            fail(key, quote(text) + " " + *problem);
+            return std::nullopt;
+        }
+        return text;
     }
 
     // A rate, size or count: a string with a unit, or a bare JSON number in the base unit.
@@ -200,7 +201,10 @@ class Fields
             fail(key, "must be a string with a unit or a number, not " + describe(*value));
             return std::nullopt;
         }
-        auto parsed = parse(value->is_string() ? value->get<std::string>() : value->dump());
+        auto text = value->is_string() ? string(key) : value->dump();
+        if (!text)
+            return std::nullopt;
+        auto parsed = parse(*text);
         if (!parsed.value)
             fail(key, parsed.error);
         return parsed.value;
@@ -409,7 +413,7 @@ std::vector<LimitSpec> read_limits(const Fields &owner, const PerScope &scope)
     }
     std::vector<LimitSpec> specs;
     for (std::size_t i = 0; i < list->size(); i++) {
-        Fields limit(&(*list)[i], element_path(owner.path("limits"), i), kLimitFields,
+        Fields limit(&(*list)[i], json_element_path(owner.path("limits"), i), kLimitFields,
                      owner.errors());
         if (limit.is_object())
             std::ranges::copy(read_limit(limit, scope), std::back_inserter(specs));
@@ -496,7 +500,8 @@ std::vector<Rule> read_rules(const Fields &top)
     std::vector<Rule> rules;
     std::map<Prefix, std::size_t> first_with_prefix;
     for (std::size_t i = 0; i < list->size(); i++) {
-        Fields fields(&(*list)[i], element_path(top.path("rules"), i), kRuleFields, top.errors());
+        Fields fields(&(*list)[i], json_element_path(top.path("rules"), i), kRuleFields,
+                      top.errors());
         auto rule = read_rule(fields);
         if (!rule)
             continue;
@@ -526,7 +531,7 @@ std::vector<Interface> read_interfaces(const Fields &top, const InterfaceExists 
     std::vector<Interface> interfaces;
     std::map<std::string, std::string> path_of_name;
     for (std::size_t i = 0; i < list->size(); i++) {
-        Fields fields(&(*list)[i], element_path(top.path("interfaces"), i), kInterfaceFields,
+        Fields fields(&(*list)[i], json_element_path(top.path("interfaces"), i), kInterfaceFields,
                       top.errors());
         Interface interface;
         fields.read_choice("xdp_mode", interface.xdp_mode, kXdpModes);
@@ -629,92 +634,14 @@ Config read_config(const Fields &top, const InterfaceExists &interface_exists)
 
 // ----- JSON text -----------------------------------------------------
 
-// Duplicate keys are valid JSON, but the parser keeps only the last one: a second "rate" in a
-// rule would silently win. This walks the parser's events to report them with their path.
-class DuplicateKeys
-{
-  public:
-    explicit DuplicateKeys(Errors &errors) : errors_(errors) {}
-
-    bool operator()(int /*depth*/, json::parse_event_t event, json &parsed)
-    {
-        using Event = json::parse_event_t;
-        if (event == Event::object_start || event == Event::array_start)
-            containers_.push_back({child_path(), event == Event::array_start});
-        else if (event == Event::key)
-            check_key(parsed.get<std::string>());
-        else if (event == Event::object_end || event == Event::array_end)
-            containers_.pop_back();
-        if (event == Event::value || event == Event::object_end || event == Event::array_end)
-            element_done();
-        return true;
-    }
-
-  private:
-    struct Container {
-        std::string path;
-        bool is_array;
-        std::size_t index = 0;        // arrays: of the element being read
-        std::string key{};            // objects: of the value being read
-        std::set<std::string> keys{}; // seen so far
-    };
-
-    std::string child_path() const
-    {
-        if (containers_.empty())
-            return "";
-        const Container &parent = containers_.back();
-        return parent.is_array ? element_path(parent.path, parent.index)
-                               : field_path(parent.path, parent.key);
-    }
-
-    void check_key(const std::string &key)
-    {
-        Container &object = containers_.back();
-        object.key = key;
-        if (!object.keys.insert(key).second)
-            errors_.push_back({field_path(object.path, key), "is given twice"});
-    }
-
-    void element_done()
-    {
-        if (!containers_.empty() && containers_.back().is_array)
-            containers_.back().index++;
-    }
-
-    std::vector<Container> containers_;
-    Errors &errors_;
-};
-
-// nlohmann's messages open with an id the reader has no use for:
-// "[json.exception.parse_error.101]".
-std::string without_exception_id(std::string_view what)
-{
-    if (auto id_end = what.find("] "); what.starts_with('[') && id_end != std::string_view::npos)
-        what.remove_prefix(id_end + 2);
-    return std::string(what);
-}
-
 std::optional<json> parse_json(std::string_view text, Errors &errors)
 {
-    DuplicateKeys duplicate_keys(errors);
-    try {
-        return json::parse(text, std::ref(duplicate_keys));
-    } catch (const json::parse_error &error) {
-        errors.push_back({"", "malformed JSON at byte " + std::to_string(error.byte) + ": " +
-                                  without_exception_id(error.what())});
-    } catch (const json::exception &error) { // a number too large for a double
-        errors.push_back({"", "malformed JSON: " + without_exception_id(error.what())});
-    }
-    return std::nullopt;
+    JsonDocument document = read_json(text, {.max_bytes = kMaxConfigBytes});
+    std::ranges::move(document.errors, std::back_inserter(errors));
+    return std::move(document.value);
 }
 
 } // namespace
-
-std::string ConfigError::to_string() const
-{
-    return path.empty() ? message : path + ": " + message;
-}
 
 std::string quote(std::string_view text)
 {
@@ -756,7 +683,7 @@ ParseResult load_config_file(const std::string &file, const InterfaceExists &int
     std::optional<std::string> text;
     try {
         // Followed if a link: configs are often deployed as one (into a checkout, a release).
-        text = read_trusted_file(file, Symlinks::Follow);
+        text = read_trusted_file(file, Symlinks::Follow, kMaxConfigBytes);
     } catch (const std::exception &e) {
         return cannot_read(e.what());
     }

@@ -27,6 +27,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "datapath/compile.hpp"
+#include "json/reader.hpp"
 #include "net/address.hpp"
 
 namespace ratelimit::config
@@ -36,6 +37,8 @@ namespace ratelimit::config
 inline constexpr std::uint64_t kMinByteBurst = 1518;
 inline constexpr std::uint32_t kMinSources = 1024, kMaxSources = 1u << 27;
 inline constexpr std::uint32_t kMinRules = 16, kMaxRules = 1u << 20;
+// The largest config (or runtime rule file) read: kMaxRules rules of up to 256 bytes each.
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{kMaxRules} * 256;
 
 enum class XdpMode { Auto, Native, Generic };
 enum class Mode { Enforce, Monitor };
@@ -83,12 +86,8 @@ struct Config {
     bool operator==(const Config &) const = default;
 };
 
-struct ConfigError {
-    std::string path; // "rules[3].match"; empty for the file as a whole
-    std::string message;
-    // rules[3].match: "10.0.0.300/8" is not an IPv4 or IPv6 prefix
-    std::string to_string() const;
-};
+// A path ("rules[3].match"; empty for the file as a whole) and what is wrong there.
+using ConfigError = JsonError;
 
 struct ParseResult {
     std::optional<Config> config; // set exactly when there are no errors

@@ -3,6 +3,8 @@
 
 #include <span>
 
+#include "json/text.hpp"
+
 namespace ratelimit::config
 {
 
@@ -212,6 +214,9 @@ Parsed<std::uint64_t> parse_quantity(std::string_view text, const Quantity &quan
     auto fail = [&](const std::string &why) {
         return Parsed<std::uint64_t>{std::nullopt, "\"" + std::string(text) + "\" " + why};
     };
+    // Not quoted: the text would carry the control character into the message.
+    if (auto problem = control_character_problem(text))
+        return {std::nullopt, "the text " + *problem};
     const std::string hint = "; " + std::string(quantity.hint);
     auto written = split(text);
     if (!written)

@@ -5,6 +5,8 @@
 #include <iterator>
 
 #include "config/units.hpp"
+#include "json/reader.hpp"
+#include "json/text.hpp"
 #include "state/runtime_store.hpp"
 
 namespace ratelimit::control
@@ -86,16 +88,18 @@ std::string describe(const json &value)
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// One JSON message; throws std::runtime_error saying where it stops being JSON.
-json parse_message(std::string_view line)
+// One JSON message of at most `max_bytes`; throws std::runtime_error saying where and why it is
+// not one (malformed, nested too deep, a key given twice), without quoting it.
+json parse_message(std::string_view line, std::size_t max_bytes)
 {
-    try {
-        return json::parse(line);
-    } catch (const json::parse_error &error) {
-        throw std::runtime_error("malformed JSON at byte " + std::to_string(error.byte));
-    } catch (const json::exception &) { // a number too large for a double
-        throw std::runtime_error("malformed JSON: a number out of range");
+    JsonDocument document = read_json(line, {.max_bytes = max_bytes});
+    if (!document.value) {
+        std::string message;
+        for (const auto &error : document.errors)
+            message += (message.empty() ? "" : "; ") + error.to_string();
+        throw std::runtime_error(message);
     }
+    return std::move(*document.value);
 }
 
 RequestError bad_request(const std::string &message)
@@ -123,7 +127,10 @@ class Args
         const json *value = require(key);
         if (!value->is_string())
             throw bad_request(path(key) + ": must be a string, not " + describe(*value));
-        return value->get<std::string>();
+        const auto &text = value->get_ref<const std::string &>();
+        if (auto problem = control_character_problem(text))
+            throw bad_request(path(key) + ": " + describe(*value) + " " + *problem);
+        return text;
     }
 
     std::uint64_t whole_number(std::string_view key, std::uint64_t min, std::uint64_t max) const
@@ -267,7 +274,7 @@ std::variant<Request, Rejection> decode_request(std::string_view line)
 {
     json message;
     try {
-        message = parse_message(line);
+        message = parse_message(line, kMaxRequestBytes);
     } catch (const std::runtime_error &error) {
         return Rejection{std::nullopt, {ErrorCode::BadRequest, error.what()}};
     }
@@ -276,7 +283,7 @@ std::variant<Request, Rejection> decode_request(std::string_view line)
 
 Response decode_response(std::string_view line)
 {
-    const json message = parse_message(line);
+    const json message = parse_message(line, kMaxResponseBytes);
     if (!message.is_object() || !message.contains("ok") || !message["ok"].is_boolean())
         throw std::runtime_error("not a response {\"id\", \"ok\", ...}: " + describe(message));
     Response response;

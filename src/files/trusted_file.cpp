@@ -57,11 +57,21 @@ void check_trusted(const struct stat &status, const std::string &path, bool dire
                             "that others can write to; fix it with `chmod go-w " + path + "`");
 }
 
-std::string read_all(int fd, const std::string &path)
+std::string too_large(const std::string &path, std::size_t max_bytes)
+{
+    return path + " is larger than " + std::to_string(max_bytes) +
+           " bytes, more than ratelimitd reads from such a file";
+}
+
+// Throws UntrustedFile past `max_bytes`: a file that size is not one the daemon wrote or an
+// operator meant, and reading it would cost memory for nothing.
+std::string read_all(int fd, const std::string &path, std::size_t max_bytes)
 {
     std::string text;
     char buffer[4096];
     for (;;) {
+        if (text.size() > max_bytes)
+            throw UntrustedFile(too_large(path, max_bytes));
         const ssize_t got = ::read(fd, buffer, sizeof buffer);
         if (got < 0 && errno == EINTR)
             continue;
@@ -96,7 +106,8 @@ UniqueFd open_trusted_directory(const std::string &path)
     return directory;
 }
 
-std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks)
+std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks,
+                                             std::size_t max_bytes)
 {
     const auto [directory_path, name] = split_path(path);
     const UniqueFd directory = open_trusted_directory(directory_path);
@@ -114,7 +125,7 @@ std::optional<std::string> read_trusted_file(const std::string &path, Symlinks s
             return std::nullopt; // a dangling link
         if (error)
             throw KernelError(error.value(), "cannot follow the symbolic link " + path);
-        return read_trusted_file(target.string(), Symlinks::Refuse);
+        return read_trusted_file(target.string(), Symlinks::Refuse, max_bytes);
     }
     // O_NONBLOCK: a FIFO in the file's place is refused below instead of blocking the open.
     const UniqueFd file(::openat(directory.get(), name.c_str(),
@@ -128,7 +139,9 @@ std::optional<std::string> read_trusted_file(const std::string &path, Symlinks s
     check(file.get(), "cannot open " + path);
     check(::fstat(file.get(), &status), "cannot stat " + path);
     check_trusted(status, path, false);
-    return read_all(file.get(), path);
+    if (S_ISREG(status.st_mode) && static_cast<std::uintmax_t>(status.st_size) > max_bytes)
+        throw UntrustedFile(too_large(path, max_bytes)); // refused by its size, unread
+    return read_all(file.get(), path, max_bytes);
 }
 
 } // namespace ratelimit

@@ -48,7 +48,9 @@ enum class Symlinks {
 
 // The content of the regular file at `path`, if it and the directory holding it are trusted;
 // nullopt if the file or its directory does not exist. Throws UntrustedFile saying what is wrong
-// and how to fix it, or KernelError naming the operation and the file.
-std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks);
+// and how to fix it (also for a file over `max_bytes`, refused unread), or KernelError naming the
+// operation and the file.
+std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks,
+                                             std::size_t max_bytes);
 
 } // namespace ratelimit

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json/reader.hpp"
 #include "state/state_file.hpp"
 
 namespace ratelimit::metrics
@@ -16,6 +17,8 @@ namespace
 using nlohmann::json;
 
 constexpr int kFormatVersion = 1;
+// The file holds two counts; anything much larger is not this file.
+constexpr std::size_t kMaxFileBytes = 4096;
 
 std::uint64_t read_count(const json &reloads, const char *result)
 {
@@ -30,11 +33,14 @@ std::uint64_t read_count(const json &reloads, const char *result)
 
 ReloadCounts ReloadCountFile::load() const
 {
-    auto text = read_state_file(path_);
+    auto text = read_state_file(path_, kMaxFileBytes);
     if (!text)
         return {};
     try {
-        const json root = json::parse(*text);
+        JsonDocument document = read_json(*text, {.max_bytes = kMaxFileBytes});
+        if (!document.value)
+            throw std::invalid_argument(document.errors.front().to_string());
+        const json &root = *document.value;
         const bool shaped = root.is_object() && root.value("version", json()) == kFormatVersion &&
                             root.contains("config_reloads") && root["config_reloads"].is_object();
         if (!shaped)

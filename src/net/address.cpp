@@ -3,6 +3,8 @@
 
 #include "ratelimit/addr.h"
 
+#include "json/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -72,6 +74,9 @@ Address mask(const Address &addr, std::uint32_t length)
 
 std::optional<Address> parse_address(std::string_view text)
 {
+    // inet_pton reads up to a NUL: "10.4.0.9\0 <- harmless" would pass as 10.4.0.9.
+    if (control_character_problem(text))
+        return std::nullopt;
     std::string s(text);
     Address addr;
     in_addr v4{};

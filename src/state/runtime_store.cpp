@@ -167,15 +167,6 @@ std::string describe(const json &value)
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// nlohmann's messages open with an id the reader has no use for:
-// "[json.exception.parse_error.101]".
-std::string without_exception_id(std::string_view what)
-{
-    if (auto id_end = what.find("] "); what.starts_with('[') && id_end != std::string_view::npos)
-        what.remove_prefix(id_end + 2);
-    return std::string(what);
-}
-
 std::optional<WallClock::time_point> read_expiry(const json &expires, const std::string &path,
                                                  Errors &errors)
 {
@@ -335,17 +326,14 @@ RuntimeStore::RuntimeStore(std::string path) : path_(std::move(path)) {}
 
 std::vector<RuntimeRule> RuntimeStore::load() const
 {
-    auto text = read_state_file(path_);
+    auto text = read_state_file(path_, config::kMaxConfigBytes);
     if (!text)
         return {};
-    json root;
-    try {
-        root = json::parse(*text);
-    } catch (const json::exception &error) {
-        throw load_error(path_, {{"", "malformed JSON: " + without_exception_id(error.what())}});
-    }
+    JsonDocument document = read_json(*text, {.max_bytes = config::kMaxConfigBytes});
+    if (!document.value)
+        throw load_error(path_, document.errors);
     Errors errors;
-    auto rules = read_file_object(root, errors);
+    auto rules = read_file_object(*document.value, errors);
     if (!errors.empty())
         throw load_error(path_, errors);
     return rules;

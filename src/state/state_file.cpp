@@ -88,9 +88,9 @@ void write_synced(int directory, const std::string &name, const std::string &pat
 
 } // namespace
 
-std::optional<std::string> read_state_file(const std::string &path)
+std::optional<std::string> read_state_file(const std::string &path, std::size_t max_bytes)
 {
-    return read_trusted_file(path, Symlinks::Refuse);
+    return read_trusted_file(path, Symlinks::Refuse, max_bytes);
 }
 
 void replace_state_file(const std::string &path, std::string_view text)

@@ -17,8 +17,9 @@ namespace ratelimit
 {
 
 // The file's text; nullopt when there is no file. Throws UntrustedFile (a std::runtime_error)
-// saying what is wrong with the file or its directory, or KernelError naming the file.
-std::optional<std::string> read_state_file(const std::string &path);
+// saying what is wrong with the file or its directory (or that it is over `max_bytes`, refused
+// unread), or KernelError naming the file.
+std::optional<std::string> read_state_file(const std::string &path, std::size_t max_bytes);
 
 // Replaces `path` with `text`: PATH.tmp is made anew (whatever was at that name, a leftover or a
 // link, is removed, never followed), written and synced, renamed over PATH, and the directory

@@ -280,5 +280,30 @@ TEST_F(ReloadCountFileTest, AFileThatCannotBeReadBackIsAnErrorNamingIt)
     }
 }
 
+// Read like every JSON file: a count given twice (the last one used to win), deep nesting and
+// text that is not JSON are refused, and the file's content is never quoted.
+TEST_F(ReloadCountFileTest, IsReadLikeEveryJsonFile)
+{
+    fs::create_directories(dir_ / "state");
+    const std::string deep = std::string(100, '[') + std::string(100, ']');
+    const std::pair<std::string, std::string> cases[] = {
+        {R"({"version": 1, "config_reloads": {"success": 1, "failure": 0, "success": 9}})",
+         "config_reloads.success: is given twice (line 1, column 71)"},
+        {R"({"version": 1, "config_reloads": {"success": 1, "failure": 0}, "x": )" + deep + "}",
+         "nested deeper than 64 levels"},
+        {"hunter2-token", "malformed JSON at line 1, column 1"},
+    };
+    for (const auto &[text, says] : cases) {
+        std::ofstream(path()) << text;
+        try {
+            ReloadCountFile(path()).load();
+            ADD_FAILURE() << "accepted " << text;
+        } catch (const std::runtime_error &e) {
+            EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+        }
+    }
+}
+
 } // namespace
 } // namespace ratelimit::metrics

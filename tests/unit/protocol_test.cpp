@@ -318,5 +318,78 @@ TEST(ProtocolTest, OtherArgumentsAreValidated)
     }
 }
 
+// A key given twice used to be resolved silently, the last one winning: a request that says
+// "status" and then "reload" ran a reload.
+TEST(ProtocolTest, ARequestWithAKeyGivenTwiceIsRefused)
+{
+    EXPECT_EQ(rejected(R"({"id": 1, "cmd": "status", "cmd": "reload"})"),
+              (Rejection{std::nullopt,
+                         {ErrorCode::BadRequest, "cmd: is given twice (line 1, column 32)"}}));
+    EXPECT_EQ(
+        rejected(R"({"id": 2, "cmd": "deny", "args": {"match": "10.0.0.1", "match": "::/0"}})")
+            .error.message,
+        "args.match: is given twice (line 1, column 62)");
+    EXPECT_THROW(decode_response(R"({"id": 1, "ok": true, "ok": false, "result": 1})"),
+                 std::runtime_error);
+}
+
+TEST(ProtocolTest, NestingDeeperThanAnyMessageIsRefused)
+{
+    const std::string deep = std::string(100, '[') + std::string(100, ']');
+    const Rejection rejection =
+        rejected(R"({"id": 1, "cmd": "unset", "args": {"match": )" + deep + "}}");
+    EXPECT_EQ(rejection.error.code, ErrorCode::BadRequest);
+    EXPECT_NE(rejection.error.message.find("nested deeper than 64 levels (line 1, column "),
+              std::string::npos)
+        << rejection.error.message;
+    try {
+        decode_response(R"({"id": 1, "ok": true, "result": )" + deep + "}");
+        ADD_FAILURE() << "a response nested 100 deep was read";
+    } catch (const std::runtime_error &error) {
+        EXPECT_NE(std::string(error.what()).find("nested deeper than 64 levels"), std::string::npos)
+            << error.what();
+    }
+}
+
+// "10.4.0.9\u0000 <- harmless" used to be read as 10.4.0.9 (and listed with the rest).
+TEST(ProtocolTest, ControlCharactersInPrefixesAndAddressesAreRefused)
+{
+    const std::string nul_prefix = std::string("10.4.0.9\0 <- harmless", 21);
+    const std::string says = "contains a control character (U+0000 at byte 8)";
+    for (Command command : {Command::Set, Command::Allow, Command::Deny}) {
+        json args = {{"match", nul_prefix}};
+        if (command == Command::Set)
+            args["rate"] = 10;
+        try {
+            decode_runtime_rule_args(command, args);
+            ADD_FAILURE() << "accepted " << args.dump();
+        } catch (const RequestError &error) {
+            EXPECT_EQ(error.code(), ErrorCode::InvalidRule);
+            EXPECT_NE(std::string(error.what())
+                          .find("args.match: \"10.4.0.9\\u0000 <- harmless\" " + says),
+                      std::string::npos)
+                << error.what();
+        }
+    }
+    for (const Error &error : {refusal(decode_unset_args, {{"match", nul_prefix}}),
+                               refusal(decode_flush_args, {{"match", nul_prefix}}),
+                               refusal(decode_show_args, {{"address", nul_prefix}}),
+                               refusal(decode_top_args, {{"by", std::string("bytes\0", 6)}})}) {
+        EXPECT_EQ(error.code, ErrorCode::BadRequest);
+        EXPECT_NE(error.message.find("contains a control character (U+0000 at byte "),
+                  std::string::npos)
+            << error.message;
+    }
+    try {
+        decode_runtime_rule_args(Command::Deny,
+                                 {{"match", "10.0.0.1"}, {"ttl", std::string("5m\0", 3)}});
+        ADD_FAILURE() << "accepted a TTL with a NUL";
+    } catch (const RequestError &error) {
+        EXPECT_NE(std::string(error.what()).find("args.ttl: the text contains a control character"),
+                  std::string::npos)
+            << error.what();
+    }
+}
+
 } // namespace
 } // namespace ratelimit::control

@@ -292,9 +292,9 @@ BadFile bad_expiry(const std::string &time)
 
 INSTANTIATE_TEST_SUITE_P(
     Structure, RuntimeStoreBadFile,
-    ::testing::Values(BadFile{"", "malformed JSON: parse error at line 1, column 1"},
+    ::testing::Values(BadFile{"", "malformed JSON at line 1, column 1: "},
                       BadFile{R"({"version": 1, "rules": [)",
-                              "malformed JSON: parse error at line 1, column 26"},
+                              "malformed JSON at line 1, column 26: "},
                       BadFile{"[]", "the file must be an object"},
                       BadFile{R"({"rules": []})", "version: missing (required)"},
                       BadFile{R"({"version": 2, "rules": []})", "version: 2 is not a version"},
@@ -325,6 +325,55 @@ INSTANTIATE_TEST_SUITE_P(
                       bad_expiry("2026-11-29T08:00:00.1234567891Z"),
                       bad_expiry("+026-11-29T08:00:00Z"), bad_expiry("2026-1-29T08:00:00Z"),
                       bad_expiry("9999-11-29T08:00:00Z")));
+
+// A key given twice used to be resolved silently (the last one won): refused, with its path.
+INSTANTIATE_TEST_SUITE_P(
+    DuplicateKeys, RuntimeStoreBadFile,
+    ::testing::Values(
+        BadFile{R"({"version": 1, "rules": [], "version": 1})",
+                "version: is given twice (line 1, column 37)"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "action": "allow", "action": "deny"})"),
+                "rules[0].action: is given twice (line 1, column 76)"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "limits": [{"rate": 1, "rate": 9}]})"),
+                "rules[0].limits[0].rate: is given twice (line 1, column 78)"}));
+
+// Nesting only a few levels deep is refused as soon as it is too deep: a 60,000-deep file used to
+// crash the daemon at start (the stack overflowed while the error message was being written).
+TEST_F(RuntimeStoreFile, DeepNestingIsRefusedAtTheFirstLevelTooDeep)
+{
+    constexpr std::size_t kDepth = 60'000;
+    for (const std::string &text : {std::string(kDepth, '[') + std::string(kDepth, ']'),
+                                    R"({"version": 1, "rules": )" + std::string(kDepth, '[') +
+                                        std::string(kDepth, ']') + "}"}) {
+        const std::string message = load_error(text);
+        EXPECT_EQ(message.find(path() + ": "), 0u) << message.substr(0, 200);
+        EXPECT_NE(message.find(": nested deeper than 64 levels (line 1, column "),
+                  std::string::npos)
+            << message.substr(0, 200);
+        EXPECT_LT(message.size(), 600u) << "the message stays short: " << message.substr(0, 200);
+    }
+}
+
+// The state file may turn out to be another file (a symlink to a secret): its content is never
+// quoted, only where and why it is not a rule file.
+TEST_F(RuntimeStoreFile, ErrorsNeverQuoteTheFile)
+{
+    for (const char *text : {"hunter2-token\n", "\"hunter2-token\n", "root:hunter2:0:0\n",
+                             "{\"version\": 1, \"rules\": [hunter2]}", "[1e999hunter2]"}) {
+        const std::string message = load_error(text);
+        EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+        EXPECT_NE(message.find(": malformed JSON at line 1, column "), std::string::npos)
+            << message;
+    }
+}
+
+// Runtime rules are validated like config rules: a NUL no longer cuts a prefix short.
+INSTANTIATE_TEST_SUITE_P(
+    ControlCharacters, RuntimeStoreBadFile,
+    ::testing::Values(BadFile{
+        file_of(R"({"match": "10.4.0.9\u0000 <- harmless", "action": "deny"})"),
+        R"(rules[0].match: "10.4.0.9\u0000 <- harmless" contains a control )"
+        R"(character (U+0000 at byte 8))"}));
 
 TEST_F(RuntimeStoreFile, ReportsEveryInvalidRule)
 {

@@ -30,6 +30,8 @@ namespace
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+constexpr std::size_t kMaxTestBytes = 1 << 20; // more than any file these tests write
+
 constexpr uid_t kNobody = 65534;
 
 class StateFileTest : public ::testing::Test
@@ -61,11 +63,11 @@ class StateFileTest : public ::testing::Test
         return text.str();
     }
 
-    // What read_state_file(path()) throws.
+    // What read_state_file(path(), kMaxTestBytes) throws.
     std::string refusal() const
     {
         try {
-            read_state_file(path());
+            read_state_file(path(), kMaxTestBytes);
         } catch (const UntrustedFile &e) {
             return e.what();
         }
@@ -114,7 +116,7 @@ TEST_F(StateFileTest, AFileLinkIsReplacedByAFileAndWhatItLedToIsUnchanged)
     replace_state_file(path(), "new\n");
     EXPECT_EQ(read(target), "precious");
     EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(path())));
-    EXPECT_EQ(*read_state_file(path()), "new\n");
+    EXPECT_EQ(*read_state_file(path(), kMaxTestBytes), "new\n");
 }
 
 TEST_F(StateFileTest, ADirectoryOthersCanWriteIsRefusedSayingHowToFixIt)
@@ -134,7 +136,7 @@ TEST_F(StateFileTest, ADirectoryOthersCanWriteIsRefusedSayingHowToFixIt)
     }
     // The sticky bit does not help: anyone could still add files to it.
     fs::permissions(state_dir(), fs::perms(01777));
-    EXPECT_THROW(read_state_file(path()), UntrustedFile);
+    EXPECT_THROW(read_state_file(path(), kMaxTestBytes), UntrustedFile);
 }
 
 TEST_F(StateFileTest, AFileOthersCanWriteIsRefused)
@@ -169,10 +171,23 @@ TEST_F(StateFileTest, WhatIsNotARegularFileIsRefusedWithoutWaitingOnIt)
     EXPECT_EQ(refusal(), "cannot read " + path() + ": it is not a regular file");
 }
 
+TEST_F(StateFileTest, AFileOverTheBoundIsRefusedUnread)
+{
+    replace_state_file(path(), std::string(64, 'x'));
+    EXPECT_EQ(read_state_file(path(), 64)->size(), 64u);
+    try {
+        read_state_file(path(), 63);
+        ADD_FAILURE() << "a file over the bound was read";
+    } catch (const UntrustedFile &e) {
+        EXPECT_EQ(std::string(e.what()),
+                  path() + " is larger than 63 bytes, more than ratelimitd reads from such a file");
+    }
+}
+
 TEST_F(StateFileTest, AMissingFileOrDirectoryHoldsNothing)
 {
-    EXPECT_EQ(read_state_file(path()), std::nullopt);
-    EXPECT_EQ(read_state_file((top_ / "no/such/dir/file").string()), std::nullopt);
+    EXPECT_EQ(read_state_file(path(), kMaxTestBytes), std::nullopt);
+    EXPECT_EQ(read_state_file((top_ / "no/such/dir/file").string(), kMaxTestBytes), std::nullopt);
 }
 
 TEST_F(StateFileTest, TheDirectoryItMakesIsTrusted)
@@ -181,7 +196,7 @@ TEST_F(StateFileTest, TheDirectoryItMakesIsTrusted)
     const mode_t umask_before = ::umask(0);
     replace_state_file(nested, "text\n");
     ::umask(umask_before);
-    EXPECT_EQ(*read_state_file(nested), "text\n");
+    EXPECT_EQ(*read_state_file(nested, kMaxTestBytes), "text\n");
 }
 
 // ----- failed writes -------------------------------------------------
