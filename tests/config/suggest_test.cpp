@@ -26,7 +26,7 @@ TEST(Suggest, CountsEdits)
 TEST(Suggest, NamesTheNearestWithinTwoTypos)
 {
     EXPECT_EQ(nearest_name("sett", kCommands), "set");
-    EXPECT_EQ(nearest_name("stauts", kCommands), "status");
+    EXPECT_EQ(nearest_name("statuss", kCommands), "status");
     EXPECT_EQ(nearest_name("relaod", kCommands), "reload");
     EXPECT_EQ(nearest_name("frobnicate", kCommands), std::nullopt);
     EXPECT_EQ(nearest_name("anything", {}), std::nullopt);
