@@ -322,9 +322,9 @@ static __always_inline void rl_count_source(const struct rl_source_key *source,
         return;
     }
 #pragma unroll
-    for (int v = 0; v < RL_VERDICT_COUNT; v++) {
-        counters->packets[v] += traffic->packets[v];
-        counters->bytes[v] += traffic->bytes[v];
+    for (int o = 0; o < RL_OUTCOME_COUNT; o++) {
+        counters->packets[o] += traffic->packets[o];
+        counters->bytes[o] += traffic->bytes[o];
     }
 }
 
@@ -357,7 +357,8 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
         !(d->reason == RL_REASON_DENIED || (d->reason == RL_REASON_OVER_LIMIT && d->empty_until)))
         return;
     if (!rl_same_source(&memo->source, &pkt->source)) {
-        if (memo->pending.packets[RL_VERDICT_PASS] || memo->pending.packets[RL_VERDICT_DROP])
+        if (memo->pending.packets[RL_OUTCOME_PASSED] || memo->pending.packets[RL_OUTCOME_DROPPED] ||
+            memo->pending.packets[RL_OUTCOME_WOULD_DROP])
             rl_count_source(&memo->source, &memo->pending);
         __builtin_memset(&memo->pending, 0, sizeof(memo->pending));
         memo->source = pkt->source;
@@ -370,7 +371,8 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
 }
 
 /*
- * Counts the packet globally and, for a source with an entry, per source. A source's first packet
+ * Counts the packet globally and, for a source with an entry, per source (by outcome: a pass that
+ * only monitor mode granted is counted as a would-drop). A source's first packet
  * is kept in its (just created, so not yet shared) entry rather than in the per-CPU counters: a
  * spoofed flood of one packet per source then never pays for a per-CPU entry. Packets the drop
  * memo decided are counted in the memo.
@@ -381,25 +383,26 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
     __u32 index = rl_stats_index(iface_slot, d->reason, verdict);
     struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
     struct rl_source_counters one = {};
+    __u32 outcome = rl_outcome_of(d->reason, verdict);
 
     if (counter) {
         counter->packets++;
         counter->bytes += pkt->frame_len;
     }
     if (d->memo) {
-        d->memo->pending.packets[verdict]++;
-        d->memo->pending.bytes[verdict] += pkt->frame_len;
+        d->memo->pending.packets[outcome]++;
+        d->memo->pending.bytes[outcome] += pkt->frame_len;
         return;
     }
     if (!d->src)
         return;
     if (d->src_created) {
         d->src->first_bytes = pkt->frame_len;
-        d->src->first_verdict = verdict;
+        d->src->first_outcome = outcome;
         return;
     }
-    one.packets[verdict] = 1;
-    one.bytes[verdict] = pkt->frame_len;
+    one.packets[outcome] = 1;
+    one.bytes[outcome] = pkt->frame_len;
     rl_count_source(&pkt->source, &one);
 }
 

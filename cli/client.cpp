@@ -22,7 +22,8 @@ std::string connect_error(const std::string &path, int error)
 {
     switch (error) {
     case ENOENT:
-        return "no socket at " + path + ": is ratelimitd running? (--socket names another)";
+        return "no socket at " + path +
+               ": is ratelimitd running? (--socket or RATELIMITCTL_SOCKET names another)";
     case ECONNREFUSED:
         return "nothing listens on " + path + ": is ratelimitd running?";
     case EACCES:

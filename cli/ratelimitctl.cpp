@@ -3,18 +3,31 @@
 //
 //   ratelimitctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS...]
 //
+// The socket is --socket, else $RATELIMITCTL_SOCKET, else the daemon's default.
 // Exit codes: 0 done, 1 refused by the daemon, 2 usage error, 3 daemon unreachable.
 
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "config/suggest.hpp"
+#include "config/units.hpp"
 #include "control/protocol.hpp"
 #include "render.hpp"
 
@@ -25,17 +38,40 @@ using nlohmann::json;
 using ratelimit::control::Command;
 namespace control = ratelimit::control;
 namespace ctl = ratelimit::ctl;
+namespace config = ratelimit::config;
 
 enum ExitCode { kDone = 0, kRefused = 1, kUsage = 2, kUnreachable = 3 };
+
+constexpr char kSocketVariable[] = "RATELIMITCTL_SOCKET";
+constexpr double kMaxTimeoutSeconds = 3600;
 
 // What the subcommands' arguments and options are parsed into (one subcommand runs).
 struct Inputs {
     std::string prefix, address;
-    std::string rate, burst, bytes, byte_burst, per, ttl;
+    std::string rate, burst, bytes, byte_burst, per, ttl, mode, comment;
+    bool force = false;
     std::uint32_t count = 0;
     std::string by;
+    std::string interval = "1s";
+    bool watch = false;
     bool all = false;
 };
+
+// The arguments as the user typed them, for error messages: PREFIX and --rate, not the request's
+// args.match and args.rate.
+std::string typed_name(std::string_view path)
+{
+    static const std::map<std::string_view, std::string_view> kTyped = {
+        {"match", "PREFIX"},      {"address", "ADDRESS"}, {"rate", "--rate"},
+        {"burst", "--burst"},     {"bytes", "--bytes"},   {"byte_burst", "--byte-burst"},
+        {"per", "--per"},         {"ttl", "--ttl"},       {"mode", "--mode"},
+        {"comment", "--comment"}, {"force", "--force"},   {"count", "--count"},
+        {"by", "--by"},           {"all", "--all"}};
+    if (path.empty())
+        return "the arguments";
+    auto found = kTyped.find(path);
+    return found == kTyped.end() ? std::string(path) : std::string(found->second);
+}
 
 // A subcommand, and how what it parsed becomes its request's "args": decoded and encoded again
 // exactly as the daemon will decode them, so that bad input is a usage error here.
@@ -62,21 +98,35 @@ json without_args()
 std::function<json()> runtime_rule_args(Command command, const Inputs &in)
 {
     return [command, &in] {
+        if (command == Command::Set && in.rate.empty() && in.bytes.empty())
+            throw control::RequestError(control::ErrorCode::InvalidRule,
+                                        "give --rate (packets per second), --bytes or both");
         json rule = {{"match", in.prefix}};
         const std::pair<const char *, const std::string &> fields[] = {
-            {"rate", in.rate},   {"burst", in.burst},
-            {"bytes", in.bytes}, {"byte_burst", in.byte_burst},
-            {"per", in.per},     {"ttl", in.ttl}};
+            {"rate", in.rate}, {"burst", in.burst},           {"bytes", in.bytes},
+            {"per", in.per},   {"byte_burst", in.byte_burst}, {"ttl", in.ttl},
+            {"mode", in.mode}, {"comment", in.comment}};
         for (const auto &[key, value] : fields)
             if (!value.empty())
                 rule[key] = value;
-        return control::encode_args(control::decode_runtime_rule_args(command, rule));
+        if (in.force)
+            rule["force"] = true;
+        return control::encode_args(control::decode_runtime_rule_args(command, rule, typed_name));
     };
 }
 
 void add_ttl(CLI::App *sub, Inputs &in)
 {
-    sub->add_option("--ttl", in.ttl, "remove the rule after this long: 30s, 15m, 2h, 7d");
+    sub->add_option("--ttl", in.ttl, "remove the rule after this long: 30s, 15m, 2h, 1h30m, 7d");
+    sub->add_option("--comment", in.comment,
+                    "a note shown by list (at most " + std::to_string(config::kMaxCommentBytes) +
+                        " bytes, one line)");
+}
+
+void add_mode(CLI::App *sub, Inputs &in)
+{
+    sub->add_option("--mode", in.mode,
+                    "enforce (default), or monitor: count what it would drop, drop nothing");
 }
 
 std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
@@ -106,6 +156,7 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
     set->add_option("--bytes", in.bytes, "byte rate: 10Mbit, 125kB/s");
     set->add_option("--byte-burst", in.byte_burst, "bytes a full bucket admits: 256KiB");
     set->add_option("--per", in.per, "who shares a bucket: source (default), rule, or /N");
+    add_mode(set, in);
     add_ttl(set, in);
     subs.push_back({Command::Set, set, runtime_rule_args(Command::Set, in)});
 
@@ -116,41 +167,53 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
                             "ratelimitctl " + name + " 198.51.100.7 --ttl 30m");
         sub->add_option("PREFIX", in.prefix, "an IPv4 or IPv6 prefix, or one address")->required();
         add_ttl(sub, in);
+        if (command == Command::Deny) {
+            add_mode(sub, in);
+            sub->add_flag("--force", in.force,
+                          "take a deny of every source of a family (0.0.0.0/0, ::/0), which cuts "
+                          "this host off");
+        }
         subs.push_back({command, sub, runtime_rule_args(command, in)});
     }
 
     CLI::App *unset = add(app, Command::Unset, "remove the runtime rule for a prefix",
                           "ratelimitctl unset 203.0.113.0/24");
     unset->add_option("PREFIX", in.prefix, "the prefix the runtime rule is for")->required();
-    subs.push_back(
-        {Command::Unset, unset, [&in] {
-             return control::encode_args(control::decode_unset_args({{"match", in.prefix}}));
-         }});
+    subs.push_back({Command::Unset, unset, [&in] {
+                        return control::encode_args(
+                            control::decode_unset_args({{"match", in.prefix}}, typed_name));
+                    }});
 
     CLI::App *show = add(app, Command::Show,
                          "which rule applies to an address and why, its buckets and its traffic",
                          "ratelimitctl show 203.0.113.9");
     show->add_option("ADDRESS", in.address, "an IPv4 or IPv6 address")->required();
-    subs.push_back(
-        {Command::Show, show, [&in] {
-             return control::encode_args(control::decode_show_args({{"address", in.address}}));
-         }});
+    subs.push_back({Command::Show, show, [&in] {
+                        return control::encode_args(
+                            control::decode_show_args({{"address", in.address}}, typed_name));
+                    }});
 
-    CLI::App *top = add(app, Command::Top, "the heaviest sources now, summed over all CPUs",
-                        "ratelimitctl top -n 20 --by bytes");
+    CLI::App *top = add(app, Command::Top,
+                        "the heaviest sources, summed over all CPUs, with their rates over an "
+                        "interval",
+                        "ratelimitctl top -n 20 --by bytes --interval 5s --watch");
     CLI::Option *count = top->add_option("-n,--count", in.count, "how many sources (default 10)")
                              ->check(CLI::Range(1u, control::kMaxTopCount));
     CLI::Option *by =
         top->add_option("--by", in.by, "rank by drops (default), packets or bytes")
             ->check(CLI::IsMember(std::vector<std::string>(std::begin(control::kTopOrderNames),
                                                            std::end(control::kTopOrderNames))));
+    top->add_option("--interval", in.interval,
+                    "the window rates are over: sample, wait this long, sample (default 1s)");
+    top->add_flag("--watch", in.watch,
+                  "redraw every interval until Ctrl-C (or q on a terminal), like top(1)");
     subs.push_back({Command::Top, top, [&in, count, by] {
                         json args = json::object();
                         if (*count)
                             args["count"] = in.count;
                         if (*by)
                             args["by"] = in.by;
-                        return control::encode_args(control::decode_top_args(args));
+                        return control::encode_args(control::decode_top_args(args, typed_name));
                     }});
 
     subs.push_back({Command::Stats,
@@ -168,7 +231,7 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
                             throw control::RequestError(control::ErrorCode::BadRequest,
                                                         "give a PREFIX or --all");
                         const json args = in.all ? json{{"all", true}} : json{{"match", in.prefix}};
-                        return control::encode_args(control::decode_flush_args(args));
+                        return control::encode_args(control::decode_flush_args(args, typed_name));
                     }});
 
     subs.push_back({Command::Reload,
@@ -179,26 +242,245 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
     return subs;
 }
 
+// A refusal from the daemon, with what it said.
+struct Refused {
+    control::Error error;
+};
+
+// Asks the daemon; throws ctl::Unreachable or Refused.
+json ask(const std::string &socket, control::Request request, std::chrono::milliseconds timeout)
+{
+    control::Response response = ctl::call(socket, request, timeout);
+    if (const auto *error = std::get_if<control::Error>(&response.outcome))
+        throw Refused{*error};
+    return std::get<json>(std::move(response.outcome));
+}
+
+// Before CLI11 parses: the first word that is neither a global option nor an option's value.
+std::optional<std::string> command_word(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const std::string_view arg = argv[i];
+        if (arg == "--socket" || arg == "--timeout")
+            i++;
+        else if (!arg.starts_with('-'))
+            return std::string(arg);
+    }
+    return std::nullopt;
+}
+
+bool asks_for_help_or_version(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        for (std::string_view flag : {"-h", "--help", "--version"})
+            if (argv[i] == flag)
+                return true;
+    return false;
+}
+
+void print_commands(const std::vector<Subcommand> &subs, std::ostream &out)
+{
+    std::size_t width = 0;
+    for (const auto &sub : subs)
+        width = std::max(width, sub.app->get_name().size());
+    out << "Commands:\n";
+    for (const auto &sub : subs)
+        out << "  " << sub.app->get_name()
+            << std::string(width - sub.app->get_name().size() + 2, ' ')
+            << sub.app->get_description() << "\n";
+    out << "Run ratelimitctl COMMAND --help for a command's arguments.\n";
+}
+
+// `ratelimitctl`, `ratelimitctl help [COMMAND]` and a mistyped command, which CLI11 would only
+// answer with "A subcommand is required". Returns the exit code if it answered.
+std::optional<int> answer_without_a_command(const CLI::App &app,
+                                            const std::vector<Subcommand> &subs, int argc,
+                                            char **argv)
+{
+    const std::optional<std::string> word = command_word(argc, argv);
+    if (!word && asks_for_help_or_version(argc, argv))
+        return std::nullopt;
+    std::vector<std::string_view> names;
+    for (const auto &sub : subs)
+        names.push_back(sub.app->get_name());
+    if (word && std::ranges::find(names, *word) != names.end())
+        return std::nullopt;
+    if (word == "help") {
+        // "help COMMAND": that command's help; else the overview.
+        for (int i = 1; i + 1 < argc; i++)
+            if (argv[i] == std::string_view("help"))
+                for (const auto &sub : subs)
+                    if (sub.app->get_name() == argv[i + 1]) {
+                        std::cout << sub.app->help();
+                        return kDone;
+                    }
+        std::cout << app.help();
+        return kDone;
+    }
+    if (!word) {
+        std::cerr << "ratelimitctl: give a command\n";
+    } else {
+        std::cerr << "ratelimitctl: unknown command \"" << *word << "\"";
+        if (auto nearest = config::nearest_name(*word, names))
+            std::cerr << "; did you mean \"" << *nearest << "\"?";
+        std::cerr << "\n";
+    }
+    print_commands(subs, std::cerr);
+    return kUsage;
+}
+
+// ----- top: two samples, or one every interval -----------------------
+
+volatile sig_atomic_t quit_requested = 0;
+
+extern "C" void request_quit(int)
+{
+    quit_requested = 1;
+}
+
+// While watching: Ctrl-C and SIGTERM end the loop (the terminal is restored first), and on a
+// terminal a q without Enter does too.
+class Watch
+{
+  public:
+    Watch()
+    {
+        struct sigaction action {
+        };
+        action.sa_handler = request_quit; // no SA_RESTART: a wait ends at once
+        for (int signal : {SIGINT, SIGTERM})
+            ::sigaction(signal, &action, nullptr);
+        if (::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved_) == 0) {
+            termios keys = saved_;
+            keys.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+            keys.c_cc[VMIN] = 0;
+            keys.c_cc[VTIME] = 0;
+            keys_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &keys) == 0;
+        }
+    }
+    ~Watch()
+    {
+        if (keys_)
+            ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    }
+    Watch(const Watch &) = delete;
+    Watch &operator=(const Watch &) = delete;
+
+    bool keys() const { return keys_; }
+
+    // Waits `interval`; false if the user quit meanwhile.
+    bool wait(std::chrono::milliseconds interval) const
+    {
+        const auto deadline = std::chrono::steady_clock::now() + interval;
+        for (;;) {
+            if (quit_requested)
+                return false;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return true;
+            pollfd key{STDIN_FILENO, POLLIN, 0};
+            const int ready = ::poll(&key, keys_ ? 1 : 0, static_cast<int>(left.count()));
+            char typed = 0;
+            if (ready > 0 && ::read(STDIN_FILENO, &typed, 1) == 1 && (typed == 'q' || typed == 'Q'))
+                return false;
+        }
+    }
+
+  private:
+    termios saved_{};
+    bool keys_ = false;
+};
+
+std::string utc_now()
+{
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+struct TopOptions {
+    std::chrono::milliseconds interval{};
+    bool watch = false;
+    bool as_json = false;
+};
+
+// Rates are the CLI's, between two samples it takes `interval` apart: each caller has its own
+// window, and the daemon keeps no state for it and never waits (its event loop serves others
+// meanwhile). The first sample lists as many sources as the daemon will, so that the sources
+// shown have a sample to compare with.
+int run_top(const std::string &socket, json args, std::chrono::milliseconds timeout,
+            const TopOptions &options)
+{
+    const std::size_t shown = args.at("count").get<std::size_t>();
+    std::uint64_t id = 1;
+    auto sample = [&](std::uint32_t count) {
+        args["count"] = count;
+        return ask(socket, {id++, Command::Top, args}, timeout);
+    };
+    auto show = [&](const json &earlier, const json &later) {
+        const json result = ctl::top_with_rates(earlier, later, shown);
+        if (options.as_json) {
+            std::cout << (options.watch ? result.dump() : result.dump(2)) << "\n";
+        } else {
+            ctl::render(Command::Top, result, std::cout);
+        }
+        std::cout.flush();
+    };
+    json earlier = sample(control::kMaxTopCount);
+    if (!options.watch) {
+        std::this_thread::sleep_for(options.interval);
+        show(earlier, sample(static_cast<std::uint32_t>(shown)));
+        return kDone;
+    }
+    const Watch watch;
+    const bool terminal = ::isatty(STDOUT_FILENO) && !options.as_json;
+    while (watch.wait(options.interval)) {
+        json later = sample(control::kMaxTopCount);
+        if (terminal)
+            std::cout << "\033[H\033[2J"; // home, clear: redraw in place like top(1)
+        if (!options.as_json)
+            std::cout << "ratelimitctl top at " << utc_now() << ", every "
+                      << config::format_duration(options.interval)
+                      << (watch.keys() ? "; q or Ctrl-C quits" : "; Ctrl-C quits") << "\n\n";
+        show(earlier, later);
+        if (!terminal && !options.as_json)
+            std::cout << "\n";
+        earlier = std::move(later);
+    }
+    return kDone;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    CLI::App app{"ratelimitctl: drive ratelimitd, the XDP per-source rate limiter"};
+    CLI::App app{"ratelimitctl: drive ratelimitd, the XDP per-source rate limiter", "ratelimitctl"};
     std::string socket = control::kDefaultSocket;
     bool as_json = false;
     double timeout_s = 30;
-    app.add_option("--socket", socket, "the daemon's control socket")->capture_default_str();
+    app.add_option("--socket", socket,
+                   "the daemon's control socket (default: $" + std::string(kSocketVariable) +
+                       ", else " + control::kDefaultSocket + ")")
+        ->envname(kSocketVariable);
     app.add_flag("--json", as_json, "print the daemon's result as JSON, for scripts");
     app.add_option("--timeout", timeout_s, "seconds to wait for the daemon's answer")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(0.001, kMaxTimeoutSeconds))
         ->capture_default_str();
     app.set_version_flag("--version", std::string(RATELIMITD_VERSION));
     app.require_subcommand(1);
     app.fallthrough(); // --json and --socket after the command too
     app.footer("Exit codes: 0 done, 1 refused by the daemon, 2 usage error, 3 daemon "
-               "unreachable.\nExample:\n  ratelimitctl status");
+               "unreachable.\nEnvironment: " +
+               std::string(kSocketVariable) +
+               " names the socket (--socket wins).\nExample:\n  ratelimitctl status");
     Inputs inputs;
     const std::vector<Subcommand> subs = add_subcommands(app, inputs);
+    if (auto answered = answer_without_a_command(app, subs, argc, argv))
+        return *answered;
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -207,35 +489,51 @@ int main(int argc, char **argv)
     const Subcommand &chosen =
         *std::ranges::find_if(subs, [](const Subcommand &sub) { return sub.app->parsed(); });
     const std::string name(control::command_name(chosen.command));
+    auto usage_error = [&name](const std::string &message) {
+        std::cerr << "ratelimitctl " << name << ": " << message
+                  << "\nRun with --help for more information.\n";
+        return kUsage;
+    };
+    auto unreadable_answer = [&name](const json::exception &e) {
+        std::cerr << "ratelimitctl: the daemon's answer lacks what " << name
+                  << " shows (is it another version?): " << e.what() << "\n";
+        return kUnreachable;
+    };
 
     control::Request request{1, chosen.command, json::object()};
+    TopOptions top;
     try {
         request.args = chosen.args();
     } catch (const control::RequestError &e) {
-        std::cerr << "ratelimitctl " << name << ": " << e.what()
-                  << "\nRun with --help for more information.\n";
-        return kUsage;
+        return usage_error(e.what());
+    }
+    if (chosen.command == Command::Top) {
+        const auto interval = config::parse_duration(inputs.interval);
+        if (!interval.value)
+            return usage_error("--interval: " + interval.error);
+        top = {*interval.value, inputs.watch, as_json};
     }
 
-    control::Response response;
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(timeout_s));
+    json result;
     try {
-        const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::duration<double>(timeout_s));
-        response = ctl::call(socket, request, timeout);
+        if (chosen.command == Command::Top)
+            return run_top(socket, request.args, timeout, top);
+        result = ask(socket, request, timeout);
     } catch (const ctl::Unreachable &e) {
         std::cerr << "ratelimitctl: " << e.what() << "\n";
         return kUnreachable;
-    }
-
-    if (const auto *error = std::get_if<control::Error>(&response.outcome)) {
-        const std::string code(control::error_code_name(error->code));
+    } catch (const Refused &refused) {
+        const std::string code(control::error_code_name(refused.error.code));
         if (as_json)
-            std::cout << json{{"code", code}, {"message", error->message}}.dump(2) << "\n";
-        std::cerr << "ratelimitctl " << name << ": refused (" << code << "): " << error->message
-                  << "\n";
+            std::cout << json{{"code", code}, {"message", refused.error.message}}.dump(2) << "\n";
+        std::cerr << "ratelimitctl " << name << ": refused (" << code
+                  << "): " << refused.error.message << "\n";
         return kRefused;
+    } catch (const json::exception &e) {
+        return unreadable_answer(e);
     }
-    const json &result = std::get<json>(response.outcome);
     if (as_json) {
         std::cout << result.dump(2) << "\n";
         return kDone;
@@ -243,9 +541,7 @@ int main(int argc, char **argv)
     try {
         ctl::render(chosen.command, result, std::cout);
     } catch (const json::exception &e) {
-        std::cerr << "ratelimitctl: the daemon's answer lacks what " << name
-                  << " shows (is it another version?): " << e.what() << "\n";
-        return kUnreachable;
+        return unreadable_answer(e);
     }
     return kDone;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,8 @@ std::string count_text(const json &count)
     return number(count.at("packets")) + " packets, " + number(count.at("bytes")) + " bytes";
 }
 
-// One limit object of a rule as the config states it: "100pps burst 200 per source".
+// One limit object of a rule, its numbers in base units, in human units: "100pps burst 200 per
+// source", "10Mbit burst 256KiB per /24".
 std::string limit_text(const json &limit)
 {
     std::string text;
@@ -92,8 +94,8 @@ std::string limit_text(const json &limit)
         text = config::format_packet_rate(limit.at("rate").get<std::uint64_t>()) + " burst " +
                number(limit.at("burst"));
     else
-        text = limit.at("bytes").get<std::string>() + " burst " +
-               limit.at("byte_burst").get<std::string>();
+        text = config::format_bit_rate(limit.at("bytes").get<std::uint64_t>()) + " burst " +
+               config::format_size(limit.at("byte_burst").get<std::uint64_t>());
     return text + " per " + limit.at("per").get<std::string>();
 }
 
@@ -150,6 +152,15 @@ std::string state_file_text(const json &file)
            "; retrying): " + file.at("error").get<std::string>();
 }
 
+// "passed", "dropped" and, when monitor mode passed some, "would drop".
+void add_traffic_rows(Table &table, const json &traffic)
+{
+    table.add({"passed", count_text(traffic.at("passed"))});
+    table.add({"dropped", count_text(traffic.at("dropped"))});
+    if (const json &would = traffic.at("would_drop"); would.at("packets") != 0)
+        table.add({"would drop", count_text(would) + " (passed: monitor mode)"});
+}
+
 void status(const json &result, std::ostream &out)
 {
     Table table;
@@ -168,8 +179,7 @@ void status(const json &result, std::ostream &out)
     const json &rules = result.at("rules");
     table.add({"rules", number(rules.at("config")) + " config, " + number(rules.at("runtime")) +
                             " runtime"});
-    table.add({"passed", count_text(result.at("totals").at("passed"))});
-    table.add({"dropped", count_text(result.at("totals").at("dropped"))});
+    add_traffic_rows(table, result.at("totals"));
     const auto tracked = result.at("tracked_sources").get<std::uint64_t>();
     const auto capacity = result.at("max_sources").get<std::uint64_t>();
     table.add({"tracked sources",
@@ -193,17 +203,19 @@ void list(const json &result, std::ostream &out)
         << (fallback.is_null() ? "none (sources no rule matches are not limited)"
                                : limits_text(fallback))
         << "\n\nconfig rules:\n";
-    Table config({"MATCH", "ACTION", "LIMITS", "MODE", "NOTE"});
+    Table config({"MATCH", "ACTION", "LIMITS", "MODE", "NOTE", "COMMENT"});
     for (const auto &rule : result.at("config"))
         config.add({rule.at("match").get<std::string>(), rule.at("action").get<std::string>(),
                     limits_text(rule), mode_text(rule),
-                    rule.at("overridden").get<bool>() ? "overridden by a runtime rule" : ""});
+                    rule.at("overridden").get<bool>() ? "overridden by a runtime rule" : "",
+                    rule.value("comment", "")});
     config.print(out);
     out << "\nruntime rules:\n";
-    Table runtime({"MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES"});
+    Table runtime({"MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES", "COMMENT"});
     for (const auto &rule : result.at("runtime"))
         runtime.add({rule.at("match").get<std::string>(), rule.at("action").get<std::string>(),
-                     limits_text(rule), mode_text(rule), expiry_text(rule)});
+                     limits_text(rule), mode_text(rule), expiry_text(rule),
+                     rule.value("comment", "")});
     runtime.print(out);
 }
 
@@ -255,8 +267,7 @@ void show(const json &result, std::ostream &out)
     }
     fields.add({"why", result.at("why").get<std::string>()});
     fields.add({"tracked", result.at("tracked").get<bool>() ? "yes" : "no"});
-    fields.add({"passed", count_text(result.at("traffic").at("passed"))});
-    fields.add({"dropped", count_text(result.at("traffic").at("dropped"))});
+    add_traffic_rows(fields, result.at("traffic"));
     fields.print(out);
     const json &buckets = result.at("buckets");
     if (buckets.empty())
@@ -271,34 +282,61 @@ void show(const json &result, std::ostream &out)
     table.print(out);
 }
 
+// A source's totals in a top sample: all its packets, its drops, its would-drops, all its bytes.
+struct SourceTotals {
+    std::uint64_t packets = 0, dropped = 0, would_drop = 0, bytes = 0;
+};
+
+SourceTotals totals_of(const json &source)
+{
+    const json &passed = source.at("passed"), &dropped = source.at("dropped");
+    auto sum = [&](const char *key) {
+        return passed.at(key).get<std::uint64_t>() + dropped.at(key).get<std::uint64_t>();
+    };
+    return {sum("packets"), dropped.at("packets").get<std::uint64_t>(),
+            source.at("would_drop").at("packets").get<std::uint64_t>(), sum("bytes")};
+}
+
+// Per second from `before` to `now`; null if a count went back (the source was forgotten and
+// came back) or no time passed.
+json rates(const SourceTotals &before, const SourceTotals &now, double seconds)
+{
+    if (seconds <= 0 || now.packets < before.packets || now.dropped < before.dropped ||
+        now.would_drop < before.would_drop || now.bytes < before.bytes)
+        return nullptr;
+    auto per_second = [seconds](std::uint64_t later, std::uint64_t earlier) {
+        return static_cast<double>(later - earlier) / seconds;
+    };
+    return {{"packets", per_second(now.packets, before.packets)},
+            {"dropped", per_second(now.dropped, before.dropped)},
+            {"would_drop", per_second(now.would_drop, before.would_drop)},
+            {"bytes", per_second(now.bytes, before.bytes)}};
+}
+
 void top(const json &result, std::ostream &out)
 {
     const std::string by = result.at("by").get<std::string>();
-    // The rate shown is of what the sources are ranked by.
-    const std::string rate_key = by == "drops" ? "dropped" : by;
     std::string rate_header = by + "/s";
     std::ranges::transform(rate_header, rate_header.begin(),
                            [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    Table table({"ADDRESS", "PACKETS", "DROPPED", "BYTES", rate_header});
+    // The rate shown is of what the sources are ranked by; would-drops rank as drops.
+    auto rate_of = [&by](const json &rates) {
+        if (by == "drops")
+            return rates.at("dropped").get<double>() + rates.at("would_drop").get<double>();
+        return rates.at(by).get<double>();
+    };
+    Table table({"ADDRESS", "PACKETS", "DROPPED", "WOULD DROP", "BYTES", rate_header});
     for (const auto &source : result.at("sources")) {
-        const json &passed = source.at("passed"), &dropped = source.at("dropped");
+        const SourceTotals totals = totals_of(source);
         const json &rates = source.at("per_second");
-        table.add({source.at("address").get<std::string>(),
-                   std::to_string(passed.at("packets").get<std::uint64_t>() +
-                                  dropped.at("packets").get<std::uint64_t>()),
-                   number(dropped.at("packets")),
-                   std::to_string(passed.at("bytes").get<std::uint64_t>() +
-                                  dropped.at("bytes").get<std::uint64_t>()),
-                   rates.is_null() ? "-" : fixed(rates.at(rate_key).get<double>(), 1)});
+        table.add({source.at("address").get<std::string>(), std::to_string(totals.packets),
+                   std::to_string(totals.dropped), std::to_string(totals.would_drop),
+                   std::to_string(totals.bytes), rates.is_null() ? "-" : fixed(rate_of(rates), 1)});
     }
     table.print(out);
-    const json &interval = result.at("interval_s");
     out << "\n"
-        << number(result.at("scanned")) << " sources with traffic; "
-        << (interval.is_null() ? "rates from the next sample on"
-                               : "rates over the last " + fixed(interval.get<double>(), 1) +
-                                     " s, for sources listed then too")
-        << "\n";
+        << number(result.at("scanned")) << " sources with traffic; rates over the last "
+        << fixed(result.at("interval_s").get<double>(), 1) << " s\n";
 }
 
 void stats(const json &result, std::ostream &out)
@@ -340,6 +378,34 @@ void reload(const json &result, std::ostream &out)
 }
 
 } // namespace
+
+json top_with_rates(const json &earlier, const json &later, std::size_t count)
+{
+    const double seconds = static_cast<double>(later.at("sampled_at_ms").get<std::int64_t>() -
+                                               earlier.at("sampled_at_ms").get<std::int64_t>()) /
+                           1000;
+    std::map<std::string, SourceTotals> before;
+    for (const auto &source : earlier.at("sources"))
+        before.emplace(source.at("address").get<std::string>(), totals_of(source));
+    // A sample that lists every source with traffic shows that one it does not list had none.
+    const bool listed_all = earlier.at("scanned").get<std::size_t>() == before.size();
+    json sources = json::array();
+    for (const auto &source : later.at("sources")) {
+        if (sources.size() == count)
+            break;
+        json row = source;
+        auto found = before.find(source.at("address").get<std::string>());
+        if (found != before.end())
+            row["per_second"] = rates(found->second, totals_of(source), seconds);
+        else
+            row["per_second"] = listed_all ? rates({}, totals_of(source), seconds) : json(nullptr);
+        sources.push_back(std::move(row));
+    }
+    return {{"by", later.at("by")},
+            {"scanned", later.at("scanned")},
+            {"interval_s", seconds},
+            {"sources", std::move(sources)}};
+}
 
 void render(Command command, const json &result, std::ostream &out)
 {

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a map layout below changes: pins of another version are never adopted. */
-#define RL_ABI_VERSION 1
+#define RL_ABI_VERSION 2
 
 /* Addresses are IPv6; an IPv4 address a.b.c.d is stored as ::ffff:a.b.c.d (RFC 4291 2.5.5.2). */
 #define RL_ADDR_LEN 16
@@ -67,6 +67,18 @@ enum rl_verdict {
     RL_VERDICT_COUNT,
 };
 
+/*
+ * What a packet came to, as a source's counters keep it: its verdict, except that a pass only
+ * monitor mode granted (denied, or over the limit) is told apart, so that a dry run shows per
+ * source what enforcing would drop. The first two are the verdicts' values.
+ */
+enum rl_outcome {
+    RL_OUTCOME_PASSED = RL_VERDICT_PASS,
+    RL_OUTCOME_DROPPED = RL_VERDICT_DROP,
+    RL_OUTCOME_WOULD_DROP = 2, /* passed by monitor mode */
+    RL_OUTCOME_COUNT,
+};
+
 /* Why a packet got its verdict. Counted per interface, reason and verdict. */
 enum rl_reason {
     RL_REASON_NON_IP = 0,     /* not IPv4/IPv6: always passed */
@@ -119,7 +131,7 @@ struct rl_source {
     __u32 rule;               /* cached LPM result (RL_NO_RULE: none) ... */
     __u32 generation;         /* ... valid while it equals rl_settings.generation */
     __u32 first_bytes;        /* the packet that created the entry, which is not in */
-    __u8 first_verdict;       /* source_counters (enum rl_verdict) */
+    __u8 first_outcome;       /* source_counters (enum rl_outcome) */
     __u8 pad[3];
 };
 
@@ -134,10 +146,10 @@ struct rl_bucket {
     __u64 tat;
 };
 
-/* Per-CPU per-source traffic, by verdict, from a source's second packet on (see rl_source). */
+/* Per-CPU per-source traffic, by outcome, from a source's second packet on (see rl_source). */
 struct rl_source_counters {
-    __u64 packets[RL_VERDICT_COUNT];
-    __u64 bytes[RL_VERDICT_COUNT];
+    __u64 packets[RL_OUTCOME_COUNT];
+    __u64 bytes[RL_OUTCOME_COUNT];
 };
 
 /*
@@ -171,6 +183,15 @@ struct rl_settings {
                          drops cached lookups and drop memos */
     __u32 flags;      /* enum rl_settings_flags */
 };
+
+/* The outcome a packet of `reason` and `verdict` is counted as per source. */
+static inline __u32 rl_outcome_of(__u32 reason, __u32 verdict)
+{
+    if (verdict == RL_VERDICT_PASS &&
+        (reason == RL_REASON_DENIED || reason == RL_REASON_OVER_LIMIT))
+        return RL_OUTCOME_WOULD_DROP;
+    return verdict;
+}
 
 static inline __u32 rl_stats_index(__u32 iface_slot, __u32 reason, __u32 verdict)
 {

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/suggest.hpp"
 #include "config/units.hpp"
 #include "files/trusted_file.hpp"
 #include "json/reader.hpp"
@@ -55,8 +56,9 @@ constexpr std::string_view kLimitFields[] = {"rate", "burst", "bytes", "byte_bur
 // The fields that set limits: all that "default" has.
 constexpr std::string_view kLimitingFields[] = {"limits", "rate",       "burst",
                                                 "bytes",  "byte_burst", "per"};
-constexpr std::string_view kRuleFields[] = {"match", "action", "mode",       "limits", "rate",
-                                            "burst", "bytes",  "byte_burst", "per"};
+constexpr std::string_view kRuleFields[] = {"match", "action", "mode",   "limits",
+                                            "rate",  "burst",  "bytes",  "byte_burst",
+                                            "per",   "force",  "comment"};
 constexpr std::string_view kControlFields[] = {"socket", "group"};
 constexpr std::string_view kMetricsFields[] = {"enabled", "listen"};
 
@@ -87,33 +89,11 @@ std::string list_names(const Choice<T> (&choices)[N])
     return names;
 }
 
-std::size_t edit_distance(std::string_view from, std::string_view to)
-{
-    std::vector<std::size_t> row(to.size() + 1);
-    for (std::size_t j = 0; j <= to.size(); j++)
-        row[j] = j;
-    for (std::size_t i = 1; i <= from.size(); i++) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= to.size(); j++) {
-            std::size_t substitution = diagonal + (from[i - 1] != to[j - 1]);
-            diagonal = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
-        }
-    }
-    return row[to.size()];
-}
-
 // "; did you mean "rate"?" when a known field is one or two typos away.
 std::string suggestion(std::string_view unknown, Fieldnames known)
 {
-    constexpr std::size_t kMaxTypos = 2;
-    auto closest = std::min_element(known.begin(), known.end(), [&](auto a, auto b) {
-        return edit_distance(unknown, a) < edit_distance(unknown, b);
-    });
-    if (closest == known.end() || edit_distance(unknown, *closest) > kMaxTypos)
-        return "";
-    return "; did you mean " + quote(*closest) + "?";
+    auto nearest = nearest_name(unknown, known);
+    return nearest ? "; did you mean " + quote(*nearest) + "?" : "";
 }
 
 // ----- one JSON object -----------------------------------------------
@@ -190,9 +170,11 @@ class Fields
         return text;
     }
 
-    // A rate, size or count: a string with a unit, or a bare JSON number in the base unit.
+    // A rate, size or count: a string with a unit, or a bare JSON number in the base unit
+    // (spelled `base_unit`).
     std::optional<std::uint64_t> quantity(std::string_view key,
-                                          Parsed<std::uint64_t> (*parse)(std::string_view)) const
+                                          Parsed<std::uint64_t> (*parse)(std::string_view),
+                                          std::string_view base_unit) const
     {
         const json *value = get(key);
         if (!value)
@@ -201,7 +183,7 @@ class Fields
             fail(key, "must be a string with a unit or a number, not " + describe(*value));
             return std::nullopt;
         }
-        auto text = value->is_string() ? string(key) : value->dump();
+        auto text = value->is_string() ? string(key) : value->dump() + std::string(base_unit);
         if (!text)
             return std::nullopt;
         auto parsed = parse(*text);
@@ -350,13 +332,14 @@ struct RateFields {
     rl_unit unit;
     Parsed<std::uint64_t> (*parse_rate)(std::string_view);
     Parsed<std::uint64_t> (*parse_burst)(std::string_view);
-    std::uint64_t min_burst; // also the least default burst
+    std::string_view rate_base, burst_base; // what a bare JSON number counts
+    std::uint64_t min_burst;                // also the least default burst
 };
 
 constexpr RateFields kPacketFields{
-    "rate", "burst", RL_UNIT_PACKETS, parse_packet_rate, parse_packet_count, 1};
-constexpr RateFields kByteFields{"bytes",         "byte_burst", RL_UNIT_BYTES,
-                                 parse_byte_rate, parse_size,   kMinByteBurst};
+    "rate", "burst", RL_UNIT_PACKETS, parse_packet_rate, parse_packet_count, "pps", "", 1};
+constexpr RateFields kByteFields{"bytes",    "byte_burst", RL_UNIT_BYTES, parse_byte_rate,
+                                 parse_size, "B/s",        "B",           kMinByteBurst};
 
 std::optional<LimitSpec> read_rate(const Fields &limit, const RateFields &fields)
 {
@@ -365,8 +348,8 @@ std::optional<LimitSpec> read_rate(const Fields &limit, const RateFields &fields
             limit.fail(fields.burst, "is set without \"" + std::string(fields.rate) + "\"");
         return std::nullopt;
     }
-    auto rate = limit.quantity(fields.rate, fields.parse_rate);
-    auto burst = limit.quantity(fields.burst, fields.parse_burst);
+    auto rate = limit.quantity(fields.rate, fields.parse_rate, fields.rate_base);
+    auto burst = limit.quantity(fields.burst, fields.parse_burst, fields.burst_base);
     if (burst && *burst < fields.min_burst) {
         limit.fail(fields.burst,
                    describe(*limit.get(fields.burst)) + " is smaller than one full-size frame (" +
@@ -461,6 +444,30 @@ std::optional<Prefix> read_match(const Fields &rule)
     return prefix;
 }
 
+// Why `comment` cannot be shown as it is, if it cannot: it is printed in tables and logs.
+std::optional<std::string> explain_bad_comment(std::string_view comment)
+{
+    if (comment.size() > kMaxCommentBytes)
+        return "is " + std::to_string(comment.size()) + " bytes long; at most " +
+               std::to_string(kMaxCommentBytes) + " are kept";
+    if (std::ranges::any_of(comment, [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+        return "holds a control character (a newline, tab or escape): write it on one line";
+    return std::nullopt;
+}
+
+// A deny for a whole address family (0.0.0.0/0, ::/0) cuts the host off from everyone, its
+// operator included: it takes "force", unless the rule only monitors.
+void check_deny_everything(const Fields &fields, const Rule &rule)
+{
+    if (rule.action != RL_ACTION_DENY || rule.monitor || rule.force ||
+        rule.match.family_length() != 0)
+        return;
+    const std::string everyone = rule.match.is_v4() ? "every IPv4 source" : "every source";
+    fields.fail("match", quote(rule.text) + " with \"action\": \"deny\" drops " + everyone +
+                             ", cutting this host off; if that is meant, force it (\"force\": " +
+                             "true on the rule, ratelimitctl deny --force)");
+}
+
 std::optional<Rule> read_rule(const Fields &fields)
 {
     if (!fields.is_object())
@@ -480,11 +487,21 @@ std::optional<Rule> read_rule(const Fields &fields)
             if (fields.get(key))
                 fields.fail(key, quote(*fields.string("action")) + " rules take no limits");
     }
+    fields.read("force", rule.force);
+    if (auto comment = fields.string("comment")) {
+        if (auto problem = explain_bad_comment(*comment))
+            fields.fail("comment", *problem);
+        else
+            rule.comment = *comment;
+    }
+    if (fields.errors().size() == errors_before) {
+        rule.match = *match;
+        rule.action = *action;
+        rule.text = *fields.string("match");
+        check_deny_everything(fields, rule);
+    }
     if (fields.errors().size() != errors_before)
         return std::nullopt;
-    rule.match = *match;
-    rule.action = *action;
-    rule.text = *fields.string("match");
     return rule;
 }
 
@@ -523,7 +540,11 @@ std::vector<Interface> read_interfaces(const Fields &top, const InterfaceExists 
     const json *list = top.require("interfaces");
     if (!list)
         return {};
-    if (!list->is_array() || list->empty() || list->size() > RL_MAX_INTERFACES) {
+    if (list->is_array() && list->empty()) {
+        top.fail("interfaces", "must list at least one interface, like [{\"name\": \"eth0\"}]");
+        return {};
+    }
+    if (!list->is_array() || list->size() > RL_MAX_INTERFACES) {
         top.fail("interfaces", "must be a list of 1 .. " + std::to_string(RL_MAX_INTERFACES) +
                                    " interfaces like {\"name\": \"eth0\"}, not " + describe(*list));
         return {};

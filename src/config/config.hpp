@@ -11,11 +11,14 @@
 // "drop_malformed", "control" {"socket", "group"}, "metrics" {"enabled", "listen": HOST:PORT},
 // "state_dir", "pin_dir", "keep_attached_on_exit", "log_level".
 // A rule: {"match": prefix or bare address, "action": limit (default)|allow|deny,
-// "mode": enforce|monitor, and for "limit" one limit written on the rule itself or "limits":
-// a list of them}. A limit: "rate" (packets/s) with "burst" (packets, default one second's
-// worth) and/or "bytes" (a byte rate) with "byte_burst" (default one second's worth, at least
-// 1518 bytes), and "per": "source" (default), "rule", or "/N" within the rule's address family.
-// Each rate is one LimitSpec; a rule holds at most RL_MAX_LIMITS of them.
+// "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no control characters),
+// "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), and for "limit" one
+// limit written on the rule itself or "limits": a list of them}. A limit: "rate" (packets/s) with
+// "burst" (packets, default one second's worth) and/or "bytes" (a byte rate) with "byte_burst"
+// (default one second's worth, at least 1518 bytes), and "per": "source" (default), "rule", or "/N"
+// within the rule's address family. Each rate is one LimitSpec; a rule holds at most RL_MAX_LIMITS
+// of them. A bare JSON number is in the base unit: packets per second, bytes per second, packets or
+// bytes.
 
 #include <cstdint>
 #include <functional>
@@ -39,6 +42,7 @@ inline constexpr std::uint32_t kMinSources = 1024, kMaxSources = 1u << 27;
 inline constexpr std::uint32_t kMinRules = 16, kMaxRules = 1u << 20;
 // The largest config (or runtime rule file) read: kMaxRules rules of up to 256 bytes each.
 inline constexpr std::size_t kMaxConfigBytes = std::size_t{kMaxRules} * 256;
+inline constexpr std::size_t kMaxCommentBytes = 200;
 
 enum class XdpMode { Auto, Native, Generic };
 enum class Mode { Enforce, Monitor };
@@ -54,8 +58,15 @@ struct Rule {
     rl_action action = RL_ACTION_LIMIT;
     std::vector<LimitSpec> limits; // RL_ACTION_LIMIT: 1 .. RL_MAX_LIMITS; else empty
     bool monitor = false;          // count would-be drops of this rule, pass everything
-    std::string text;              // the match as written, for display
-    bool operator==(const Rule &) const = default;
+    std::string text;              // the match as written, for error messages
+    bool force = false;            // taken although it denies a whole address family
+    std::string comment{};         // the operator's note, shown by ratelimitctl list
+    // The same rule however its match was spelled: `text` is left out.
+    bool operator==(const Rule &other) const
+    {
+        return match == other.match && action == other.action && limits == other.limits &&
+               monitor == other.monitor && force == other.force && comment == other.comment;
+    }
 };
 
 struct Config {

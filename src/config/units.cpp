@@ -271,10 +271,38 @@ Parsed<std::uint64_t> parse_packet_count(std::string_view text)
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text)
 {
-    auto parsed = parse_quantity(text, kDuration);
-    if (!parsed.value)
-        return {std::nullopt, std::move(parsed.error)};
-    return {std::chrono::milliseconds(*parsed.value), {}};
+    // A compound duration ("1h30m", "2d 12h", "1m30.5s") is a sum of parts, each a number and a
+    // unit, the units from larger to smaller so that each is said once.
+    auto fail = [&](const std::string &why) {
+        return Parsed<std::chrono::milliseconds>{std::nullopt,
+                                                 "\"" + std::string(text) + "\" " + why};
+    };
+    constexpr std::string_view kNumber = "0123456789.";
+    std::uint64_t total = 0;
+    const Unit *previous = nullptr;
+    std::string_view rest = text;
+    do {
+        // A part runs to the next digit after its unit's letters.
+        const std::size_t unit_at = std::min(rest.find_first_not_of(kNumber), rest.size());
+        const std::size_t next = std::min(rest.find_first_of(kNumber, unit_at), rest.size());
+        std::string_view part = rest.substr(0, next);
+        rest.remove_prefix(next);
+        while (part.ends_with(' '))
+            part.remove_suffix(1);
+        auto parsed = parse_quantity(part, kDuration);
+        if (!parsed.value)
+            return previous ? fail("has a bad part: " + parsed.error)
+                            : Parsed<std::chrono::milliseconds>{std::nullopt, parsed.error};
+        const Unit *unit = find_unit(kDurationUnits, split(part)->unit);
+        if (previous && unit->magnitude >= previous->magnitude)
+            return fail("repeats a unit or has a smaller one first; write e.g. 1h30m");
+        previous = unit;
+        total += *parsed.value; // each part is at most kMaxDuration: no overflow
+        if (total > kDuration.max)
+            return fail("is above the maximum of " +
+                        format_quantity(kDuration.max, kDurationUnits));
+    } while (!rest.empty());
+    return {std::chrono::milliseconds(total), {}};
 }
 
 std::string format_packet_rate(std::uint64_t packets_per_second)

@@ -10,7 +10,8 @@
 //                 1B/s, 125kB/s (also KB/s), 1MB/s, 1GB/s, 1KiB/s, 1MiB/s, 2GiB/s -> bytes/s
 //   size          1500, 1500B, 64kB (also KB), 1MB, 1GB, 256KiB, 1MiB, 1GiB     -> bytes
 //   packet count  1000                                                          -> packets
-//   duration      500ms, 30s, 5m, 1h, 7d                                        -> milliseconds
+//   duration      500ms, 30s, 5m, 1h, 7d, and sums of them from the largest unit
+//                 down: 1h30m, 2d 12h, 1m30s                                  -> milliseconds
 // A space may separate number and unit. k, M, G are powers of 1000; Ki, Mi, Gi powers of 1024.
 
 #include <chrono>
@@ -42,7 +43,7 @@ Parsed<std::uint64_t> parse_byte_rate(std::string_view text);
 Parsed<std::uint64_t> parse_size(std::string_view text);
 // Packets, 1 .. kMaxBurst.
 Parsed<std::uint64_t> parse_packet_count(std::string_view text);
-// 1 ms .. kMaxDuration. Needs a unit.
+// 1 ms .. kMaxDuration. Needs a unit (each part of a compound duration does).
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // In the largest unit that states the value exactly with at most two decimals: "1.5kpps".

@@ -111,13 +111,14 @@ RequestError bad_request(const std::string &message)
 class Args
 {
   public:
-    Args(const json &args, std::initializer_list<std::string_view> known) : args_(args)
+    Args(const json &args, std::initializer_list<std::string_view> known, const ArgNamer &name)
+        : args_(args), name_(name)
     {
         if (!args.is_object())
-            throw bad_request("args must be an object, not " + describe(args));
+            throw bad_request(name("") + " must be an object, not " + describe(args));
         for (const auto &[key, unused] : args.items())
             if (std::ranges::find(known, key) == known.end())
-                throw bad_request("args." + key + ": unknown argument");
+                throw bad_request(name(key) + ": unknown argument");
     }
 
     bool has(std::string_view key) const { return args_.contains(key); }
@@ -155,7 +156,7 @@ class Args
     }
 
   private:
-    static std::string path(std::string_view key) { return "args." + std::string(key); }
+    std::string path(std::string_view key) const { return name_(key); }
 
     const json *require(std::string_view key) const
     {
@@ -166,6 +167,7 @@ class Args
     }
 
     const json &args_;
+    const ArgNamer &name_;
 };
 
 // The action of the rules `command` adds.
@@ -300,9 +302,14 @@ Response decode_response(std::string_view line)
     return response;
 }
 
+std::string wire_name(std::string_view path)
+{
+    return path.empty() ? "args" : "args." + std::string(path);
+}
+
 void decode_no_args(const json &args)
 {
-    Args checked(args, {});
+    Args checked(args, {}, wire_name);
 }
 
 json encode_args(const RuntimeRuleArgs &args)
@@ -313,10 +320,10 @@ json encode_args(const RuntimeRuleArgs &args)
     return encoded;
 }
 
-RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args)
+RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, const ArgNamer &name)
 {
     if (!args.is_object())
-        throw bad_request("args must be a rule object, not " + describe(args));
+        throw bad_request(name("") + " must be a rule object, not " + describe(args));
     auto invalid = [](const std::string &message) {
         return RequestError(ErrorCode::InvalidRule, message);
     };
@@ -324,25 +331,31 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args)
     json rule = args;
     if (auto ttl = rule.find("ttl"); ttl != rule.end()) {
         if (!ttl->is_string())
-            throw invalid("args.ttl: must be a duration like \"30s\" or \"1h\", not " +
+            throw invalid(name("ttl") + ": must be a duration like \"30s\" or \"1h30m\", not " +
                           describe(*ttl));
         auto parsed = config::parse_duration(ttl->get<std::string>());
         if (!parsed.value)
-            throw invalid("args.ttl: " + parsed.error);
+            throw invalid(name("ttl") + ": " + parsed.error);
         decoded.ttl = parsed.value;
         rule.erase(ttl);
     }
     const std::string_view action = action_name(command);
     if (auto given = rule.find("action"); given != rule.end() && *given != json(action))
-        throw invalid("args.action: " + describe(*given) + " does not go with " +
+        throw invalid(name("action") + ": " + describe(*given) + " does not go with " +
                       std::string(command_name(command)) + ", which adds \"" + std::string(action) +
                       "\" rules");
     rule["action"] = action;
-    auto parsed = config::parse_rule(rule, "args");
+    constexpr std::string_view kRoot = "args";
+    auto parsed = config::parse_rule(rule, std::string(kRoot));
     if (!parsed.rule) {
         std::string message;
-        for (const auto &error : parsed.errors)
-            message += (message.empty() ? "" : "; ") + error.to_string();
+        for (const auto &error : parsed.errors) {
+            // The error's path below the rule: "args.rate" -> "rate".
+            std::string_view below = std::string_view(error.path).substr(kRoot.size());
+            if (below.starts_with('.'))
+                below.remove_prefix(1);
+            message += (message.empty() ? "" : "; ") + name(below) + ": " + error.message;
+        }
         throw invalid(message);
     }
     decoded.rule = std::move(*parsed.rule);
@@ -354,9 +367,9 @@ json encode_args(const UnsetArgs &args)
     return {{"match", args.match.to_string()}};
 }
 
-UnsetArgs decode_unset_args(const json &args)
+UnsetArgs decode_unset_args(const json &args, const ArgNamer &name)
 {
-    return {Args(args, {"match"}).prefix("match")};
+    return {Args(args, {"match"}, name).prefix("match")};
 }
 
 json encode_args(const ShowArgs &args)
@@ -364,12 +377,13 @@ json encode_args(const ShowArgs &args)
     return {{"address", args.address.to_string()}};
 }
 
-ShowArgs decode_show_args(const json &args)
+ShowArgs decode_show_args(const json &args, const ArgNamer &name)
 {
-    const std::string written = Args(args, {"address"}).text("address");
+    const std::string written = Args(args, {"address"}, name).text("address");
     auto address = parse_address(written);
     if (!address)
-        throw bad_request("args.address: " + describe(written) + " is not an IPv4 or IPv6 address");
+        throw bad_request(name("address") + ": " + describe(written) +
+                          " is not an IPv4 or IPv6 address");
     return {*address};
 }
 
@@ -388,9 +402,9 @@ json encode_args(const TopArgs &args)
     return {{"count", args.count}, {"by", top_order_name(args.by)}};
 }
 
-TopArgs decode_top_args(const json &args)
+TopArgs decode_top_args(const json &args, const ArgNamer &name)
 {
-    Args checked(args, {"count", "by"});
+    Args checked(args, {"count", "by"}, name);
     TopArgs decoded;
     if (checked.has("count"))
         decoded.count = static_cast<std::uint32_t>(checked.whole_number("count", 1, kMaxTopCount));
@@ -398,7 +412,7 @@ TopArgs decode_top_args(const json &args)
         const std::string by = checked.text("by");
         auto order = top_order_from_name(by);
         if (!order)
-            throw bad_request("args.by: " + describe(by) + " is not one of " +
+            throw bad_request(name("by") + ": " + describe(by) + " is not one of " +
                               list_names(kTopOrders));
         decoded.by = *order;
     }
@@ -412,15 +426,15 @@ json encode_args(const FlushArgs &args)
     return {{"all", true}};
 }
 
-FlushArgs decode_flush_args(const json &args)
+FlushArgs decode_flush_args(const json &args, const ArgNamer &name)
 {
-    Args checked(args, {"match", "all"});
+    Args checked(args, {"match", "all"}, name);
     if (checked.has("match") == checked.has("all"))
-        throw bad_request("args: give either \"match\" (a prefix) or \"all\": true");
+        throw bad_request(name("") + ": give either \"match\" (a prefix) or \"all\": true");
     if (checked.has("match"))
         return {checked.prefix("match")};
     if (args["all"] != true)
-        throw bad_request("args.all: must be true, not " + describe(args["all"]));
+        throw bad_request(name("all") + ": must be true, not " + describe(args["all"]));
     return {std::nullopt};
 }
 

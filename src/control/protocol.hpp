@@ -15,7 +15,9 @@
 //
 // Commands, their arguments and what "result" holds. Rules are rule objects exactly as in the
 // config file (rule_to_json), runtime rules with "expires" (RFC 3339 UTC) as in the runtime rule
-// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count}; a state
+// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count,
+// "would_drop": count}, where would_drop is the part of "passed" that only monitor mode passed
+// (denied or over the limit). Rates and bursts are numbers in base units (packets, bytes). A state
 // file is {"path", "saved": bool, "write_failures", "error" or null}: whether the file holds the
 // state in force (a change that could not be written is in force all the same, and retried).
 //   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
@@ -26,8 +28,8 @@
 //   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
 //                "runtime": [rule + "expires", "expires_in_s"]}
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}
-//   allow    {"match", "ttl"?}
-//   deny     {"match", "ttl"?}
+//   allow    {"match", "ttl"?, "comment"?}
+//   deny     {"match", "ttl"?, "mode"?, "force"?, "comment"?}
 //            -> {"rule": runtime rule, "replaced": bool, "overrides_config": bool,
 //                "state_file": state file}
 //   unset    {"match"} -> {"removed": runtime rule, "config_rule": rule or null,
@@ -35,9 +37,11 @@
 //   show     {"address"} -> {"address", "rule": {"origin", "prefix", "rule"} or null, "why",
 //                "tracked", "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}],
 //                "traffic"}
-//   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops)}
-//            -> {"by", "scanned", "interval_s" or null, "sources": [{"address", "passed",
-//                "dropped", "per_second": {"packets", "dropped", "bytes"} or null}]}
+//   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops; would-drops
+//                count as drops)}
+//            -> {"by", "scanned", "sampled_at_ms", "sources": [{"address"} + traffic]}
+//               sampled_at_ms is the daemon's monotonic clock when it read the counters: the
+//               difference between two answers is the window their rates are over.
 //   stats    -> {"interfaces": [{"name", "slot", "counters": [{"reason", "verdict", "packets",
 //                "bytes"}]}]}
 //   flush    {"match"} or {"all": true} -> {"match" or null, "sources", "blocks",
@@ -47,6 +51,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -141,7 +146,11 @@ Response decode_response(std::string_view line);
 
 // ----- arguments -----------------------------------------------------
 // Each command's arguments, encoded by the CLI and decoded (validated) by the daemon and, before
-// sending, by the CLI. Decoders throw RequestError naming the argument and why.
+// sending, by the CLI. Decoders throw RequestError naming the argument and why: by its place in
+// the request ("args.rate", "args.limits[0].rate"; "args" for the whole), or as an ArgNamer
+// names it, given the path below "args" ("rate", "limits[0].rate"; "" for the whole).
+using ArgNamer = std::function<std::string(std::string_view path)>;
+std::string wire_name(std::string_view path);
 
 // status, list, stats, reload.
 void decode_no_args(const nlohmann::json &args);
@@ -154,21 +163,22 @@ struct RuntimeRuleArgs {
 };
 nlohmann::json encode_args(const RuntimeRuleArgs &args);
 // The rule's action is the command's; an "action" argument may only repeat it.
-RuntimeRuleArgs decode_runtime_rule_args(Command command, const nlohmann::json &args);
+RuntimeRuleArgs decode_runtime_rule_args(Command command, const nlohmann::json &args,
+                                         const ArgNamer &name = wire_name);
 
 struct UnsetArgs {
     Prefix match;
     bool operator==(const UnsetArgs &) const = default;
 };
 nlohmann::json encode_args(const UnsetArgs &args);
-UnsetArgs decode_unset_args(const nlohmann::json &args);
+UnsetArgs decode_unset_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
 
 struct ShowArgs {
     Address address;
     bool operator==(const ShowArgs &) const = default;
 };
 nlohmann::json encode_args(const ShowArgs &args);
-ShowArgs decode_show_args(const nlohmann::json &args);
+ShowArgs decode_show_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
 
 enum class TopOrder { Drops, Packets, Bytes };
 std::string_view top_order_name(TopOrder order);
@@ -181,13 +191,13 @@ struct TopArgs {
     bool operator==(const TopArgs &) const = default;
 };
 nlohmann::json encode_args(const TopArgs &args);
-TopArgs decode_top_args(const nlohmann::json &args);
+TopArgs decode_top_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
 
 struct FlushArgs {
     std::optional<Prefix> match; // empty: every bucket
     bool operator==(const FlushArgs &) const = default;
 };
 nlohmann::json encode_args(const FlushArgs &args);
-FlushArgs decode_flush_args(const nlohmann::json &args);
+FlushArgs decode_flush_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
 
 } // namespace ratelimit::control

@@ -363,7 +363,7 @@ std::string Server::answer(Connection &connection, std::string_view line)
     spdlog::debug("control socket: {} from uid {}", command_name(request.command),
                   connection.peer.uid);
     try {
-        return encode(Response{request.id, handler_(request)});
+        return encode(Response{request.id, handler_(request, connection.peer)});
     } catch (const RequestError &e) {
         spdlog::info("control socket: refused {} from uid {}: {}", command_name(request.command),
                      connection.peer.uid, e.error().message);

@@ -48,9 +48,16 @@ class Server
     static constexpr std::size_t kMaxConnections = 128;
     static constexpr std::chrono::milliseconds kAcceptRetry{250};
 
-    // Runs a request and returns its result. Throws RequestError to refuse it; any other
-    // exception is logged and answered as an internal error.
-    using Handler = std::function<nlohmann::json(const Request &request)>;
+    // Who is at the other end of a connection, as SO_PEERCRED told when it connected.
+    struct Peer {
+        pid_t pid = 0;
+        uid_t uid = 0;
+        bool authorized = false;
+    };
+
+    // Runs a request from an authorized `peer` and returns its result. Throws RequestError to
+    // refuse it; any other exception is logged and answered as an internal error.
+    using Handler = std::function<nlohmann::json(const Request &request, const Peer &peer)>;
 
     // Listens at settings.socket, replacing a socket a dead daemon left there. Throws naming the
     // socket or the group when it cannot (an unknown group is an error, not root-only access).
@@ -61,12 +68,6 @@ class Server
     Server &operator=(const Server &) = delete;
 
   private:
-    struct Peer {
-        pid_t pid = 0;
-        uid_t uid = 0;
-        bool authorized = false;
-    };
-
     struct Connection {
         UniqueFd fd;
         Peer peer;

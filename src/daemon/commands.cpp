@@ -27,11 +27,15 @@ json count_json(std::uint64_t packets, std::uint64_t bytes)
     return {{"packets", packets}, {"bytes", bytes}};
 }
 
+// "passed" holds what monitor mode passed, which "would_drop" tells apart.
 json traffic_json(const rl_source_counters &traffic)
 {
+    const auto &packets = traffic.packets, &bytes = traffic.bytes;
     return {
-        {"passed", count_json(traffic.packets[RL_VERDICT_PASS], traffic.bytes[RL_VERDICT_PASS])},
-        {"dropped", count_json(traffic.packets[RL_VERDICT_DROP], traffic.bytes[RL_VERDICT_DROP])}};
+        {"passed", count_json(packets[RL_OUTCOME_PASSED] + packets[RL_OUTCOME_WOULD_DROP],
+                              bytes[RL_OUTCOME_PASSED] + bytes[RL_OUTCOME_WOULD_DROP])},
+        {"dropped", count_json(packets[RL_OUTCOME_DROPPED], bytes[RL_OUTCOME_DROPPED])},
+        {"would_drop", count_json(packets[RL_OUTCOME_WOULD_DROP], bytes[RL_OUTCOME_WOULD_DROP])}};
 }
 
 TrafficScore score_of(control::TopOrder order)
@@ -91,19 +95,10 @@ std::vector<std::string> interface_names(const std::vector<XdpLink> &links)
     return names;
 }
 
-// Per second between two samples of one source; null if its counters went back (the source was
-// evicted and came back).
-json rates(const rl_source_counters &before, const rl_source_counters &now, double seconds)
+// "uid 1000 (pid 4242)": who asked for a change, for the log.
+std::string who(const control::Server::Peer &peer)
 {
-    if (all_packets(now) < all_packets(before) || dropped_packets(now) < dropped_packets(before) ||
-        all_bytes(now) < all_bytes(before))
-        return nullptr;
-    auto per_second = [seconds](std::uint64_t later, std::uint64_t earlier) {
-        return static_cast<double>(later - earlier) / seconds;
-    };
-    return {{"packets", per_second(all_packets(now), all_packets(before))},
-            {"dropped", per_second(dropped_packets(now), dropped_packets(before))},
-            {"bytes", per_second(all_bytes(now), all_bytes(before))}};
+    return "uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) + ")";
 }
 
 // Whether `prefix` can match `address` in the program: IPv4 rules cover IPv4 sources, IPv6 rules
@@ -141,7 +136,7 @@ std::string ipv6_rule_note(const std::vector<DesiredRule> &desired, const Addres
 
 } // namespace
 
-json Commands::run(const control::Request &request)
+json Commands::run(const control::Request &request, const control::Server::Peer &peer)
 {
     using control::Command;
     switch (request.command) {
@@ -154,9 +149,10 @@ json Commands::run(const control::Request &request)
     case Command::Set:
     case Command::Allow:
     case Command::Deny:
-        return add_runtime_rule(control::decode_runtime_rule_args(request.command, request.args));
+        return add_runtime_rule(control::decode_runtime_rule_args(request.command, request.args),
+                                who(peer));
     case Command::Unset:
-        return unset(control::decode_unset_args(request.args));
+        return unset(control::decode_unset_args(request.args), who(peer));
     case Command::Show:
         return show(control::decode_show_args(request.args));
     case Command::Top:
@@ -165,10 +161,10 @@ json Commands::run(const control::Request &request)
         control::decode_no_args(request.args);
         return stats();
     case Command::Flush:
-        return flush(control::decode_flush_args(request.args));
+        return flush(control::decode_flush_args(request.args), who(peer));
     case Command::Reload:
         control::decode_no_args(request.args);
-        return reload();
+        return reload(who(peer));
     }
     throw std::invalid_argument("unknown command");
 }
@@ -186,8 +182,9 @@ json Commands::status() const
     }
     rl_source_counters totals{};
     for (const CounterRow &row : read_counters(dp, interface_names(daemon_.links()))) {
-        totals.packets[row.verdict] += row.counted.packets;
-        totals.bytes[row.verdict] += row.counted.bytes;
+        const std::uint32_t outcome = rl_outcome_of(row.reason, row.verdict);
+        totals.packets[outcome] += row.counted.packets;
+        totals.bytes[outcome] += row.counted.bytes;
     }
     const ReloadResult &reload = daemon_.last_reload();
     json state_files = json::array();
@@ -232,7 +229,7 @@ json Commands::list() const
             {"runtime", std::move(runtime_rules)}};
 }
 
-json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args)
+json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args, const std::string &who)
 {
     RuntimeRule added{args.rule, std::nullopt};
     if (args.ttl)
@@ -242,7 +239,7 @@ json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args)
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
     upsert(rules, added);
     commit(std::move(rules));
-    spdlog::info("runtime rule {}: {}{}", replaced ? "replaced" : "added",
+    spdlog::info("control socket: {} {} runtime rule {}{}", who, replaced ? "replaced" : "added",
                  rule_to_json(added.rule).dump(),
                  args.ttl ? " for " + config::format_duration(*args.ttl) : std::string());
     return {{"rule", runtime_json(added)},
@@ -251,7 +248,7 @@ json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args)
             {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
 }
 
-json Commands::unset(const control::UnsetArgs &args)
+json Commands::unset(const control::UnsetArgs &args, const std::string &who)
 {
     const RuntimeRule *found = runtime_rule(args.match);
     const config::Rule *configured = config_rule(args.match);
@@ -264,7 +261,8 @@ json Commands::unset(const control::UnsetArgs &args)
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
     remove(rules, args.match);
     commit(std::move(rules));
-    spdlog::info("runtime rule removed: {}", rule_to_json(removed.rule).dump());
+    spdlog::info("control socket: {} removed runtime rule {}", who,
+                 rule_to_json(removed.rule).dump());
     return {{"removed", runtime_rule_to_json(removed)},
             {"config_rule", configured ? rule_to_json(*configured) : json(nullptr)},
             {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
@@ -321,32 +319,23 @@ json Commands::show(const control::ShowArgs &args) const
             {"traffic", traffic_json(state.traffic)}};
 }
 
-json Commands::top(const control::TopArgs &args)
+// One sample, no state kept: rates are the client's, over the window it chooses between two
+// samples (see protocol.hpp), so callers never share or disturb each other's window.
+json Commands::top(const control::TopArgs &args) const
 {
-    const auto now = std::chrono::steady_clock::now();
+    const auto sampled_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
     const SourceRanking ranking =
         heaviest_sources(daemon_.datapath(), args.count, score_of(args.by));
-    std::optional<double> interval;
-    if (last_top_)
-        interval = std::chrono::duration<double>(now - last_top_->taken).count();
-    TopSample sample{now, {}};
     json sources = json::array();
     for (const auto &source : ranking.heaviest) {
         json row = traffic_json(source.traffic);
         row["address"] = source.address.to_string();
-        row["per_second"] = nullptr;
-        if (interval && *interval > 0) {
-            if (auto before = last_top_->traffic.find(source.address);
-                before != last_top_->traffic.end())
-                row["per_second"] = rates(before->second, source.traffic, *interval);
-        }
-        sample.traffic.emplace(source.address, source.traffic);
         sources.push_back(std::move(row));
     }
-    last_top_ = std::move(sample);
     return {{"by", control::top_order_name(args.by)},
             {"scanned", ranking.scanned},
-            {"interval_s", interval ? json(*interval) : json(nullptr)},
+            {"sampled_at_ms", sampled_at.count()},
             {"sources", std::move(sources)}};
 }
 
@@ -364,21 +353,22 @@ json Commands::stats() const
     return {{"interfaces", std::move(interfaces)}};
 }
 
-json Commands::flush(const control::FlushArgs &args)
+json Commands::flush(const control::FlushArgs &args, const std::string &who)
 {
     const ForgottenBuckets forgotten = forget_buckets(daemon_.datapath(), args.match);
     const std::string what = args.match ? args.match->to_string() : std::string("everything");
-    spdlog::info("flushed the bucket state of {}: {} sources, {} blocks, {} rule buckets", what,
-                 forgotten.sources, forgotten.blocks, forgotten.rule_buckets);
+    spdlog::info("control socket: {} flushed the bucket state of {}: {} sources, {} blocks, {} "
+                 "rule buckets",
+                 who, what, forgotten.sources, forgotten.blocks, forgotten.rule_buckets);
     return {{"match", args.match ? json(args.match->to_string()) : json(nullptr)},
             {"sources", forgotten.sources},
             {"blocks", forgotten.blocks},
             {"rule_buckets", forgotten.rule_buckets}};
 }
 
-json Commands::reload()
+json Commands::reload(const std::string &who)
 {
-    spdlog::info("control socket: reloading {}", daemon_.config_path());
+    spdlog::info("control socket: {} reloads {}", who, daemon_.config_path());
     const ReloadResult result = daemon_.reload();
     if (!result.ok)
         throw RequestError(ErrorCode::ReloadFailed, result.message);

@@ -5,13 +5,12 @@
 // runtime rules only through Daemon::replace_runtime_rules, after their arguments have been
 // validated, so a refused request changes nothing.
 
-#include <chrono>
-#include <map>
-#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "control/server.hpp"
 #include "daemon/daemon.hpp"
 
 namespace ratelimit
@@ -22,32 +21,26 @@ class Commands
   public:
     explicit Commands(Daemon &daemon) : daemon_(daemon) {}
 
-    // The result of `request`; throws control::RequestError to refuse it.
-    nlohmann::json run(const control::Request &request);
+    // The result of `request` from `peer`; throws control::RequestError to refuse it. Every
+    // change is logged with the peer's uid and pid and what it changed.
+    nlohmann::json run(const control::Request &request, const control::Server::Peer &peer);
 
   private:
     nlohmann::json status() const;
     nlohmann::json list() const;
-    nlohmann::json add_runtime_rule(const control::RuntimeRuleArgs &args);
-    nlohmann::json unset(const control::UnsetArgs &args);
+    nlohmann::json add_runtime_rule(const control::RuntimeRuleArgs &args, const std::string &who);
+    nlohmann::json unset(const control::UnsetArgs &args, const std::string &who);
     nlohmann::json show(const control::ShowArgs &args) const;
-    nlohmann::json top(const control::TopArgs &args);
+    nlohmann::json top(const control::TopArgs &args) const;
     nlohmann::json stats() const;
-    nlohmann::json flush(const control::FlushArgs &args);
-    nlohmann::json reload();
+    nlohmann::json flush(const control::FlushArgs &args, const std::string &who);
+    nlohmann::json reload(const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
     const config::Rule *config_rule(const Prefix &prefix) const;
     const RuntimeRule *runtime_rule(const Prefix &prefix) const;
 
-    // The traffic of the sources the last `top` reported, to tell their rates the next time.
-    struct TopSample {
-        std::chrono::steady_clock::time_point taken;
-        std::map<Address, rl_source_counters> traffic;
-    };
-
     Daemon &daemon_;
-    std::optional<TopSample> last_top_;
 };
 
 } // namespace ratelimit

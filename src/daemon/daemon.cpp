@@ -168,7 +168,9 @@ void Daemon::start()
     commands_ = std::make_unique<Commands>(*this);
     control_ = std::make_unique<control::Server>(
         loop_, config_.control,
-        [this](const control::Request &request) { return commands_->run(request); });
+        [this](const control::Request &request, const control::Server::Peer &peer) {
+            return commands_->run(request, peer);
+        });
 }
 
 std::string Daemon::apply_rules(const char *why)

@@ -17,9 +17,9 @@ static_assert(sizeof(rl_limit) == 24);
 static_assert(sizeof(rl_rule) == 8 + RL_MAX_LIMITS * sizeof(rl_limit));
 static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16);
 static_assert(sizeof(rl_block_key) == 24);
-static_assert(sizeof(rl_source_counters) == 32);
+static_assert(sizeof(rl_source_counters) == 48);
 static_assert(sizeof(rl_settings) == 8);
-static_assert(sizeof(rl_drop_memo) == 64);
+static_assert(sizeof(rl_drop_memo) == 80);
 
 namespace
 {
@@ -261,25 +261,33 @@ void Datapath::set_settings_flags(std::uint32_t flags)
     settings().update(0, current);
 }
 
+void add_traffic(rl_source_counters &to, const rl_source_counters &from)
+{
+    for (int o = 0; o < RL_OUTCOME_COUNT; o++) {
+        to.packets[o] += from.packets[o];
+        to.bytes[o] += from.bytes[o];
+    }
+}
+
+void add_first_packet(rl_source_counters &to, const rl_source &entry)
+{
+    if (entry.first_bytes == 0 || entry.first_outcome >= RL_OUTCOME_COUNT)
+        return; // none recorded (or not by this ABI's program)
+    to.packets[entry.first_outcome]++;
+    to.bytes[entry.first_outcome] += entry.first_bytes;
+}
+
 rl_source_counters Datapath::source_traffic(const rl_source_key &source) const
 {
     rl_source_counters total{};
-    if (auto entry = sources().lookup(source); entry && entry->first_bytes) {
-        total.packets[entry->first_verdict] = 1;
-        total.bytes[entry->first_verdict] = entry->first_bytes;
-    }
-    auto add = [&total](const rl_source_counters &c) {
-        for (int v = 0; v < RL_VERDICT_COUNT; v++) {
-            total.packets[v] += c.packets[v];
-            total.bytes[v] += c.bytes[v];
-        }
-    };
+    if (auto entry = sources().lookup(source); entry)
+        add_first_packet(total, *entry);
     for (const auto &c :
          source_counters().lookup(source).value_or(std::vector<rl_source_counters>{}))
-        add(c);
+        add_traffic(total, c);
     for (const auto &[key, pending] : pending_memo_traffic())
         if (std::memcmp(key.addr, source.addr, RL_ADDR_LEN) == 0)
-            add(pending);
+            add_traffic(total, pending);
     return total;
 }
 

@@ -61,7 +61,7 @@ class Datapath
     void publish_rules() const;
     void set_settings_flags(std::uint32_t flags);
 
-    // A source's traffic by verdict: its first packet (kept in its entry) plus the per-CPU
+    // A source's traffic by outcome: its first packet (kept in its entry) plus the per-CPU
     // counters of the rest, summed. Zero for an unknown source.
     rl_source_counters source_traffic(const rl_source_key &source) const;
 
@@ -79,5 +79,11 @@ class Datapath
     // programs_[0] owns the maps; the others reuse them with their own attach slot.
     std::vector<Skeleton<ratelimit_bpf>> programs_;
 };
+
+// Adds `from` to `to`, outcome by outcome.
+void add_traffic(rl_source_counters &to, const rl_source_counters &from);
+// Adds a source's first packet, which the program keeps in its `sources` entry rather than in
+// `source_counters`, if it recorded one.
+void add_first_packet(rl_source_counters &to, const rl_source &entry);
 
 } // namespace ratelimit

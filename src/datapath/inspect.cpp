@@ -53,16 +53,6 @@ FoundBucket find_bucket(const Datapath &dp, std::uint32_t slot, std::uint32_t in
     }
 }
 
-// A source's first packet, which the program keeps in its `sources` entry rather than in
-// `source_counters`.
-void add_traffic(rl_source_counters &to, const rl_source_counters &from)
-{
-    for (int v = 0; v < RL_VERDICT_COUNT; v++) {
-        to.packets[v] += from.packets[v];
-        to.bytes[v] += from.bytes[v];
-    }
-}
-
 // A source's traffic held outside source_counters: its first packet (in its `sources` entry) and
 // drops counted by the CPUs' drop memos.
 struct HeldTraffic {
@@ -137,17 +127,19 @@ std::vector<CounterRow> read_counters(const Datapath &dp,
 
 std::uint64_t dropped_packets(const rl_source_counters &traffic)
 {
-    return traffic.packets[RL_VERDICT_DROP];
+    return traffic.packets[RL_OUTCOME_DROPPED] + traffic.packets[RL_OUTCOME_WOULD_DROP];
 }
 
 std::uint64_t all_packets(const rl_source_counters &traffic)
 {
-    return traffic.packets[RL_VERDICT_PASS] + traffic.packets[RL_VERDICT_DROP];
+    return traffic.packets[RL_OUTCOME_PASSED] + traffic.packets[RL_OUTCOME_DROPPED] +
+           traffic.packets[RL_OUTCOME_WOULD_DROP];
 }
 
 std::uint64_t all_bytes(const rl_source_counters &traffic)
 {
-    return traffic.bytes[RL_VERDICT_PASS] + traffic.bytes[RL_VERDICT_DROP];
+    return traffic.bytes[RL_OUTCOME_PASSED] + traffic.bytes[RL_OUTCOME_DROPPED] +
+           traffic.bytes[RL_OUTCOME_WOULD_DROP];
 }
 
 SourceState inspect_source(const Datapath &dp, const Address &source)
@@ -184,11 +176,8 @@ SourceRanking heaviest_sources(const Datapath &dp, std::size_t count, TrafficSco
     // those stream by. (An entry with no first packet recorded has no traffic to add.)
     std::map<Address, rl_source_counters> held_by_source;
     dp.sources().for_each([&](const rl_source_key &key, const rl_source &entry) {
-        if (entry.first_bytes != 0) {
-            auto &traffic = held_by_source[address_of(key.addr)];
-            traffic.packets[entry.first_verdict & 1]++;
-            traffic.bytes[entry.first_verdict & 1] += entry.first_bytes;
-        }
+        if (entry.first_bytes != 0)
+            add_first_packet(held_by_source[address_of(key.addr)], entry);
     });
     for (const auto &[key, pending] : dp.pending_memo_traffic())
         if (all_packets(pending) != 0)

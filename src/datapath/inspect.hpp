@@ -102,6 +102,7 @@ struct SourceRanking {
 };
 
 using TrafficScore = std::uint64_t (*)(const rl_source_counters &traffic);
+// Drops and would-drops: in monitor mode the heaviest are those enforcing would drop most of.
 std::uint64_t dropped_packets(const rl_source_counters &traffic);
 std::uint64_t all_packets(const rl_source_counters &traffic);
 std::uint64_t all_bytes(const rl_source_counters &traffic);

@@ -60,25 +60,15 @@ std::string per_text(const LimitSpec &limit, const Prefix &match)
 }
 
 // One limit per object, so that the limits parse back one LimitSpec each and in their order.
+// Numbers in the base units (packets or bytes, per second for rates), as the config reads bare
+// numbers: scripts compare them without parsing units; ratelimitctl's tables add the units.
 json limit_to_json(const LimitSpec &limit, const Prefix &match)
 {
     json object = {{"per", per_text(limit, match)}};
-    if (limit.unit == RL_UNIT_PACKETS) {
-        object["rate"] = limit.rate;
-        object["burst"] = limit.burst;
-    } else {
-        // Exact: a whole number of bytes is a whole number of bits.
-        object["bytes"] = config::format_bit_rate(limit.rate);
-        object["byte_burst"] = config::format_size(limit.burst);
-    }
+    const bool packets = limit.unit == RL_UNIT_PACKETS;
+    object[packets ? "rate" : "bytes"] = limit.rate;
+    object[packets ? "burst" : "byte_burst"] = limit.burst;
     return object;
-}
-
-// The match as the user wrote it, unless that names another prefix than the one enforced.
-std::string match_text(const config::Rule &rule)
-{
-    const auto written = parse_prefix(rule.text);
-    return written && *written == rule.match ? rule.text : rule.match.to_string();
 }
 
 // ----- RFC 3339 UTC times --------------------------------------------
@@ -283,9 +273,17 @@ const Prefix &match_of(const RuntimeRule &runtime)
 
 json rule_to_json(const config::Rule &rule)
 {
-    json object = {{"match", match_text(rule)}, {"action", action_name(rule.action)}};
+    // Canonical, however it was written: 10.0.0.0/08 and ::ffff:10.0.0.0/104 are 10.0.0.0/8, and
+    // 192.0.2.1/32 is one address, 192.0.2.1.
+    const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
+    json object = {{"match", one_address ? rule.match.address.to_string() : rule.match.to_string()},
+                   {"action", action_name(rule.action)}};
     if (rule.monitor)
         object["mode"] = "monitor";
+    if (rule.force)
+        object["force"] = true;
+    if (!rule.comment.empty())
+        object["comment"] = rule.comment;
     if (rule.action != RL_ACTION_LIMIT)
         return object;
     json limits = json::array();

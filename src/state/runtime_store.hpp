@@ -27,9 +27,10 @@
 namespace ratelimit
 {
 
-// The inverse of config::parse_rule: a rule object that parses back to an equal rule. Every
-// limit is written as its own entry of "limits", packet rates as plain numbers, byte rates in bits
-// ("10Mbit"), byte bursts as sizes ("256KiB") and "per" as "source", "rule" or "/N".
+// The inverse of config::parse_rule: a rule object that parses back to an equal rule (its match
+// written canonically). Every limit is written as its own entry of "limits", rates and bursts as
+// numbers in base units (packets or bytes, per second for rates) and "per" as "source", "rule" or
+// "/N"; "mode", "force" and "comment" only when set.
 nlohmann::json rule_to_json(const config::Rule &rule);
 
 // A runtime rule as the file (and ratelimitctl) shows it: rule_to_json plus "expires".

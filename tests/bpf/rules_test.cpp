@@ -219,6 +219,26 @@ TEST_F(RulesTest, PerSourceCountersByVerdict)
     EXPECT_EQ(sum.bytes[RL_VERDICT_DROP], 7 * f.size());
 }
 
+TEST_F(RulesTest, PerSourceCountersTellWouldDropsFromPasses)
+{
+    // A monitor rule passes everything; what enforcing would drop is counted apart per source,
+    // by the drop memo's replays too (only the first over-limit packet is judged afresh).
+    add_rule({"10.0.0.0/8"}, limit_rule({pps(3)}, true));
+    add_rule({"10.5.0.0/16"}, compile_rule(RL_ACTION_DENY, {}, true));
+    Frame f = udp_from("10.0.0.1");
+    EXPECT_EQ(passed_of(f, 10), 10u);
+    EXPECT_EQ(passed_of(udp_from("10.5.0.1"), 4), 4u);
+    EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 1), 1u); // moves the memo's count to the map
+    rl_source_counters limited = dp_->source_traffic(addr("10.0.0.1").key());
+    EXPECT_EQ(limited.packets[RL_OUTCOME_PASSED], 3u);
+    EXPECT_EQ(limited.packets[RL_OUTCOME_WOULD_DROP], 7u);
+    EXPECT_EQ(limited.packets[RL_OUTCOME_DROPPED], 0u);
+    EXPECT_EQ(limited.bytes[RL_OUTCOME_WOULD_DROP], 7 * f.size());
+    rl_source_counters denied = dp_->source_traffic(addr("10.5.0.1").key());
+    EXPECT_EQ(denied.packets[RL_OUTCOME_WOULD_DROP], 4u);
+    EXPECT_EQ(denied.packets[RL_OUTCOME_PASSED], 0u);
+}
+
 TEST_F(RulesTest, DropMemoLetsTheNextTokenThrough)
 {
     // Repeated drops of one source are decided by this CPU's memo, which must still let the

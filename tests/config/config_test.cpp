@@ -252,7 +252,7 @@ const Invalid kInvalid[] = {
      "malformed JSON at line 1, column 17: syntax error while parsing value"},
     {"NotAnObject", "[]", "", "the configuration must be an object, not a list"},
     {"InterfacesMissing", "{}", "interfaces", "missing"},
-    {"InterfacesEmpty", R"({"interfaces": []})", "interfaces", "must be a list of 1 .. 32"},
+    {"InterfacesEmpty", R"({"interfaces": []})", "interfaces", "must list at least one interface"},
     {"InterfaceUnknown", R"({"interfaces": [{"name": "eth9"}]})", "interfaces[0].name",
      "no interface named \"eth9\""},
     {"InterfaceTwice", R"({"interfaces": [{"name": "eth0"}, {"name": "eth0"}]})",
@@ -310,8 +310,27 @@ const Invalid kInvalid[] = {
      "rules[0].burst", "above the maximum of 1000000000"},
     {"BurstWithoutRate", with_rules(R"({"match": "10.0.0.0/8", "bytes": "10Mbit", "burst": 10})"),
      "rules[0].burst", "set without \"rate\""},
-    {"ByteRateWithoutUnit", with_rules(R"({"match": "10.0.0.0/8", "bytes": 1250000})"),
+    {"ByteRateWithoutUnit", with_rules(R"({"match": "10.0.0.0/8", "bytes": "1250000"})"),
      "rules[0].bytes", "needs a unit"},
+    {"ByteRateNumberBelowAByte", with_rules(R"({"match": "10.0.0.0/8", "bytes": 0})"),
+     "rules[0].bytes", "below the minimum"},
+    {"DenyAllIpv4", with_rules(R"({"match": "0.0.0.0/0", "action": "deny"})"), "rules[0].match",
+     "\"0.0.0.0/0\" with \"action\": \"deny\" drops every IPv4 source, cutting this host off"},
+    {"DenyAllIpv4Mapped", with_rules(R"({"match": "::ffff:0.0.0.0/96", "action": "deny"})"),
+     "rules[0].match", "drops every IPv4 source"},
+    {"DenyEverything", with_rules(R"({"match": "::/0", "action": "deny"})"), "rules[0].match",
+     "drops every source, cutting this host off; if that is meant, force it"},
+    {"ForceNotABool", with_rules(R"({"match": "0.0.0.0/0", "action": "deny", "force": "yes"})"),
+     "rules[0].force", "must be true or false"},
+    {"CommentTooLong",
+     with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "comment": ")" +
+                std::string(201, 'x') + R"("})"),
+     "rules[0].comment", "is 201 bytes long; at most 200"},
+    {"CommentWithANewline",
+     with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "comment": "a\nb"})"),
+     "rules[0].comment", "holds a control character"},
+    {"CommentNotAString", with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "comment": 1})"),
+     "rules[0].comment", "must be a string"},
     {"ByteRateTooHigh", with_rules(R"({"match": "10.0.0.0/8", "bytes": "1Tbit"})"),
      "rules[0].bytes", "unknown unit \"Tbit\""},
     {"ByteBurstBelowAFrame",
@@ -668,6 +687,43 @@ TEST(Rule, ParsesLikeAConfigRule)
                                   {packets(1000, 1000, RL_PER_PREFIX, 64)},
                                   true,
                                   "2001:db8::/48"}));
+}
+
+TEST(Rule, ForceTakesADenyOfEveryoneAndMonitorNeedsNoForce)
+{
+    for (const char *text : {R"({"match": "0.0.0.0/0", "action": "deny", "force": true})",
+                             R"({"match": "::/0", "action": "deny", "force": true})",
+                             R"({"match": "0.0.0.0/0", "action": "deny", "mode": "monitor"})",
+                             R"({"match": "0.0.0.0/1", "action": "deny"})"}) {
+        RuleResult result = parse_rule(nlohmann::json::parse(text), "runtime");
+        EXPECT_TRUE(result.rule) << text << ": " << result.errors.front().to_string();
+    }
+    RuleResult forced = parse_rule(
+        nlohmann::json::parse(R"({"match": "::/0", "action": "deny", "force": true})"), "runtime");
+    ASSERT_TRUE(forced.rule);
+    EXPECT_TRUE(forced.rule->force);
+}
+
+TEST(Rule, KeepsItsComment)
+{
+    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.0/8",
+        "action": "deny", "comment": "ticket 4711: scanner, ask Sam"})"),
+                                   "runtime");
+    ASSERT_TRUE(result.rule);
+    EXPECT_EQ(result.rule->comment, "ticket 4711: scanner, ask Sam");
+}
+
+TEST(Rule, BareNumbersAreInBaseUnits)
+{
+    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.0/8",
+        "bytes": 1250000, "byte_burst": 2000, "rate": 10, "burst": 20})"),
+                                   "runtime");
+    ASSERT_TRUE(result.rule) << result.errors.front().to_string();
+    ASSERT_EQ(result.rule->limits.size(), 2u);
+    EXPECT_EQ(result.rule->limits[0].rate, 10u);
+    EXPECT_EQ(result.rule->limits[0].burst, 20u);
+    EXPECT_EQ(result.rule->limits[1].rate, 1'250'000u) << "bytes per second";
+    EXPECT_EQ(result.rule->limits[1].burst, 2000u);
 }
 
 TEST(Rule, ErrorsArePrefixedWithTheGivenPath)

@@ -131,30 +131,52 @@ TEST(Units, PacketCounts)
                                         {"1.5", "not a whole number of packets"}});
 }
 
-TEST(Units, Durations)
+using DurationCase = std::pair<std::string, std::chrono::milliseconds>;
+
+void expect_durations(const std::vector<DurationCase> &accepted,
+                      const std::vector<Refused> &refused)
 {
-    for (const auto &[text, expected] :
-         std::vector<std::pair<std::string, std::chrono::milliseconds>>{
-             {"500ms", 500ms},
-             {"30s", 30s},
-             {"5m", 5min},
-             {"1h", 1h},
-             {"1.5h", 90min},
-             {"7d", std::chrono::days(7)},
-             {"365d", std::chrono::days(365)}}) {
+    for (const auto &[text, expected] : accepted) {
         auto parsed = parse_duration(text);
         ASSERT_TRUE(parsed.value) << text << ": " << parsed.error;
         EXPECT_EQ(*parsed.value, expected) << text;
     }
-    for (const auto &[text, reason] : std::vector<Refused>{{"0s", "below the minimum of 1ms"},
-                                                           {"30", "needs a unit; use ms, s"},
-                                                           {"0.5ms", "not a whole number"},
-                                                           {"366d", "above the maximum of 365d"},
-                                                           {"1y", "unknown unit \"y\""}}) {
+    for (const auto &[text, reason] : refused) {
         auto parsed = parse_duration(text);
         EXPECT_FALSE(parsed.value) << text;
         EXPECT_NE(parsed.error.find(reason), std::string::npos) << parsed.error;
     }
+}
+
+TEST(Units, Durations)
+{
+    expect_durations({{"500ms", 500ms},
+                      {"30s", 30s},
+                      {"5m", 5min},
+                      {"1h", 1h},
+                      {"1.5h", 90min},
+                      {"7d", std::chrono::days(7)},
+                      {"365d", std::chrono::days(365)}},
+                     {{"0s", "below the minimum of 1ms"},
+                      {"30", "needs a unit; use ms, s"},
+                      {"0.5ms", "not a whole number"},
+                      {"366d", "above the maximum of 365d"},
+                      {"1y", "unknown unit \"y\""}});
+}
+
+TEST(Units, ParsesCompoundDurationsFromTheLargestUnitDown)
+{
+    expect_durations({{"1h30m", 90min},
+                      {"1h 30m", 90min},
+                      {"2d12h", std::chrono::days(2) + 12h},
+                      {"1m30.5s", 90500ms},
+                      {"1s500ms", 1500ms},
+                      {"364d23h59m", std::chrono::days(365) - 1min}},
+                     {{"30m1h", "smaller one first"},
+                      {"1h1h", "repeats a unit"},
+                      {"1h30", "bad part: \"30\" needs a unit"},
+                      {"1h30x", "unknown unit \"x\""},
+                      {"365d1h", "above the maximum of 365d"}});
 }
 
 TEST(Units, FormatsInTheLargestExactUnit)

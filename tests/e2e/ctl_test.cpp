@@ -137,10 +137,24 @@ class CtlTest : public DaemonTest
     // `ratelimitctl args...`, whichever socket they name.
     CtlRun ctl_anywhere(const std::vector<std::string> &args)
     {
-        std::vector<std::string> argv = {RATELIMITCTL_PATH};
+        Process process = start_ctl(args, {});
+        return finish(process);
+    }
+
+    // `ratelimitctl args...` started, with `environment` ("NAME=value") added to its own.
+    Process start_ctl(const std::vector<std::string> &args,
+                      const std::vector<std::string> &environment)
+    {
+        std::vector<std::string> argv = {"/usr/bin/env"};
+        argv.insert(argv.end(), environment.begin(), environment.end());
+        argv.push_back(RATELIMITCTL_PATH);
         argv.insert(argv.end(), args.begin(), args.end());
         auto [out, err] = output_files();
-        Process process = host_ns_->spawn(argv, out, err);
+        return host_ns_->spawn(argv, out, err);
+    }
+
+    CtlRun finish(Process &process)
+    {
         CtlRun run;
         run.exit_code = process.wait_for(20s).value_or(-1);
         run.out = process.stdout_text();
@@ -193,6 +207,14 @@ class CtlTest : public DaemonTest
     {
         fs::permissions(dir_.path(), fs::perms::others_exec | fs::perms::group_exec,
                         fs::perm_options::add);
+    }
+
+    // Runs a command that must be a usage error (exit 2) saying `says`.
+    void expect_usage_error(const std::vector<std::string> &args, const std::string &says)
+    {
+        CtlRun run = ctl(args);
+        EXPECT_EQ(run.exit_code, 2) << args[0];
+        EXPECT_NE(run.err.find(says), std::string::npos) << run.err;
     }
 
     // The runtime rules as `list` reports them.
@@ -305,7 +327,7 @@ TEST_F(CtlTest, ListShowsConfigAndRuntimeRulesApart)
     EXPECT_EQ(list["config"][1]["overridden"], true);
     ASSERT_EQ(list["runtime"].size(), 2u);
     const json &bytes = list["runtime"][0];
-    EXPECT_EQ(bytes["limits"], json::parse(R"([{"bytes": "10Mbit", "byte_burst": "256KiB",
+    EXPECT_EQ(bytes["limits"], json::parse(R"([{"bytes": 1250000, "byte_burst": 262144,
                                                 "per": "/24"}])"));
     EXPECT_TRUE(bytes["expires"].is_string());
     EXPECT_GT(bytes["expires_in_s"].get<int>(), 3500);
@@ -441,31 +463,196 @@ TEST_F(CtlTest, TopRanksTheHeaviestSourcesAndTellsTheirRates)
     ASSERT_EQ(delivered("10.2.0.1", 200), 200u);
     ASSERT_EQ(delivered("10.2.0.2", 1), 1u); // its one packet lives in its `sources` entry
 
-    json drops = ctl_json({"top", "-n", "2"});
+    json drops = ctl_json({"top", "-n", "2", "--interval", "100ms"});
     EXPECT_EQ(drops["by"], "drops");
     EXPECT_EQ(drops["scanned"], 4);
-    EXPECT_EQ(drops["interval_s"], nullptr);
     ASSERT_EQ(drops["sources"].size(), 2u);
     EXPECT_EQ(drops["sources"][0]["address"], "10.1.0.1");
     EXPECT_EQ(drops["sources"][0]["dropped"]["packets"], 90);
     EXPECT_EQ(drops["sources"][0]["passed"]["packets"], 10);
     EXPECT_EQ(drops["sources"][1]["address"], "10.1.0.2");
-    EXPECT_EQ(drops["sources"][0]["per_second"], nullptr);
+    // Even the first call has rates: over its own window.
+    EXPECT_GE(drops["interval_s"].get<double>(), 0.1);
+    EXPECT_EQ(drops["sources"][0]["per_second"]["dropped"], 0.0) << "no traffic since";
 
-    json packets = ctl_json({"top", "--by", "packets", "-n", "10"});
+    json packets = ctl_json({"top", "--by", "packets", "-n", "10", "--interval", "100ms"});
     ASSERT_EQ(packets["sources"].size(), 4u);
     EXPECT_EQ(packets["sources"][0]["address"], "10.2.0.1");
     EXPECT_EQ(packets["sources"][3]["address"], "10.2.0.2");
     EXPECT_EQ(packets["sources"][3]["passed"]["packets"], 1);
-    EXPECT_GT(packets["interval_s"].get<double>(), 0);
-    EXPECT_EQ(packets["sources"][0]["per_second"], nullptr) << "not in the previous sample";
     EXPECT_EQ(packets["sources"][1]["per_second"]["packets"], 0.0) << "no traffic since";
 
-    CtlRun table = ctl({"top", "--by", "bytes"});
+    CtlRun table = ctl({"top", "--by", "bytes", "--interval", "100ms"});
     EXPECT_EQ(table.exit_code, 0) << table.err;
     EXPECT_TRUE(contains(table.out, "ADDRESS")) << table.out;
     EXPECT_TRUE(contains(table.out, "BYTES/S")) << table.out;
-    EXPECT_TRUE(contains(table.out, "4 sources with traffic")) << table.out;
+    EXPECT_TRUE(contains(table.out, "4 sources with traffic; rates over the last 0.1 s"))
+        << table.out;
+    EXPECT_FALSE(contains(table.out, " -\n")) << "every source has a rate\n" << table.out;
+}
+
+TEST_F(CtlTest, TopRatesAreOverTheIntervalTheCallerChooses)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.2.0.1", 500), 500u);
+    // Another caller's top in between does not shorten this one's window.
+    Process top = start_ctl(
+        {"--socket", socket().string(), "top", "--by", "packets", "--interval", "2s", "--json"},
+        {});
+    std::this_thread::sleep_for(500ms);
+    ASSERT_EQ(ctl({"top", "--interval", "10ms"}).exit_code, 0);
+    ASSERT_EQ(delivered("10.2.0.1", 100), 100u);
+    ASSERT_EQ(delivered("10.2.0.2", 50), 50u); // new during the window: its rate is known too
+    CtlRun run = finish(top);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json result = run.parsed();
+    const double seconds = result["interval_s"].get<double>();
+    EXPECT_GE(seconds, 2.0);
+    EXPECT_LT(seconds, 3.0);
+    ASSERT_EQ(result["sources"].size(), 2u);
+    EXPECT_EQ(result["sources"][0]["address"], "10.2.0.1");
+    EXPECT_DOUBLE_EQ(result["sources"][0]["per_second"]["packets"].get<double>(), 100 / seconds);
+    EXPECT_EQ(result["sources"][1]["address"], "10.2.0.2");
+    EXPECT_DOUBLE_EQ(result["sources"][1]["per_second"]["packets"].get<double>(), 50 / seconds);
+
+    expect_usage_error({"top", "--interval", "1x"}, "--interval: \"1x\" has an unknown unit");
+}
+
+TEST_F(CtlTest, TopWatchRedrawsEveryIntervalUntilInterrupted)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 20), 10u);
+    Process watch =
+        start_ctl({"--socket", socket().string(), "top", "--watch", "--interval", "200ms"}, {});
+    std::this_thread::sleep_for(1500ms);
+    watch.signal(SIGINT);
+    CtlRun run = finish(watch);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    // Not on a terminal: successive tables, one per interval, no screen control codes.
+    std::size_t frames = 0;
+    for (auto at = run.out.find("ratelimitctl top at "); at != std::string::npos;
+         at = run.out.find("ratelimitctl top at ", at + 1))
+        frames++;
+    EXPECT_GE(frames, 4u) << run.out;
+    EXPECT_LE(frames, 8u) << run.out;
+    EXPECT_FALSE(contains(run.out, "\033[")) << run.out;
+    EXPECT_TRUE(contains(run.out, "10.1.0.1")) << run.out;
+}
+
+TEST_F(CtlTest, ShowAndTopTellWhatAMonitorRuleWouldDrop)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    CtlRun set =
+        ctl({"set", "10.6.0.0/16", "--rate", "1pps", "--burst", "150", "--mode", "monitor"});
+    ASSERT_EQ(set.exit_code, 0) << set.err;
+    EXPECT_TRUE(contains(set.out, "(monitor)")) << set.out;
+    ASSERT_EQ(delivered("10.6.0.1", 2000), 2000u) << "monitor mode drops nothing";
+
+    json shown = ctl_json({"show", "10.6.0.1"});
+    EXPECT_EQ(shown["traffic"]["passed"]["packets"], 2000);
+    EXPECT_EQ(shown["traffic"]["dropped"]["packets"], 0);
+    // 150 of burst, and the odd token 1 pps brought back while the packets were sent.
+    const int would = shown["traffic"]["would_drop"]["packets"].get<int>();
+    EXPECT_LE(would, 1850);
+    EXPECT_GE(would, 1840);
+    CtlRun table = ctl({"show", "10.6.0.1"});
+    EXPECT_TRUE(contains(table.out, "would drop  " + std::to_string(would) + " packets"))
+        << table.out;
+
+    ASSERT_EQ(delivered("10.1.0.1", 30), 10u); // 20 real drops, fewer than the would-drops
+    json top = ctl_json({"top", "--interval", "10ms"});
+    ASSERT_GE(top["sources"].size(), 2u);
+    EXPECT_EQ(top["sources"][0]["address"], "10.6.0.1") << "would-drops rank as drops";
+    EXPECT_EQ(top["sources"][0]["would_drop"]["packets"], would);
+    EXPECT_EQ(top["sources"][1]["dropped"]["packets"], 20);
+    CtlRun top_table = ctl({"top", "--interval", "10ms"});
+    EXPECT_TRUE(contains(top_table.out, "WOULD DROP")) << top_table.out;
+    EXPECT_TRUE(contains(top_table.out, "10.6.0.1  2000     0        " + std::to_string(would)))
+        << top_table.out;
+
+    json status = ctl_json({"status"});
+    EXPECT_EQ(status["totals"]["would_drop"]["packets"], would);
+}
+
+TEST_F(CtlTest, ADenyOfEveryoneNeedsForce)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    for (const char *everyone : {"0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"})
+        expect_usage_error({"deny", everyone}, "cutting this host off; if that is meant, force it "
+                                               "(\"force\": true on the rule, ratelimitctl deny "
+                                               "--force)");
+    // The daemon refuses it too, from a client that skips the CLI's check.
+    RawClient raw(socket());
+    raw.send(R"({"id": 1, "cmd": "deny", "args": {"match": "0.0.0.0/0"}})"
+             "\n");
+    auto answer = raw.response();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(std::get<control::Error>(answer->outcome).code, control::ErrorCode::InvalidRule);
+    EXPECT_TRUE(runtime_rules().empty());
+    EXPECT_EQ(delivered("10.5.0.1", 10), 10u);
+
+    // A dry run needs no force; a forced one is taken.
+    EXPECT_EQ(ctl({"deny", "0.0.0.0/0", "--mode", "monitor"}).exit_code, 0);
+    EXPECT_EQ(delivered("10.5.0.1", 10), 10u);
+    CtlRun forced = ctl({"deny", "0.0.0.0/0", "--force", "--ttl", "1m"});
+    EXPECT_EQ(forced.exit_code, 0) << forced.err;
+    EXPECT_EQ(delivered("10.5.0.1", 10), 0u);
+    EXPECT_EQ(runtime_rules()[0]["force"], true);
+}
+
+TEST_F(CtlTest, EveryChangeIsLoggedWithWhoMadeIt)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    auto logged = [&](const std::vector<std::string> &args, const std::string &what) {
+        std::vector<std::string> with_socket = {"--socket", socket().string()};
+        with_socket.insert(with_socket.end(), args.begin(), args.end());
+        Process run = start_ctl(with_socket, {});
+        const std::string who = "uid 0 (pid " + std::to_string(run.pid()) + ") ";
+        EXPECT_EQ(finish(run).exit_code, 0) << args[0];
+        wait_for_log(daemon, "control socket: " + who + what);
+    };
+    logged({"deny", "10.5.0.0/16", "--ttl", "1h30m", "--comment", "scanner"},
+           R"(added runtime rule {"action":"deny","comment":"scanner","match":"10.5.0.0/16"} )"
+           "for 1.5h");
+    logged({"set", "10.5.0.0/16", "--rate", "5"}, "replaced runtime rule {");
+    logged({"unset", "10.5.0.0/16"}, "removed runtime rule {");
+    logged({"flush", "--all"}, "flushed the bucket state of everything");
+    logged({"reload"}, "reloads " + config_path().string());
+}
+
+TEST_F(CtlTest, ListShowsCommentsAndPrefixesCanonically)
+{
+    write_config(R"([{"match": "10.3.0.0/016", "action": "allow", "comment": "office"},
+                     {"match": "::ffff:10.4.0.0/112", "action": "deny"}])");
+    Process daemon = start_daemon();
+    ASSERT_EQ(ctl({"set", "::ffff:10.6.0.0/112", "--rate", "5", "--comment",
+                   "noisy NTP client, ticket 42"})
+                  .exit_code,
+              0);
+    ASSERT_EQ(ctl({"deny", "2001:DB8::0/32"}).exit_code, 0);
+
+    json list = ctl_json({"list"});
+    EXPECT_EQ(list["config"][0]["match"], "10.3.0.0/16");
+    EXPECT_EQ(list["config"][0]["comment"], "office");
+    EXPECT_EQ(list["config"][1]["match"], "10.4.0.0/16");
+    EXPECT_EQ(list["runtime"][0]["match"], "10.6.0.0/16");
+    EXPECT_EQ(list["runtime"][0]["comment"], "noisy NTP client, ticket 42");
+    EXPECT_EQ(list["runtime"][1]["match"], "2001:db8::/32");
+
+    CtlRun table = ctl({"list"});
+    EXPECT_TRUE(contains(table.out, "COMMENT")) << table.out;
+    EXPECT_TRUE(contains(table.out, "office")) << table.out;
+    EXPECT_TRUE(contains(table.out, "noisy NTP client, ticket 42")) << table.out;
+    EXPECT_FALSE(contains(table.out, "/016")) << table.out;
+    EXPECT_FALSE(contains(table.out, "::ffff:")) << table.out;
+
+    expect_usage_error({"deny", "10.7.0.0/16", "--comment", "two\nlines"},
+                       "--comment: holds a control character");
 }
 
 TEST_F(CtlTest, StatsCountByInterfaceReasonAndVerdict)
@@ -561,8 +748,43 @@ TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
         CtlRun run = ctl(usage);
         EXPECT_EQ(run.exit_code, 2) << usage[0] << ": " << run.err;
     }
-    EXPECT_TRUE(contains(ctl({"set", "10.0.0.0/8", "--rate", "5x"}).err, "args.rate"));
+    // Errors name what the user typed, not the request's fields.
+    const std::string bad_rate = ctl({"set", "10.0.0.0/8", "--rate", "5x"}).err;
+    EXPECT_TRUE(contains(bad_rate, "ratelimitctl set: --rate: \"5x\"")) << bad_rate;
+    EXPECT_FALSE(contains(bad_rate, "args.")) << bad_rate;
+    EXPECT_TRUE(contains(ctl({"deny", "10.0.0.300/8"}).err, "ratelimitctl deny: PREFIX: "));
+    EXPECT_TRUE(contains(ctl({"show", "nope"}).err, "ratelimitctl show: ADDRESS: \"nope\""));
     EXPECT_TRUE(runtime_rules().empty()) << "bad input changes nothing";
+
+    // A mistyped command, or none: the nearest one and the list.
+    CtlRun typo = ctl({"sett", "10.0.0.0/8"});
+    EXPECT_EQ(typo.exit_code, 2);
+    EXPECT_TRUE(contains(typo.err, "unknown command \"sett\"; did you mean \"set\"?")) << typo.err;
+    EXPECT_TRUE(contains(typo.err, "Commands:\n  status")) << typo.err;
+    CtlRun far_off = ctl({"frobnicate"});
+    EXPECT_FALSE(contains(far_off.err, "did you mean")) << far_off.err;
+    EXPECT_TRUE(contains(far_off.err, "  reload")) << far_off.err;
+    CtlRun nothing = ctl({});
+    EXPECT_EQ(nothing.exit_code, 2);
+    EXPECT_TRUE(contains(nothing.err, "give a command")) << nothing.err;
+    CtlRun overview = ctl({"help"});
+    EXPECT_EQ(overview.exit_code, 0) << overview.err;
+    EXPECT_TRUE(contains(overview.out, "Subcommands:\n  status")) << overview.out;
+    CtlRun set_help = ctl({"help", "set"});
+    EXPECT_EQ(set_help.exit_code, 0);
+    EXPECT_TRUE(contains(set_help.out, "--mode")) << set_help.out;
+
+    // A sane range for --timeout.
+    CtlRun no_time = ctl({"--timeout", "0", "status"});
+    EXPECT_EQ(no_time.exit_code, 2);
+    EXPECT_TRUE(contains(no_time.err, "3600")) << no_time.err;
+    EXPECT_LT(no_time.err.size(), 200u) << no_time.err;
+
+    // Compound durations.
+    json compound = ctl_json({"deny", "10.5.0.0/16", "--ttl", "1h30m"});
+    EXPECT_GT(compound["rule"]["expires_in_s"].get<int>(), 5390);
+    EXPECT_LE(compound["rule"]["expires_in_s"].get<int>(), 5400);
+    ASSERT_EQ(ctl({"unset", "10.5.0.0/16"}).exit_code, 0);
 
     CtlRun missing = ctl({"unset", "10.7.0.0/16", "--json"});
     EXPECT_EQ(missing.exit_code, 1);
@@ -572,6 +794,22 @@ TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
     CtlRun nowhere = ctl_anywhere({"--socket", (dir_.path() / "nope.sock").string(), "status"});
     EXPECT_EQ(nowhere.exit_code, 3);
     EXPECT_TRUE(contains(nowhere.err, "is ratelimitd running?")) << nowhere.err;
+}
+
+TEST_F(CtlTest, RatelimitctlSocketNamesTheSocketAndSocketWins)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    Process by_environment = start_ctl({"status"}, {"RATELIMITCTL_SOCKET=" + socket().string()});
+    CtlRun found = finish(by_environment);
+    EXPECT_EQ(found.exit_code, 0) << found.err;
+    EXPECT_TRUE(contains(found.out, "interface")) << found.out;
+
+    Process overridden = start_ctl({"--socket", (dir_.path() / "nope.sock").string(), "status"},
+                                   {"RATELIMITCTL_SOCKET=" + socket().string()});
+    CtlRun missed = finish(overridden);
+    EXPECT_EQ(missed.exit_code, 3);
+    EXPECT_TRUE(contains(missed.err, "nope.sock")) << missed.err;
 }
 
 TEST_F(CtlTest, OtherUsersAreRefused)

@@ -107,7 +107,7 @@ TEST_F(DaemonTest, SigtermLeavesNoProgramAndNoPins)
     ASSERT_NE(attached().prog_id, 0u);
     EXPECT_EQ(daemon.stop(), 0);
     EXPECT_EQ(attached().prog_id, 0u);
-    EXPECT_FALSE(fs::exists(pin_dir() / "v1"));
+    EXPECT_FALSE(fs::exists(pin_dir() / ("v" + std::to_string(RL_ABI_VERSION))));
     EXPECT_EQ(delivered("10.9.0.1", 20), 20u);
 }
 

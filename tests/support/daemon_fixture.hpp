@@ -206,7 +206,8 @@ class DaemonTest : public ::testing::Test
 
     std::uint32_t pinned_link_id() const
     {
-        std::string pin = (pin_dir() / "v1/links" / iface()).string();
+        std::string pin =
+            (pin_dir() / ("v" + std::to_string(RL_ABI_VERSION)) / "links" / iface()).string();
         int fd = bpf_obj_get(pin.c_str());
         if (fd < 0)
             return 0;
@@ -220,7 +221,8 @@ class DaemonTest : public ::testing::Test
     // A map the daemon pinned, as its name in the program ("sources", "stats", ...).
     UniqueFd pinned_map(const std::string &name) const
     {
-        std::string pin = (pin_dir() / "v1/maps" / name).string();
+        std::string pin =
+            (pin_dir() / ("v" + std::to_string(RL_ABI_VERSION)) / "maps" / name).string();
         UniqueFd fd(bpf_obj_get(pin.c_str()));
         if (!fd)
             throw KernelError(errno, "open the pinned map " + pin);

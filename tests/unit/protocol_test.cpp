@@ -185,6 +185,14 @@ TEST(ProtocolTest, RuntimeRuleArgumentsSurviveARoundTrip)
           std::nullopt}},
         {Command::Allow, {parsed_rule(R"({"match": "192.0.2.0/24", "action": "allow"})"), 90s}},
         {Command::Deny, {parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})"), 1500ms}},
+        {Command::Set,
+         {parsed_rule(R"({"match": "10.6.0.0/16", "rate": 20, "mode": "monitor",
+                          "comment": "dry run before the cut-over"})"),
+          90min}},
+        {Command::Deny,
+         {parsed_rule(R"({"match": "::/0", "action": "deny", "force": true,
+                          "comment": "maintenance window"})"),
+          std::nullopt}},
     };
     for (const auto &[command, args] : cases) {
         const json encoded = encode_args(args);
@@ -287,10 +295,18 @@ TEST(ProtocolTest, OtherArgumentsAreValidated)
         json args;
         std::string_view says;
     };
-    auto unset = [](const json &args) { return refusal(decode_unset_args, args); };
-    auto show = [](const json &args) { return refusal(decode_show_args, args); };
-    auto top = [](const json &args) { return refusal(decode_top_args, args); };
-    auto flush = [](const json &args) { return refusal(decode_flush_args, args); };
+    auto unset = [](const json &args) {
+        return refusal([](const json &a) { return decode_unset_args(a); }, args);
+    };
+    auto show = [](const json &args) {
+        return refusal([](const json &a) { return decode_show_args(a); }, args);
+    };
+    auto top = [](const json &args) {
+        return refusal([](const json &a) { return decode_top_args(a); }, args);
+    };
+    auto flush = [](const json &args) {
+        return refusal([](const json &a) { return decode_flush_args(a); }, args);
+    };
     auto none = [](const json &args) { return refusal(decode_no_args, args); };
     const Case cases[] = {
         {unset, json::object(), "args.match: missing (required)"},
@@ -389,6 +405,39 @@ TEST(ProtocolTest, ControlCharactersInPrefixesAndAddressesAreRefused)
                   std::string::npos)
             << error.what();
     }
+}
+
+TEST(ProtocolTest, ARuleThatDeniesEveryoneNeedsForce)
+{
+    const Error error =
+        refusal([](const json &args) { return decode_runtime_rule_args(Command::Deny, args); },
+                {{"match", "0.0.0.0/0"}});
+    EXPECT_EQ(error.code, ErrorCode::InvalidRule);
+    EXPECT_NE(error.message.find("args.match: \"0.0.0.0/0\" with \"action\": \"deny\" drops every"),
+              std::string::npos)
+        << error.message;
+    EXPECT_TRUE(decode_runtime_rule_args(Command::Deny, {{"match", "0.0.0.0/0"}, {"force", true}})
+                    .rule.force);
+}
+
+TEST(ProtocolTest, ErrorsNameArgumentsAsTheNamerSays)
+{
+    const ArgNamer typed = [](std::string_view path) {
+        return path == "match" ? std::string("PREFIX") : "--" + std::string(path);
+    };
+    auto message = [&](Command command, const json &args) {
+        return refusal([&](const json &a) { return decode_runtime_rule_args(command, a, typed); },
+                       args)
+            .message;
+    };
+    EXPECT_EQ(message(Command::Set, {{"match", "10.0.0.0/8"}, {"rate", "5x"}}).find("--rate: "),
+              0u);
+    EXPECT_EQ(message(Command::Deny, {{"match", "10.0.0.300/8"}}).find("PREFIX: "), 0u);
+    EXPECT_EQ(message(Command::Deny, {{"match", "10.0.0.0/8"}, {"ttl", "soon"}}).find("--ttl: "),
+              0u);
+    const Error show =
+        refusal([&](const json &a) { return decode_show_args(a, typed); }, {{"address", "nope"}});
+    EXPECT_EQ(show.message.find("--address: \"nope\""), 0u) << show.message;
 }
 
 } // namespace

@@ -71,6 +71,8 @@ const char *const kRules[] = {
     R"({"match": "198.51.100.8", "action": "deny"})",
     R"({"match": "2001:db8::1", "action": "allow"})",
     R"({"match": "192.0.2.128/25", "action": "deny", "mode": "monitor"})",
+    R"({"match": "2000::/3", "action": "deny", "force": true, "comment": "drill: all off"})",
+    R"({"match": "10.128.0.0/09", "bytes": 1250000, "byte_burst": 2000, "comment": "typed oddly"})",
 };
 
 // ----- rule_to_json --------------------------------------------------
@@ -91,14 +93,40 @@ TEST_P(RoundTrip, RuleToJsonParsesBackToAnEqualRule)
 
 INSTANTIATE_TEST_SUITE_P(EveryKind, RoundTrip, ::testing::ValuesIn(kRules));
 
-TEST(RuleToJson, WritesPacketRatesAsNumbersAndByteRatesWithAUnit)
+TEST(RuleToJson, WritesRatesAndBurstsAsNumbersInBaseUnits)
 {
     const json written = rule_to_json(parsed_rule(R"({"match": "203.0.113.0/24",
         "rate": "1.5kpps", "burst": 200, "bytes": "10Mbit", "byte_burst": "256KiB",
         "per": "/28"})"));
     EXPECT_EQ(written, json::parse(R"({"match": "203.0.113.0/24", "action": "limit", "limits": [
         {"rate": 1500, "burst": 200, "per": "/28"},
-        {"bytes": "10Mbit", "byte_burst": "256KiB", "per": "/28"}]})"));
+        {"bytes": 1250000, "byte_burst": 262144, "per": "/28"}]})"));
+}
+
+TEST(RuleToJson, WritesTheMatchCanonically)
+{
+    for (const auto &[typed, canonical] :
+         std::vector<std::pair<std::string, std::string>>{{"10.0.0.0/08", "10.0.0.0/8"},
+                                                          {"::ffff:10.6.0.0/112", "10.6.0.0/16"},
+                                                          {"2001:DB8:0::/32", "2001:db8::/32"},
+                                                          {"198.51.100.7/32", "198.51.100.7"},
+                                                          {"::ffff:198.51.100.7", "198.51.100.7"},
+                                                          {"2001:db8::1/128", "2001:db8::1"}}) {
+        const json written =
+            rule_to_json(parsed_rule(R"({"match": ")" + typed + R"(", "action": "allow"})"));
+        EXPECT_EQ(written["match"], canonical) << typed;
+    }
+}
+
+TEST(RuleToJson, WritesForceAndCommentOnlyWhenSet)
+{
+    EXPECT_EQ(rule_to_json(parsed_rule(R"({"match": "0.0.0.0/0", "action": "deny",
+                                           "force": true, "comment": "maintenance"})")),
+              json::parse(R"({"match": "0.0.0.0/0", "action": "deny", "force": true,
+                              "comment": "maintenance"})"));
+    EXPECT_FALSE(rule_to_json(parsed_rule(R"({"match": "10.0.0.0/8", "action": "deny",
+                                             "force": false, "comment": ""})"))
+                     .contains("comment"));
 }
 
 TEST(RuleToJson, WritesNoLimitsForAllowAndDeny)
