@@ -60,7 +60,7 @@ class ServedSocket
     {
         config::Config::Control settings;
         settings.socket = socket.string();
-        server_.emplace(loop_, settings, [](const Request &) {
+        server_.emplace(loop_, settings, [](const Request &, const Server::Peer &) {
             return nlohmann::json{{"served", true}};
         });
         loop_.watch(stopper_.get(), "the test's stopper", [this](std::uint32_t) { loop_.stop(); });

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <variant>
 
@@ -50,7 +51,11 @@ template <typename Decode>
 Error refusal(Decode decode, const json &args)
 {
     try {
-        decode(args);
+        // A decoder named by its function loses its default ArgNamer.
+        if constexpr (std::is_invocable_v<Decode, const json &>)
+            decode(args);
+        else
+            decode(args, wire_name);
     } catch (const RequestError &e) {
         return e.error();
     }
