@@ -32,8 +32,11 @@ std::optional<std::string> unusable_directory(const std::filesystem::path &dir)
     }
     if (!S_ISDIR(status.st_mode))
         return existing.string() + " is not a directory";
-    if (::access(existing.c_str(), W_OK | X_OK) != 0)
-        return (existing == dir ? "cannot write in " : "cannot create it in ") + existing.string() +
+    // A directory that exists need only be entered: a state disk that takes no writes (full,
+    // read-only) is a run-time condition the daemon reports and retries, never a reason to leave
+    // the host unprotected. One that must be made needs a parent the daemon can write in.
+    if (::access(existing.c_str(), existing == dir ? X_OK : W_OK | X_OK) != 0)
+        return (existing == dir ? "cannot enter " : "cannot create it in ") + existing.string() +
                ": " + std::strerror(errno);
     return std::nullopt;
 }

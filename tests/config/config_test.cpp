@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -328,7 +329,7 @@ const Invalid kInvalid[] = {
      "rules[0].comment", "is 201 bytes long; at most 200"},
     {"CommentWithANewline",
      with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "comment": "a\nb"})"),
-     "rules[0].comment", "holds a control character"},
+     "rules[0].comment", "contains a control character (U+000A at byte 1)"},
     {"CommentNotAString", with_rules(R"({"match": "10.0.0.0/8", "action": "deny", "comment": 1})"),
      "rules[0].comment", "must be a string"},
     {"ByteRateTooHigh", with_rules(R"({"match": "10.0.0.0/8", "bytes": "1Tbit"})"),
@@ -561,16 +562,17 @@ TEST(Config, MalformedJsonIsNeverQuoted)
 
 TEST(Config, AFileLargerThanAnyConfigIsRefusedUnread)
 {
-    char name[] = "/tmp/config_test.XXXXXX";
-    const int fd = mkstemp(name);
+    // In a directory of its own: /tmp, writable by all, is one whose files the daemon refuses.
+    const test::ScratchDir scratch;
+    const std::string name = (scratch.path() / "config.json").string();
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kMaxConfigBytes) + 1), 0); // sparse: costs no disk
     close(fd);
     const std::size_t rss_before = peak_rss();
     ParseResult result = load_config_file(name, any_interface_exists);
-    unlink(name);
     ASSERT_EQ(result.errors.size(), 1u);
-    EXPECT_EQ(result.errors[0].message, std::string(name) + " is larger than " +
+    EXPECT_EQ(result.errors[0].message, name + " is larger than " +
                                             std::to_string(kMaxConfigBytes) +
                                             " bytes, more than ratelimitd reads from such a file");
     EXPECT_LT(peak_rss() - rss_before, std::size_t{16} << 20);

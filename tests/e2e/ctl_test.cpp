@@ -652,7 +652,7 @@ TEST_F(CtlTest, ListShowsCommentsAndPrefixesCanonically)
     EXPECT_FALSE(contains(table.out, "::ffff:")) << table.out;
 
     expect_usage_error({"deny", "10.7.0.0/16", "--comment", "two\nlines"},
-                       "--comment: holds a control character");
+                       "--comment: \"two\\nlines\" contains a control character");
 }
 
 TEST_F(CtlTest, StatsCountByInterfaceReasonAndVerdict)

@@ -208,7 +208,7 @@ TEST_F(DaemonTest, CheckAndStartRefuseAMissingGroupOrAnUnusableDirectoryBeforeAt
     EXPECT_EQ(start.wait_for(10s), 78);
     EXPECT_NE(start.stderr_text().find(group_error), std::string::npos) << start.stderr_text();
     EXPECT_EQ(attached().prog_id, 0u);
-    EXPECT_FALSE(fs::exists(pin_dir() / "v1"));
+    EXPECT_FALSE(fs::exists(pin_dir() / ("v" + std::to_string(RL_ABI_VERSION))));
 
     // A state_dir under a regular file can never be created.
     write_config(kStandardRules);
