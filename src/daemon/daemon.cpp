@@ -158,7 +158,8 @@ void Daemon::start()
                 [this](std::uint32_t) { expire_runtime_rules(); });
     save_timer_.reset(check(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
                             "create the state save timer"));
-    loop_.watch(save_timer_.get(), "the state save timer", [this](std::uint32_t) { retry_saves(); });
+    loop_.watch(save_timer_.get(), "the state save timer",
+                [this](std::uint32_t) { retry_saves(); });
     arm_expiry_timer();
     last_reload_ = {WallClock::now(), true, "started"};
     config_loaded_ = last_reload_.when;

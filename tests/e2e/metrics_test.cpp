@@ -217,8 +217,9 @@ class MetricsTest : public DaemonTest
     // `ratelimitctl --json args...` through the daemon's control socket, which must succeed.
     json ctl_json(const std::vector<std::string> &args) const
     {
-        std::vector<std::string> argv = {RATELIMITCTL_PATH, "--socket",
-                                         (dir_.path() / "run/ratelimitd.sock").string(), "--timeout", "5", "--json"};
+        std::vector<std::string> argv = {
+            RATELIMITCTL_PATH, "--socket", (dir_.path() / "run/ratelimitd.sock").string(),
+            "--timeout",       "5",        "--json"};
         argv.insert(argv.end(), args.begin(), args.end());
         return json::parse(run_command(argv));
     }
