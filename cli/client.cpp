@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit::ctl
 {

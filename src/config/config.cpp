@@ -18,7 +18,7 @@
 
 #include "config/suggest.hpp"
 #include "config/units.hpp"
-#include "files/trusted_file.hpp"
+#include "sys/trusted_file.hpp"
 #include "json/reader.hpp"
 #include "json/text.hpp"
 

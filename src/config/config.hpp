@@ -29,9 +29,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "datapath/compile.hpp"
 #include "json/reader.hpp"
 #include "net/address.hpp"
+#include "policy/rule.hpp"
 
 namespace ratelimit::config
 {
@@ -114,7 +114,7 @@ using InterfaceExists = std::function<bool(const std::string &name)>;
 
 ParseResult parse_config(std::string_view json_text, const InterfaceExists &interface_exists);
 // An unreadable file is one error with an empty path naming the file and the system's reason.
-// The file and its directory must be trusted (files/trusted_file.hpp: owned by root, writable by
+// The file and its directory must be trusted (sys/trusted_file.hpp: owned by root, writable by
 // no one else); a symbolic link is followed, and its target's directory must be trusted too.
 ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists);
 

@@ -15,7 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit::control
 {

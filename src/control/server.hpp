@@ -30,8 +30,8 @@
 
 #include "config/config.hpp"
 #include "control/protocol.hpp"
-#include "daemon/event_loop.hpp"
-#include "kernel/fd.hpp"
+#include "sys/event_loop.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit::control
 {

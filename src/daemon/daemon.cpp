@@ -12,7 +12,7 @@
 
 #include "daemon/commands.hpp"
 #include "daemon/host_check.hpp"
-#include "datapath/rule_table.hpp"
+#include "state/map_rule_table.hpp"
 #include "state/desired.hpp"
 
 namespace ratelimit

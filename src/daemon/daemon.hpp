@@ -12,7 +12,7 @@
 
 #include "config/config.hpp"
 #include "control/server.hpp"
-#include "daemon/event_loop.hpp"
+#include "sys/event_loop.hpp"
 #include "daemon/system.hpp"
 #include "datapath/datapath.hpp"
 #include "datapath/xdp_link.hpp"

@@ -18,7 +18,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
-#include "files/trusted_file.hpp"
+#include "sys/trusted_file.hpp"
 
 namespace
 {

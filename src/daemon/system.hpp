@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

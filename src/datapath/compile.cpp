@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 #include "ratelimit/gcra.h"
 
 namespace ratelimit
@@ -50,6 +50,16 @@ rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool m
             rule.flags |= RL_RULE_PRECISE_CLOCK;
     }
     return rule;
+}
+
+std::uint64_t bucket_now(const rl_rule &rule)
+{
+    // bpf_ktime_get_ns() is CLOCK_MONOTONIC; bpf_ktime_get_coarse_ns() is its coarse variant.
+    clockid_t clock =
+        (rule.flags & RL_RULE_PRECISE_CLOCK) ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
+    timespec ts{};
+    check(clock_gettime(clock, &ts), "read the bucket clock");
+    return rl_time_from_ns(static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
 }
 
 } // namespace ratelimit

@@ -6,19 +6,11 @@
 #include <cstdint>
 #include <span>
 
+#include "policy/rule.hpp"
 #include "ratelimit/abi.h"
 
 namespace ratelimit
 {
-
-struct LimitSpec {
-    rl_unit unit = RL_UNIT_PACKETS;
-    std::uint64_t rate = 0;  // units per second, >= 1
-    std::uint64_t burst = 0; // units, >= 1
-    rl_per per = RL_PER_SOURCE;
-    std::uint32_t per_prefixlen = 0; // RL_PER_PREFIX: in IPv6 (or mapped) bits
-    auto operator<=>(const LimitSpec &) const = default;
-};
 
 rl_limit compile_limit(const LimitSpec &spec);
 
@@ -28,5 +20,8 @@ rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool m
 
 // Resolution of bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE): one kernel tick.
 std::uint64_t coarse_clock_resolution_ns();
+
+// The bucket clock of a rule, as the XDP program reads it, in bucket time units.
+std::uint64_t bucket_now(const rl_rule &rule);
 
 } // namespace ratelimit

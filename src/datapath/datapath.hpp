@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "kernel/map.hpp"
-#include "kernel/skeleton.hpp"
+#include "sys/map.hpp"
+#include "sys/skeleton.hpp"
 #include "ratelimit.skel.h"
 #include "ratelimit/abi.h"
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <span>
 
-#include "datapath/rule_table.hpp"
+#include "datapath/compile.hpp"
 #include "ratelimit/gcra.h"
 
 namespace ratelimit

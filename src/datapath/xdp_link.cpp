@@ -11,7 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit
 {

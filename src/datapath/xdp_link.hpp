@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

@@ -16,7 +16,7 @@
 
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/http_server.hpp"
 

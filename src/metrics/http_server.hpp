@@ -26,7 +26,7 @@
 
 #include <httplib.h>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit::metrics
 {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <map>
 
+#include "datapath/compile.hpp"
+
 namespace ratelimit
 {
 

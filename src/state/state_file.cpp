@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "files/trusted_file.hpp"
-#include "kernel/error.hpp"
-#include "kernel/fd.hpp"
+#include "sys/trusted_file.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

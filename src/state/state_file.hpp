@@ -4,7 +4,7 @@
 // read whole, and replaced whole, atomically and durably, so that a crash at any point leaves
 // either the old file or the new one. Directories are made mode 0750 and files mode 0640
 // whatever the umask: the state directory, not the daemon's environment, decides who may read
-// them. The directory must be trusted (files/trusted_file.hpp: owned by root, writable by no one
+// them. The directory must be trusted (sys/trusted_file.hpp: owned by root, writable by no one
 // else), and no symbolic link in it is followed, neither to read a file nor to write one.
 
 #include <chrono>

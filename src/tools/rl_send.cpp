@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "net/sender.hpp"
+#include "tools/sender.hpp"
 
 namespace
 {

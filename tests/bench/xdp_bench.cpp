@@ -19,7 +19,7 @@
 #include "bpf_test.hpp"
 #include "datapath/compile.hpp"
 #include "datapath/datapath.hpp"
-#include "kernel/skeleton.hpp"
+#include "sys/skeleton.hpp"
 #include "parse_only.skel.h"
 
 using namespace ratelimit;

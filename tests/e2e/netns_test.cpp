@@ -14,8 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "kernel/error.hpp"
-#include "net/sender.hpp"
+#include "sys/error.hpp"
+#include "tools/sender.hpp"
 #include "netns.hpp"
 
 namespace ratelimit::test

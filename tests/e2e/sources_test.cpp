@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_fixture.hpp"
-#include "net/frame.hpp"
+#include "tools/frame.hpp"
 
 namespace ratelimit::test
 {

@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit::test
 {

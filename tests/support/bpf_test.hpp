@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "net/frame.hpp"
+#include "tools/frame.hpp"
 
 namespace ratelimit::test
 {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "datapath/xdp_link.hpp"
-#include "kernel/map.hpp"
-#include "net/sender.hpp"
+#include "sys/map.hpp"
+#include "tools/sender.hpp"
 #include "netns.hpp"
 #include "ratelimit/abi.h"
 

@@ -29,7 +29,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 extern char **environ;
 

@@ -23,7 +23,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 #include "net/address.hpp"
 
 namespace ratelimit::test

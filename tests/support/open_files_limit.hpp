@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit::test
 {

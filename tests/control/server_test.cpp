@@ -21,8 +21,8 @@
 
 #include "control/protocol.hpp"
 #include "control/server.hpp"
-#include "kernel/error.hpp"
-#include "kernel/fd.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 #include "open_files_limit.hpp"
 
 namespace ratelimit::control

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "daemon/event_loop.hpp"
-#include "kernel/error.hpp"
-#include "kernel/fd.hpp"
+#include "sys/event_loop.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

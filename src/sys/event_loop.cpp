@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "daemon/event_loop.hpp"
+#include "sys/event_loop.hpp"
 
 #include <sys/epoll.h>
 
@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit
 {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit
 {

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit
 {

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "datapath/rule_table.hpp"
-
-#include <time.h>
+#include "state/map_rule_table.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -11,16 +9,6 @@
 
 namespace ratelimit
 {
-
-std::uint64_t bucket_now(const rl_rule &rule)
-{
-    // bpf_ktime_get_ns() is CLOCK_MONOTONIC; bpf_ktime_get_coarse_ns() is its coarse variant.
-    clockid_t clock =
-        (rule.flags & RL_RULE_PRECISE_CLOCK) ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
-    timespec ts{};
-    check(clock_gettime(clock, &ts), "read the bucket clock");
-    return rl_time_from_ns(static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
-}
 
 std::vector<InstalledRule> DatapathRuleTable::installed() const
 {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "files/trusted_file.hpp"
+#include "sys/trusted_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "kernel/error.hpp"
+#include "sys/error.hpp"
 
 namespace ratelimit
 {

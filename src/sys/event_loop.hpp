@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "kernel/fd.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit
 {

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "bpf_test.hpp"
-#include "files/trusted_file.hpp"
+#include "sys/trusted_file.hpp"
 #include "scratch_dir.hpp"
 #include "state/runtime_store.hpp"
 #include "state/state_file.hpp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "net/sender.hpp"
+#include "tools/sender.hpp"
 
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -16,9 +16,9 @@
 #include <random>
 #include <stdexcept>
 
-#include "kernel/error.hpp"
-#include "kernel/fd.hpp"
-#include "net/frame.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "tools/frame.hpp"
 
 namespace ratelimit
 {

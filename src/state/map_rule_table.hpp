@@ -3,6 +3,7 @@
 // The reconcile backend over the real maps: the prefixes LPM trie and the rules array, with the
 // buckets of a rewritten rule carried over to its new rate and burst.
 
+#include "datapath/compile.hpp"
 #include "datapath/datapath.hpp"
 #include "state/reconcile.hpp"
 
@@ -28,8 +29,5 @@ class DatapathRuleTable : public RuleTable
 
     Datapath &dp_;
 };
-
-// The bucket clock of a rule, as the XDP program reads it, in bucket time units.
-std::uint64_t bucket_now(const rl_rule &rule);
 
 } // namespace ratelimit

@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "datapath/rule_table.hpp"
+#include "state/map_rule_table.hpp"
 #include "datapath_fixture.hpp"
 #include "state/desired.hpp"
 
