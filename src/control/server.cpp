@@ -34,7 +34,7 @@ void remove_stale_socket(const std::string &path)
     if (::lstat(path.c_str(), &status) != 0) {
         if (errno == ENOENT)
             return;
-        throw KernelError(errno, "control.socket: stat " + path);
+        throw SystemError(errno, "control.socket: stat " + path);
     }
     if (!S_ISSOCK(status.st_mode))
         throw std::runtime_error("control.socket: " + path +
@@ -78,7 +78,7 @@ std::vector<gid_t> peer_groups(int fd)
             return groups;
         }
         if (errno != ERANGE)
-            throw KernelError(errno, "read the control client's groups (SO_PEERGROUPS)");
+            throw SystemError(errno, "read the control client's groups (SO_PEERGROUPS)");
         groups.resize(length / sizeof(gid_t));
     }
 }
@@ -104,7 +104,7 @@ std::optional<gid_t> lookup_group(const std::string &name)
     while ((rc = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE)
         buffer.resize(buffer.size() * 2);
     if (rc != 0)
-        throw KernelError(rc, "control.group: look up group \"" + name + "\"");
+        throw SystemError(rc, "control.group: look up group \"" + name + "\"");
     if (!found)
         return std::nullopt;
     return entry.gr_gid;
@@ -199,7 +199,7 @@ void Server::admit(UniqueFd fd)
     Peer peer;
     try {
         peer = identify(fd.get());
-    } catch (const KernelError &e) {
+    } catch (const SystemError &e) {
         spdlog::warn("control socket: dropping a connection: {}", e.what());
         return;
     }
@@ -385,7 +385,7 @@ void Server::on_timer()
 {
     std::uint64_t expirations;
     if (::read(timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw KernelError(errno, "read the control socket's timer");
+        throw SystemError(errno, "read the control socket's timer");
     const auto now = Clock::now();
     close_idle_connections(now);
     if (accept_retry_ && *accept_retry_ <= now)

@@ -36,7 +36,7 @@
 namespace ratelimit::control
 {
 
-// The id of the group `name`, or nothing if there is no such group. Throws KernelError if the
+// The id of the group `name`, or nothing if there is no such group. Throws SystemError if the
 // group database cannot be read.
 std::optional<gid_t> lookup_group(const std::string &name);
 

@@ -77,7 +77,7 @@ std::string xdp_mode_for_log(const XdpLink &link)
 {
     try {
         return link.kernel_mode();
-    } catch (const KernelError &e) {
+    } catch (const SystemError &e) {
         return std::string("mode unknown: ") + e.what();
     }
 }
@@ -276,7 +276,7 @@ void Daemon::expire_runtime_rules()
 {
     std::uint64_t expirations;
     if (::read(expiry_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw KernelError(errno, "read the expiry timer");
+        throw SystemError(errno, "read the expiry timer");
     auto expired = drop_expired(runtime_, WallClock::now());
     if (!expired.empty()) {
         // Out of the maps at its expiry even if the file cannot be written: a restart before the
@@ -345,7 +345,7 @@ void Daemon::retry_saves()
 {
     std::uint64_t expirations;
     if (::read(save_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw KernelError(errno, "read the state save timer");
+        throw SystemError(errno, "read the state save timer");
     save_retry_armed_ = false;
     save_state();
 }

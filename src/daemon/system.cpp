@@ -45,7 +45,7 @@ void make_dirs(const std::string &dir, unsigned mode)
         pos = dir.find('/', pos + 1);
         std::string part = dir.substr(0, pos);
         if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST)
-            throw KernelError(errno, "create directory " + part);
+            throw SystemError(errno, "create directory " + part);
     }
 }
 
@@ -98,9 +98,9 @@ PinMount ensure_bpffs(const std::string &dir)
     std::string mount_point = dir;
     try {
         make_dirs(dir, 0700);
-    } catch (const KernelError &e) {
+    } catch (const SystemError &e) {
         if (!empty_directory(existing))
-            throw KernelError(e.code().value(),
+            throw SystemError(e.code().value(),
                               std::string(e.what()) + "; pin_dir " + dir +
                                   " is not on a bpffs and none can be mounted there: mount one "
                                   "(mount -t bpf bpf DIR) and set pin_dir to a directory in it");
@@ -127,10 +127,10 @@ InstanceLock::InstanceLock(const std::string &path)
                     "open the lock file " + path));
     if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK)
-            throw KernelError(errno, "lock " + path);
+            throw SystemError(errno, "lock " + path);
         char pid[32] = {};
         ssize_t n = ::pread(fd_.get(), pid, sizeof(pid) - 1, 0);
-        throw KernelError(EBUSY, "another ratelimitd holds " + path + " (pid " +
+        throw SystemError(EBUSY, "another ratelimitd holds " + path + " (pid " +
                                      (n > 0 ? std::string(pid, strcspn(pid, "\n")) : "?") + ")");
     }
     std::string me = std::to_string(::getpid()) + "\n";

@@ -92,7 +92,7 @@ bool is_ipv4_space(const rl_prefix_key &key)
 Datapath::Datapath(const DatapathOptions &options) : options_(options)
 {
     if (options.programs == 0 || options.programs > RL_MAX_INTERFACES)
-        throw KernelError(EINVAL, "the program counts traffic for 1 to " +
+        throw SystemError(EINVAL, "the program counts traffic for 1 to " +
                                       std::to_string(RL_MAX_INTERFACES) + " interfaces, not " +
                                       std::to_string(options.programs));
     programs_.reserve(options.programs);
@@ -121,7 +121,7 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
     if (bpf_map_update_elem(bpf_map__fd(programs_[0]->maps.prefixes), &space, &no_rule,
                             BPF_NOEXIST) != 0 &&
         errno != EEXIST)
-        throw KernelError(errno, "add the entry for 0.0.0.0/0 to map prefixes");
+        throw SystemError(errno, "add the entry for 0.0.0.0/0 to map prefixes");
 }
 
 void Datapath::size_maps(ratelimit_bpf *skel) const
@@ -148,7 +148,7 @@ bool Datapath::adopt_or_create_pins()
         int fd = bpf_obj_get(pin_path(dir, map).c_str());
         if (fd < 0) {
             if (errno != ENOENT)
-                throw KernelError(errno, "open the pinned map " + pin_path(dir, map));
+                throw SystemError(errno, "open the pinned map " + pin_path(dir, map));
             return;
         }
         pinned++;
@@ -164,7 +164,7 @@ bool Datapath::adopt_or_create_pins()
                      dir, refused.empty() ? "some are missing" : refused);
         for_each_shared_map(obj, [&](bpf_map *map) {
             if (::unlink(pin_path(dir, map).c_str()) != 0 && errno != ENOENT)
-                throw KernelError(errno, "remove the pin " + pin_path(dir, map));
+                throw SystemError(errno, "remove the pin " + pin_path(dir, map));
         });
     }
     for_each_shared_map(obj, [&](bpf_map *map) {

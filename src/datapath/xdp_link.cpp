@@ -23,7 +23,7 @@ int ifindex_of(const std::string &ifname)
 {
     unsigned index = if_nametoindex(ifname.c_str());
     if (index == 0)
-        throw KernelError(errno, "find interface " + ifname);
+        throw SystemError(errno, "find interface " + ifname);
     return static_cast<int>(index);
 }
 
@@ -34,7 +34,7 @@ UniqueFd open_pinned_link(const std::string &pin_path, int ifindex)
     int fd = bpf_obj_get(pin_path.c_str());
     if (fd < 0) {
         if (errno != ENOENT)
-            throw KernelError(errno, "open the pinned link " + pin_path);
+            throw SystemError(errno, "open the pinned link " + pin_path);
         return {};
     }
     UniqueFd link(fd);
@@ -45,7 +45,7 @@ UniqueFd open_pinned_link(const std::string &pin_path, int ifindex)
         return link;
     spdlog::warn("link pinned at {} no longer belongs to this interface; replacing it", pin_path);
     if (::unlink(pin_path.c_str()) != 0)
-        throw KernelError(errno, "remove the stale link pin " + pin_path);
+        throw SystemError(errno, "remove the stale link pin " + pin_path);
     return {};
 }
 
@@ -82,7 +82,7 @@ XdpLink XdpLink::attach(int prog_fd, const std::string &ifname, XdpAttachMode mo
     }
 
     if (auto present = query_xdp(ifindex); present.prog_id != 0)
-        throw KernelError(EBUSY, "interface " + ifname + " already has an XDP program (id " +
+        throw SystemError(EBUSY, "interface " + ifname + " already has an XDP program (id " +
                                      std::to_string(present.prog_id) + ", " + present.mode +
                                      ") that ratelimitd did not attach; remove it first (ip link "
                                      "set dev " +
@@ -120,7 +120,7 @@ void XdpLink::update(int prog_fd)
 void XdpLink::unpin()
 {
     if (::unlink(pin_path_.c_str()) != 0 && errno != ENOENT)
-        throw KernelError(errno, "remove the link pin " + pin_path_);
+        throw SystemError(errno, "remove the link pin " + pin_path_);
 }
 
 } // namespace ratelimit

@@ -67,7 +67,7 @@ class SignalsBlocked
         sigset_t all;
         sigfillset(&all);
         if (int rc = pthread_sigmask(SIG_BLOCK, &all, &previous_); rc != 0)
-            throw KernelError(rc, "block signals for the metrics threads");
+            throw SystemError(rc, "block signals for the metrics threads");
     }
     // Cannot fail: SIG_SETMASK with the mask pthread_sigmask itself returned.
     ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }

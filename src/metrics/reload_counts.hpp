@@ -28,9 +28,9 @@ class ReloadCountFile
     const std::string &path() const { return path_; }
 
     // A missing file holds zero counts. Throws std::runtime_error naming the file and what is
-    // wrong with it, or KernelError if it cannot be read.
+    // wrong with it, or SystemError if it cannot be read.
     ReloadCounts load() const;
-    // Throws KernelError naming the operation and the file; the file is then unchanged.
+    // Throws SystemError naming the operation and the file; the file is then unchanged.
     void save(const ReloadCounts &counts) const;
 
   private:

@@ -39,13 +39,13 @@ void make_directories(const fs::path &directory)
     if (::stat(directory.c_str(), &status) == 0)
         return; // a file in the way is reported by the open that follows
     if (errno != ENOENT)
-        throw KernelError(errno, "cannot stat " + directory.string());
+        throw SystemError(errno, "cannot stat " + directory.string());
     if (directory.has_parent_path() && directory.parent_path() != directory)
         make_directories(directory.parent_path());
     if (::mkdir(directory.c_str(), kDirectoryMode) != 0) {
         if (errno == EEXIST) // made meanwhile by someone else
             return;
-        throw KernelError(errno, "cannot create directory " + directory.string());
+        throw SystemError(errno, "cannot create directory " + directory.string());
     }
     check(::chmod(directory.c_str(), kDirectoryMode), "cannot chmod " + directory.string());
     sync_directory(directory.has_parent_path() ? directory.parent_path() : fs::path("."));
@@ -58,7 +58,7 @@ void write_all(int fd, std::string_view data, const std::string &path)
         if (written < 0 && errno == EINTR)
             continue;
         if (written < 0)
-            throw KernelError(errno, "cannot write " + path);
+            throw SystemError(errno, "cannot write " + path);
         data.remove_prefix(static_cast<std::size_t>(written));
     }
 }
@@ -102,11 +102,11 @@ void replace_state_file(const std::string &path, std::string_view text)
     UniqueFd directory;
     try {
         directory = open_trusted_directory(directory_path);
-    } catch (const KernelError &e) {
-        throw KernelError(e.code().value(), cannot_open);
+    } catch (const SystemError &e) {
+        throw SystemError(e.code().value(), cannot_open);
     }
     if (!directory)
-        throw KernelError(ENOENT, cannot_open);
+        throw SystemError(ENOENT, cannot_open);
     const std::string temporary = name + ".tmp";
     const std::string temporary_path = path + ".tmp";
     // A leftover of a crash, or a link planted there: unlinkat removes the name, never what a
@@ -114,7 +114,7 @@ void replace_state_file(const std::string &path, std::string_view text)
     struct stat leftover;
     if (::fstatat(directory.get(), temporary.c_str(), &leftover, AT_SYMLINK_NOFOLLOW) == 0 &&
         ::unlinkat(directory.get(), temporary.c_str(), 0) != 0)
-        throw KernelError(errno, "cannot remove " + temporary_path);
+        throw SystemError(errno, "cannot remove " + temporary_path);
     try {
         write_synced(directory.get(), temporary, temporary_path, text);
         check(::renameat(directory.get(), temporary.c_str(), directory.get(), name.c_str()),

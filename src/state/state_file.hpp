@@ -18,12 +18,12 @@ namespace ratelimit
 
 // The file's text; nullopt when there is no file. Throws UntrustedFile (a std::runtime_error)
 // saying what is wrong with the file or its directory (or that it is over `max_bytes`, refused
-// unread), or KernelError naming the file.
+// unread), or SystemError naming the file.
 std::optional<std::string> read_state_file(const std::string &path, std::size_t max_bytes);
 
 // Replaces `path` with `text`: PATH.tmp is made anew (whatever was at that name, a leftover or a
 // link, is removed, never followed), written and synced, renamed over PATH, and the directory
-// synced. Creates missing directories. Throws KernelError naming the operation and the file, or
+// synced. Creates missing directories. Throws SystemError naming the operation and the file, or
 // UntrustedFile; PATH is then unchanged.
 void replace_state_file(const std::string &path, std::string_view text);
 

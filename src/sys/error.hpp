@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// One error model for kernel and libbpf calls: a failure becomes a KernelError carrying errno
+// One error model for system and libbpf calls: a failure becomes a SystemError carrying errno
 // and what was being done, so no return code is dropped and every message says what failed.
 
 #include <cerrno>
@@ -10,10 +10,10 @@
 namespace ratelimit
 {
 
-class KernelError : public std::system_error
+class SystemError : public std::system_error
 {
   public:
-    KernelError(int err, const std::string &what)
+    SystemError(int err, const std::string &what)
         : std::system_error(err, std::generic_category(), what)
     {
     }
@@ -23,7 +23,7 @@ class KernelError : public std::system_error
 inline int check(int rc, const std::string &what)
 {
     if (rc < 0)
-        throw KernelError(rc == -1 ? errno : -rc, what);
+        throw SystemError(rc == -1 ? errno : -rc, what);
     return rc;
 }
 
@@ -32,7 +32,7 @@ template <typename T>
 T *check_ptr(T *ptr, const std::string &what)
 {
     if (!ptr)
-        throw KernelError(errno ? errno : EINVAL, what);
+        throw SystemError(errno ? errno : EINVAL, what);
     return ptr;
 }
 

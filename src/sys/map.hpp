@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
 // Typed views of BPF maps by fd (non-owning: the skeleton or a pin owns the map). Every call
-// checks its return code; "not found" is a value, anything else is a KernelError.
+// checks its return code; "not found" is a value, anything else is a SystemError.
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

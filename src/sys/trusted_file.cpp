@@ -76,7 +76,7 @@ std::string read_all(int fd, const std::string &path, std::size_t max_bytes)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            throw KernelError(errno, "cannot read " + path);
+            throw SystemError(errno, "cannot read " + path);
         if (got == 0)
             return text;
         text.append(buffer, static_cast<std::size_t>(got));
@@ -124,7 +124,7 @@ std::optional<std::string> read_trusted_file(const std::string &path, Symlinks s
         if (error == std::errc::no_such_file_or_directory)
             return std::nullopt; // a dangling link
         if (error)
-            throw KernelError(error.value(), "cannot follow the symbolic link " + path);
+            throw SystemError(error.value(), "cannot follow the symbolic link " + path);
         return read_trusted_file(target.string(), Symlinks::Refuse, max_bytes);
     }
     // O_NONBLOCK: a FIFO in the file's place is refused below instead of blocking the open.

@@ -37,7 +37,7 @@ PathInDirectory split_path(const std::string &path);
 
 // Opens the directory `path` (symbolic links on the way are followed; the directory reached is
 // the one checked). An empty fd if it does not exist. Throws UntrustedFile if it is not a trusted
-// directory, KernelError if it cannot be opened.
+// directory, SystemError if it cannot be opened.
 UniqueFd open_trusted_directory(const std::string &path);
 
 enum class Symlinks {
@@ -48,7 +48,7 @@ enum class Symlinks {
 
 // The content of the regular file at `path`, if it and the directory holding it are trusted;
 // nullopt if the file or its directory does not exist. Throws UntrustedFile saying what is wrong
-// and how to fix it (also for a file over `max_bytes`, refused unread), or KernelError naming the
+// and how to fix it (also for a file over `max_bytes`, refused unread), or SystemError naming the
 // operation and the file.
 std::optional<std::string> read_trusted_file(const std::string &path, Symlinks symlinks,
                                              std::size_t max_bytes);

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
     } catch (const std::invalid_argument &e) { // an inconsistent plan: still a usage error
         std::cerr << "rl-send: " << e.what() << "\n";
         return 2;
-    } catch (const std::exception &e) { // a kernel call failed (KernelError), or worse
+    } catch (const std::exception &e) { // a kernel call failed (SystemError), or worse
         std::cerr << "rl-send: " << e.what() << "\n";
         return 1;
     }

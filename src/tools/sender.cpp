@@ -54,7 +54,7 @@ void wait_until(std::uint64_t deadline_ns)
         // EINTR only wakes us early, which the spin below absorbs.
         int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
         if (rc != 0 && rc != EINTR)
-            throw KernelError(rc, "clock_nanosleep");
+            throw SystemError(rc, "clock_nanosleep");
     }
     while (now_ns() < deadline_ns) {
     }
@@ -198,7 +198,7 @@ UniqueFd open_packet_socket(const SendPlan &plan)
     UniqueFd fd(check(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), "AF_PACKET socket"));
     unsigned ifindex = if_nametoindex(plan.interface.c_str());
     if (ifindex == 0)
-        throw KernelError(errno, "interface " + plan.interface);
+        throw SystemError(errno, "interface " + plan.interface);
     sockaddr_ll where{};
     where.sll_family = AF_PACKET;
     where.sll_ifindex = static_cast<int>(ifindex);
@@ -342,7 +342,7 @@ class Sender
                 if (now_ns() >= end)
                     break;
             } else if (errno != EINTR) {
-                throw KernelError(errno, "sendmmsg on " + plan_.interface);
+                throw SystemError(errno, "sendmmsg on " + plan_.interface);
             }
         }
         return done;

@@ -56,7 +56,7 @@ struct SendReport {
 };
 
 // Sends as `plan` says on a thread of its own (pinned if asked) and reports what was sent.
-// Throws std::invalid_argument for an inconsistent plan and KernelError when a call fails.
+// Throws std::invalid_argument for an inconsistent plan and SystemError when a call fails.
 SendReport send_frames(const SendPlan &plan);
 
 } // namespace ratelimit

@@ -377,7 +377,7 @@ class CostBench
             context.data_end = static_cast<std::uint32_t>(frame.size());
             context.ingress_ifindex = if_nametoindex(stage.receiving_end().name.c_str());
             if (context.ingress_ifindex == 0)
-                throw KernelError(errno, "find " + stage.receiving_end().name);
+                throw SystemError(errno, "find " + stage.receiving_end().name);
             LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
                         .data_size_in = static_cast<std::uint32_t>(frame.size()),
                         .ctx_in = &context, .ctx_size_in = sizeof(context),
@@ -726,7 +726,7 @@ MapMemory map_memory(const fs::path &pin)
     map.name = pin.filename();
     UniqueFd fd(bpf_obj_get(pin.c_str()));
     if (!fd)
-        throw KernelError(errno, "open the pinned map " + pin.string());
+        throw SystemError(errno, "open the pinned map " + pin.string());
     std::uint32_t length = sizeof(map.info);
     check(bpf_obj_get_info_by_fd(fd.get(), &map.info, &length), "read map info of " + map.name);
     std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd.get()));

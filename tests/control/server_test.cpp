@@ -41,7 +41,7 @@ class ScratchDir
     {
         std::string name = (fs::temp_directory_path() / "rl-server-XXXXXX").string();
         if (!::mkdtemp(name.data()))
-            throw KernelError(errno, "mkdtemp " + name);
+            throw SystemError(errno, "mkdtemp " + name);
         path_ = name;
     }
     ~ScratchDir() { fs::remove_all(path_); }

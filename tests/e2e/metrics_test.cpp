@@ -209,7 +209,7 @@ class MetricsTest : public DaemonTest
             address.sin_port = htons(metrics_port_);
             if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 &&
                 (wait || errno != EINPROGRESS))
-                throw KernelError(errno, "connect to the metrics port");
+                throw SystemError(errno, "connect to the metrics port");
             return fd;
         });
     }

@@ -108,7 +108,7 @@ TEST(NetNsTest, SpawnOfAMissingProgramThrows)
     NetNs ns;
     TempDir logs;
     EXPECT_THROW(ns.spawn({"rlt-no-such-program"}, logs.path() / "out", logs.path() / "err"),
-                 KernelError);
+                 SystemError);
 }
 
 TEST(NetNsTest, ProcessesAreStoppedAndReaped)

@@ -225,7 +225,7 @@ class DaemonTest : public ::testing::Test
             (pin_dir() / ("v" + std::to_string(RL_ABI_VERSION)) / "maps" / name).string();
         UniqueFd fd(bpf_obj_get(pin.c_str()));
         if (!fd)
-            throw KernelError(errno, "open the pinned map " + pin);
+            throw SystemError(errno, "open the pinned map " + pin);
         return fd;
     }
 

@@ -94,7 +94,7 @@ int wait_child(pid_t pid, const std::string &what)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            throw KernelError(errno, "wait for " + what);
+            throw SystemError(errno, "wait for " + what);
     return status;
 }
 
@@ -218,7 +218,7 @@ std::string run_command(const std::vector<std::string> &argv)
     posix_spawn_file_actions_t actions;
     auto must = [&](int rc, const char *what) {
         if (rc != 0)
-            throw KernelError(rc, std::string(what) + " for " + argv[0]);
+            throw SystemError(rc, std::string(what) + " for " + argv[0]);
     };
     must(posix_spawn_file_actions_init(&actions), "posix_spawn_file_actions_init");
     pid_t pid = 0;
@@ -251,7 +251,7 @@ std::string run_command(const std::vector<std::string> &argv)
     }
     int status = wait_child(pid, argv[0]); // reaped even when its output could not be read
     if (read_error)
-        throw KernelError(read_error, "read the output of " + joined(argv));
+        throw SystemError(read_error, "read the output of " + joined(argv));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw std::runtime_error("`" + joined(argv) + "` failed with exit code " +
                                  std::to_string(exit_code(status)) + ": " + text);
@@ -310,7 +310,7 @@ fs::path Tmpfs::fill() const
         if (errno == ENOSPC)
             return filler;
         if (errno != EINTR)
-            throw KernelError(errno, "fill " + filler.string());
+            throw SystemError(errno, "fill " + filler.string());
     }
 }
 
@@ -363,7 +363,7 @@ std::optional<int> Process::wait_for(std::chrono::milliseconds timeout)
     int ready = 0;
     while ((ready = poll(&exited, 1, wait_ms)) < 0)
         if (errno != EINTR)
-            throw KernelError(errno, "wait for process " + std::to_string(pid_));
+            throw SystemError(errno, "wait for process " + std::to_string(pid_));
     if (ready == 0)
         return std::nullopt;
     exit_code_ = exit_code(wait_child(pid_, "process " + std::to_string(pid_)));
@@ -402,7 +402,7 @@ NetNs::NetNs()
     if (!fd_) {
         int err = errno;
         run_command({"ip", "netns", "delete", name_});
-        throw KernelError(err, "open " + path);
+        throw SystemError(err, "open " + path);
     }
 }
 
@@ -437,7 +437,7 @@ void NetNs::set_sysctl(const std::string &key, const std::string &value) const
         auto written = check(static_cast<int>(write(fd.get(), value.data(), value.size())),
                              "write " + path + " in " + name_);
         if (static_cast<std::size_t>(written) != value.size())
-            throw KernelError(EIO, "short write to " + path);
+            throw SystemError(EIO, "short write to " + path);
     });
 }
 
@@ -447,7 +447,7 @@ rtnl_link_stats64 NetNs::link_stats(const std::string &interface) const
         std::string what = "counters of " + interface + " in " + name_;
         unsigned ifindex = if_nametoindex(interface.c_str());
         if (ifindex == 0)
-            throw KernelError(errno, what);
+            throw SystemError(errno, what);
         UniqueFd fd(
             check(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), "netlink socket"));
         struct {
@@ -466,9 +466,9 @@ rtnl_link_stats64 NetNs::link_stats(const std::string &interface) const
                            "read " + what);
         auto *reply = reinterpret_cast<nlmsghdr *>(reply_buffer);
         if (!NLMSG_OK(reply, length))
-            throw KernelError(EBADMSG, what);
+            throw SystemError(EBADMSG, what);
         if (reply->nlmsg_type == NLMSG_ERROR)
-            throw KernelError(-static_cast<nlmsgerr *>(NLMSG_DATA(reply))->error, what);
+            throw SystemError(-static_cast<nlmsgerr *>(NLMSG_DATA(reply))->error, what);
         auto *link = static_cast<ifinfomsg *>(NLMSG_DATA(reply));
         int attributes_length = static_cast<int>(IFLA_PAYLOAD(reply));
         for (auto *attr = IFLA_RTA(link); RTA_OK(attr, attributes_length);
@@ -480,7 +480,7 @@ rtnl_link_stats64 NetNs::link_stats(const std::string &interface) const
                         std::min<std::size_t>(sizeof(stats), RTA_PAYLOAD(attr)));
             return stats;
         }
-        throw KernelError(ENODATA, what + ": no IFLA_STATS64");
+        throw SystemError(ENODATA, what + ": no IFLA_STATS64");
     });
 }
 
@@ -507,7 +507,7 @@ Process NetNs::spawn(const std::vector<std::string> &argv, const fs::path &stdou
         int error = errno;
         kill(pid, SIGKILL);
         wait_child(pid, argv[0]);
-        throw KernelError(error, "pidfd_open for " + argv[0]);
+        throw SystemError(error, "pidfd_open for " + argv[0]);
     }
     Process process(pid, UniqueFd(pidfd), stdout_path, stderr_path);
 
@@ -518,7 +518,7 @@ Process NetNs::spawn(const std::vector<std::string> &argv, const fs::path &stdou
     }
     if (n == static_cast<ssize_t>(sizeof(failure))) {
         process.wait_for(std::chrono::milliseconds::max());
-        throw KernelError(failure.error, "start " + argv[0] + " in " + name_ + ": " + failure.step);
+        throw SystemError(failure.error, "start " + argv[0] + " in " + name_ + ": " + failure.step);
     }
     return process;
 }
