@@ -44,8 +44,8 @@ inline constexpr std::uint32_t kMinRules = 16, kMaxRules = 1u << 20;
 inline constexpr std::size_t kMaxConfigBytes = std::size_t{kMaxRules} * 256;
 inline constexpr std::size_t kMaxCommentBytes = 200;
 
-enum class XdpMode { Auto, Native, Generic };
-enum class Mode { Enforce, Monitor };
+using ratelimit::Mode;
+using ratelimit::XdpMode;
 
 struct Interface {
     std::string name;

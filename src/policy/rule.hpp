@@ -10,6 +10,14 @@
 namespace ratelimit
 {
 
+// Enforce: drops what the rules say to drop. Monitor: counts it as a would-drop, passes it.
+enum class Mode { Enforce, Monitor };
+// How the program is attached: native (in the driver), generic (after the skb is made), or
+// native where the driver supports it, else generic.
+enum class XdpMode { Auto, Native, Generic };
+// Where a rule in force comes from.
+enum class Origin { Config, Runtime, Default };
+
 struct LimitSpec {
     rl_unit unit = RL_UNIT_PACKETS;
     std::uint64_t rate = 0;  // units per second, >= 1

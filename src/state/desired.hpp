@@ -23,7 +23,6 @@ struct RuntimeRule {
     bool operator==(const RuntimeRule &) const = default;
 };
 
-enum class Origin { Config, Runtime, Default };
 const char *to_string(Origin origin);
 
 // One logical rule: the prefixes that select it (the default has two, ::/0 and 0.0.0.0/0) and the
