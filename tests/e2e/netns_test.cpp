@@ -14,9 +14,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "sys/error.hpp"
-#include "tools/sender.hpp"
+#include "leftovers.hpp"
 #include "netns.hpp"
+#include "process.hpp"
+#include "sys/error.hpp"
+#include "temp_fs.hpp"
+#include "tools/sender.hpp"
+#include "udp_counter.hpp"
 
 namespace ratelimit::test
 {
