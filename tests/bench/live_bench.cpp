@@ -37,14 +37,19 @@
 #include "bench.skel.h"
 #include "bpf_test.hpp"
 #include "config/config.hpp"
+#include "daemon_process.hpp"
 #include "datapath/datapath.hpp"
+#include "netns.hpp"
+#include "process.hpp"
+#include "state/desired.hpp"
 #include "state/map_rule_table.hpp"
+#include "state/reconcile.hpp"
 #include "sys/skeleton.hpp"
+#include "temp_fs.hpp"
+#include "testbed.hpp"
 #include "tools/frame.hpp"
 #include "tools/sender.hpp"
-#include "netns.hpp"
-#include "state/desired.hpp"
-#include "state/reconcile.hpp"
+#include "udp_counter.hpp"
 
 using namespace ratelimit;
 using namespace ratelimit::test;
@@ -95,21 +100,16 @@ double seconds_since(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Two namespaces joined by a veth pair: frames arrive on the receiver's end (rl-rx0). Each
-// measurement gets a stage of its own, so that nothing one installs (iptables-legacy's raw table
-// stays registered once used) weighs on the next.
-class Stage
+// A testbed where the incumbents' tools run too: frames arrive on the receiver's end (rl-rx0).
+// Each measurement gets a stage of its own, so that nothing one installs (iptables-legacy's raw
+// table stays registered once used) weighs on the next.
+class Stage : public Testbed
 {
   public:
-    Stage() : veth_(sender_, receiver_) {}
-
-    const NetNs &receiver() const { return receiver_; }
-    const VethEnd &receiving_end() const { return veth_.receiver(); }
-
     // `argv` run inside the receiving namespace (nft, iptables-legacy).
     std::string exec(std::vector<std::string> argv) const
     {
-        argv.insert(argv.begin(), {"ip", "netns", "exec", receiver_.name()});
+        argv.insert(argv.begin(), {"ip", "netns", "exec", receiver_ns().name()});
         return run_command(argv);
     }
 
@@ -121,24 +121,6 @@ class Stage
         std::ofstream(file) << ruleset;
         exec({"nft", "-f", file.string()});
     }
-
-    SendReport send(const SendPlan &plan) const
-    {
-        return sender_.run([&] { return send_frames(plan); });
-    }
-
-    SendPlan plan_from(const Address &source) const
-    {
-        SendPlan plan;
-        plan.interface = veth_.sender().name;
-        plan.sources = {source};
-        plan.destination = source.is_v4() ? veth_.receiver().ipv4 : veth_.receiver().ipv6;
-        return plan;
-    }
-
-  private:
-    NetNs sender_, receiver_;
-    VethPair veth_;
 };
 
 // ---- the limiters under test, each installed on a stage --------------------------------------
@@ -166,7 +148,7 @@ Incumbent nft_meter(const std::string &family, const std::string &chain, const s
     incumbent.name = "nftables " + family + " " + hook + " meter";
     incumbent.install = [=](const Stage &stage) {
         std::string device =
-            family == "netdev" ? " device \"" + stage.receiving_end().name + "\"" : "";
+            family == "netdev" ? " device \"" + stage.veth().receiver().name + "\"" : "";
         stage.nft("table " + family + " rl_bench {\n" + "  set sources { type ipv4_addr; size " +
                   std::to_string(kTrackedSources) + "; flags dynamic,timeout; timeout 60s; }\n" +
                   "  chain " + chain + " { type filter hook " + hook + device +
@@ -244,7 +226,7 @@ std::uint64_t ratelimitd_drops(const Datapath &dp)
 // addressed): how many frames climbed the whole stack, whatever the limiter says.
 std::uint64_t udp_no_ports(const Stage &stage)
 {
-    return stage.receiver().run([] {
+    return stage.receiver_ns().run([] {
         // /proc/thread-self/net: this thread's namespace (/proc/net is the process's).
         std::ifstream snmp("/proc/thread-self/net/snmp");
         std::string names, values;
@@ -371,13 +353,13 @@ class CostBench
     {
         // The system call must run in the namespace: ingress_ifindex is looked up in the
         // caller's, and passed frames climb that namespace's stack.
-        return stage.receiver().run([&] {
+        return stage.receiver_ns().run([&] {
             CpuPin pin(options_.cpu);
             xdp_md context{};
             context.data_end = static_cast<std::uint32_t>(frame.size());
-            context.ingress_ifindex = if_nametoindex(stage.receiving_end().name.c_str());
+            context.ingress_ifindex = if_nametoindex(stage.veth().receiver().name.c_str());
             if (context.ingress_ifindex == 0)
-                throw SystemError(errno, "find " + stage.receiving_end().name);
+                throw SystemError(errno, "find " + stage.veth().receiver().name);
             LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
                         .data_size_in = static_cast<std::uint32_t>(frame.size()),
                         .ctx_in = &context, .ctx_size_in = sizeof(context),
@@ -554,9 +536,9 @@ class BenchDaemon
     {
         write_config(rules);
         auto started = Clock::now();
-        process_.emplace(stage.receiver().spawn({RATELIMITD_PATH, "-c", config_path()},
-                                                dir_.path() / "daemon.out", log_path()));
-        wait_for_log("ready:", 1);
+        process_.emplace(spawn_ratelimitd(stage.receiver_ns(), {"-c", config_path()},
+                                          dir_.path() / "daemon.out", dir_.path() / "daemon.err"));
+        wait_for_log(*process_, "ready:", 1, kLogWait);
         start_seconds_ = seconds_since(started);
     }
     BenchDaemon(const BenchDaemon &) = delete;
@@ -571,7 +553,7 @@ class BenchDaemon
         write_config(rules);
         auto signalled = Clock::now();
         process_->signal(SIGHUP);
-        std::string log = wait_for_log("rules (reload):", ++reloads_);
+        std::string log = wait_for_log(*process_, "rules (reload):", ++reloads_, kLogWait);
         double seconds = seconds_since(signalled);
         std::string in_force = "rules (reload): " + std::to_string(count) + " in force";
         if (log.rfind(in_force) < log.rfind("rules (reload):"))
@@ -596,42 +578,25 @@ class BenchDaemon
     }
 
   private:
+    // Polled often: the wait is what the control-plane figures measure. A reload the daemon
+    // refused or failed ends it.
+    inline static const LogWait kLogWait = {120s, 1ms, {"reload refused", "reload failed"}};
+
     fs::path config_path() const { return dir_.path() / "ratelimitd.json"; }
-    fs::path log_path() const { return dir_.path() / "daemon.err"; }
 
     void write_config(const std::string &rules) const
     {
+        DaemonConfig config;
+        config.interface = stage_.veth().receiver().name;
+        config.interface_fields = R"(, "xdp_mode": "native")";
+        config.rules = rules;
+        config.socket = dir_.path() / "run/ratelimitd.sock";
+        config.state_dir = dir_.path() / "state";
+        config.pin_dir = (bpffs_.path() / "ratelimitd").string();
         // Room for the control-plane benchmark's 100k rules (the capacity is fixed at start).
-        std::ofstream(config_path())
-            << R"({"interfaces": [{"name": ")" << stage_.receiving_end().name
-            << R"(", "xdp_mode": "native"}], "rules": )" << rules
-            << R"(, "max_rules": 131072, "max_sources": )" << kTrackedSources
-            << R"(, "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
-            << R"("}, "state_dir": ")" << (dir_.path() / "state").string() << R"(", "pin_dir": ")"
-            << (bpffs_.path() / "ratelimitd").string() << R"(", "metrics": {"enabled": false}})";
-    }
-
-    // Waits until the log holds `text` `occurrences` times and returns it. A reload the daemon
-    // refused or failed ends the wait.
-    std::string wait_for_log(const std::string &text, int occurrences)
-    {
-        for (auto deadline = Clock::now() + 120s; Clock::now() < deadline;
-             std::this_thread::sleep_for(1ms)) {
-            std::ifstream in(log_path());
-            std::string log((std::istreambuf_iterator<char>(in)), {});
-            int seen = 0;
-            for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1))
-                seen++;
-            if (seen >= occurrences)
-                return log;
-            if (log.find("reload refused") != std::string::npos ||
-                log.find("reload failed") != std::string::npos)
-                throw std::runtime_error("ratelimitd refused a reload:\n" + log);
-            if (auto code = process_->wait_for(0ms))
-                throw std::runtime_error("ratelimitd exited with " + std::to_string(*code) + ":\n" +
-                                         log);
-        }
-        throw std::runtime_error("ratelimitd never logged \"" + text + "\"");
+        config.extra =
+            R"(, "max_rules": 131072, "max_sources": )" + std::to_string(kTrackedSources);
+        config.write(config_path());
     }
 
     const Stage &stage_;
@@ -662,8 +627,8 @@ void measure_accuracy(const Options &options)
         else
             daemon.emplace(stage,
                            std::string(R"([{"match": "10.1.0.0/16", )") + kRatelimitdLimit + "}]");
-        UdpCounter counter(stage.receiver());
-        SendPlan plan = stage.plan_from(*parse_address("10.1.0.1"));
+        UdpCounter counter(stage.receiver_ns());
+        SendPlan plan = stage.plan_from({*parse_address("10.1.0.1")});
         plan.rate_pps = 4 * kRate;
         plan.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::duration<double>(options.accuracy_seconds));
@@ -878,7 +843,7 @@ int main(int argc, char **argv)
                     "packets/s per source, burst %.0f.\n\n",
                     host.release, online_cpus(), kRate, kBurst);
         CostBench bench(options);
-        const VethEnd receiving_end = Stage().receiving_end(); // every stage's: pair 0
+        const VethEnd receiving_end = Stage().veth().receiver(); // every stage's: pair 0
         measure_costs(bench, receiving_end);
         print_costs(bench, options);
         std::fflush(stdout);

@@ -18,6 +18,7 @@
 
 #include "bpf_test.hpp"
 #include "datapath/compile.hpp"
+#include "rules.hpp"
 #include "datapath/datapath.hpp"
 #include "sys/skeleton.hpp"
 #include "parse_only.skel.h"
@@ -128,12 +129,6 @@ std::unique_ptr<Datapath> limiter(std::uint32_t extra_rules, std::uint32_t max_s
     return dp;
 }
 
-rl_rule pps_rule(std::uint64_t rate, std::uint64_t burst)
-{
-    LimitSpec l{RL_UNIT_PACKETS, rate, burst};
-    return compile_rule(RL_ACTION_LIMIT, {&l, 1}, false);
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -160,8 +155,9 @@ int main(int argc, char **argv)
     CpuPin pin(0);
 
     const Frame v4 = udp("10.1.2.3"), v6 = udp("2001:db8::1");
-    const rl_rule never_empty = pps_rule(1000000000, 1000000000); // charged, never over
-    const rl_rule always_empty = pps_rule(1, 1);
+    const rl_rule never_empty =
+        compiled_limit_rule({packet_limit(1000000000, 1000000000)}); // charged, never over
+    const rl_rule always_empty = compiled_limit_rule({packet_limit(1, 1)});
     const std::string v4_rule = "10.0.0.0/8";
 
     std::printf("BPF_PROG_TEST_RUN, CPU 0, repeat %u, median of %d runs\n\n", b.s.repeat, b.s.runs);

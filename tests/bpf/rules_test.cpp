@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "datapath_fixture.hpp"
+#include "rules.hpp"
 #include "ratelimit/gcra.h"
 
 namespace ratelimit::test
@@ -15,26 +16,11 @@ namespace ratelimit::test
 namespace
 {
 
-LimitSpec pps(std::uint64_t burst, rl_per per = RL_PER_SOURCE, std::uint32_t per_prefixlen = 0)
-{
-    return {RL_UNIT_PACKETS, 1, burst, per, per_prefixlen};
-}
-
-LimitSpec byte_limit(std::uint64_t burst, rl_per per = RL_PER_SOURCE)
-{
-    return {RL_UNIT_BYTES, 1, burst, per, 0};
-}
-
-rl_rule limit_rule(std::initializer_list<LimitSpec> limits, bool monitor = false)
-{
-    return compile_rule(RL_ACTION_LIMIT, {limits.begin(), limits.size()}, monitor);
-}
-
 using RulesTest = DatapathTest;
 
 TEST_F(RulesTest, LongestPrefixWins)
 {
-    add_rule({"10.0.0.0/8"}, limit_rule({pps(5)}));
+    add_rule({"10.0.0.0/8"}, compiled_limit_rule({packet_limit(1, 5)}));
     add_rule({"10.1.0.0/16"}, compile_rule(RL_ACTION_ALLOW, {}, false));
     add_rule({"10.1.2.3/32"}, compile_rule(RL_ACTION_DENY, {}, false));
 
@@ -51,7 +37,7 @@ TEST_F(RulesTest, LongestPrefixWins)
 
 TEST_F(RulesTest, PerSourceGivesEachSourceItsOwnBucket)
 {
-    add_limit("10.0.0.0/8", pps(3));
+    add_limit("10.0.0.0/8", packet_limit(1, 3));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
     EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 3u);
     EXPECT_EQ(passed_of(udp_from("10.9.0.2"), 10), 3u);
@@ -59,7 +45,7 @@ TEST_F(RulesTest, PerSourceGivesEachSourceItsOwnBucket)
 
 TEST_F(RulesTest, PerSlash24SharesABucketPerBlock)
 {
-    add_limit("10.0.0.0/8", pps(3, RL_PER_PREFIX, prefix("10.0.0.0/24").length));
+    add_limit("10.0.0.0/8", packet_limit(1, 3, RL_PER_PREFIX, prefix("10.0.0.0/24").length));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 2), 2u);
     EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 1u); // same /24: one token left
     EXPECT_EQ(passed_of(udp_from("10.0.1.1"), 10), 3u); // another /24
@@ -67,7 +53,7 @@ TEST_F(RulesTest, PerSlash24SharesABucketPerBlock)
 
 TEST_F(RulesTest, PerSlash64SharesABucketPerIpv6Block)
 {
-    add_limit("2001:db8::/32", pps(3, RL_PER_PREFIX, 64));
+    add_limit("2001:db8::/32", packet_limit(1, 3, RL_PER_PREFIX, 64));
     EXPECT_EQ(passed_of(udp_from("2001:db8:0:1::1"), 2), 2u);
     EXPECT_EQ(passed_of(udp_from("2001:db8:0:1:ffff::2"), 10), 1u);
     EXPECT_EQ(passed_of(udp_from("2001:db8:0:2::1"), 10), 3u);
@@ -75,7 +61,7 @@ TEST_F(RulesTest, PerSlash64SharesABucketPerIpv6Block)
 
 TEST_F(RulesTest, PerRuleIsOneBucketForAllSources)
 {
-    add_limit("10.0.0.0/8", pps(4, RL_PER_RULE));
+    add_limit("10.0.0.0/8", packet_limit(1, 4, RL_PER_RULE));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 3), 3u);
     EXPECT_EQ(passed_of(udp_from("10.200.0.1"), 10), 1u);
     EXPECT_EQ(passed_of(udp_from("10.3.0.1"), 10), 0u);
@@ -84,7 +70,9 @@ TEST_F(RulesTest, PerRuleIsOneBucketForAllSources)
 TEST_F(RulesTest, StackedLimitsPassOnlyWhenAllHaveRoom)
 {
     // Each source <= 3, each /24 <= 4, the whole rule <= 6.
-    add_rule({"10.0.0.0/8"}, limit_rule({pps(3), pps(4, RL_PER_PREFIX, 120), pps(6, RL_PER_RULE)}));
+    add_rule({"10.0.0.0/8"},
+             compiled_limit_rule({packet_limit(1, 3), packet_limit(1, 4, RL_PER_PREFIX, 120),
+                                  packet_limit(1, 6, RL_PER_RULE)}));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u); // source limit binds
     EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 1u); // its /24 has 1 left
     EXPECT_EQ(passed_of(udp_from("10.0.1.1"), 10), 2u); // the rule has 2 left
@@ -102,23 +90,25 @@ TEST_F(RulesTest, PacketAndByteRates)
 {
     Frame small = udp_from("10.0.0.1", 58); // 100-byte frame
     ASSERT_EQ(small.size(), 100u);
-    add_rule({"10.0.0.1/32"}, limit_rule({byte_limit(1000)}));
+    add_rule({"10.0.0.1/32"}, compiled_limit_rule({byte_limit(1, 1000)}));
     EXPECT_EQ(passed_of(small, 30), 10u);
 
-    add_rule({"10.0.0.2/32"}, limit_rule({pps(20), byte_limit(1000)})); // bytes bind
+    add_rule({"10.0.0.2/32"},
+             compiled_limit_rule({packet_limit(1, 20), byte_limit(1, 1000)})); // bytes bind
     EXPECT_EQ(passed_of(udp_from("10.0.0.2", 58), 30), 10u);
 
-    add_rule({"10.0.0.3/32"}, limit_rule({pps(5), byte_limit(1000)})); // packets bind
+    add_rule({"10.0.0.3/32"},
+             compiled_limit_rule({packet_limit(1, 5), byte_limit(1, 1000)})); // packets bind
     EXPECT_EQ(passed_of(udp_from("10.0.0.3", 58), 30), 5u);
 
     // A frame bigger than the byte burst never passes.
-    add_rule({"10.0.0.4/32"}, limit_rule({byte_limit(99)}));
+    add_rule({"10.0.0.4/32"}, compiled_limit_rule({byte_limit(1, 99)}));
     EXPECT_EQ(passed_of(udp_from("10.0.0.4", 58), 3), 0u);
 }
 
 TEST_F(RulesTest, MonitorRuleNeverDropsButCounts)
 {
-    add_rule({"10.0.0.0/8"}, limit_rule({pps(3)}, true));
+    add_rule({"10.0.0.0/8"}, compiled_limit_rule({packet_limit(1, 3)}, true));
     add_rule({"10.9.9.9/32"}, compile_rule(RL_ACTION_DENY, {}, true));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
     EXPECT_EQ(passed_of(udp_from("10.9.9.9"), 4), 4u);
@@ -130,7 +120,7 @@ TEST_F(RulesTest, MonitorRuleNeverDropsButCounts)
 
 TEST_F(RulesTest, GlobalMonitorModeNeverDrops)
 {
-    add_limit("10.0.0.0/8", pps(2));
+    add_limit("10.0.0.0/8", packet_limit(1, 2));
     dp_->set_settings_flags(RL_SETTINGS_MONITOR | RL_SETTINGS_DROP_MALFORMED);
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 5), 5u);
     Frame bad = udp_from("10.0.0.1");
@@ -148,8 +138,8 @@ TEST_F(RulesTest, GlobalMonitorModeNeverDrops)
 TEST_F(RulesTest, DefaultRuleCoversBothFamiliesAndYieldsToRules)
 {
     // The default is installed as ::/0 and ::ffff:0:0/96 (0.0.0.0/0) sharing one rule.
-    add_rule({"::/0", "0.0.0.0/0"}, limit_rule({pps(2)}));
-    add_limit("192.0.2.0/24", pps(4));
+    add_rule({"::/0", "0.0.0.0/0"}, compiled_limit_rule({packet_limit(1, 2)}));
+    add_limit("192.0.2.0/24", packet_limit(1, 4));
     EXPECT_EQ(passed_of(udp_from("203.0.113.5"), 10), 2u);
     EXPECT_EQ(passed_of(udp_from("2001:db8::5"), 10), 2u);
     EXPECT_EQ(passed_of(udp_from("192.0.2.5"), 10), 4u);
@@ -160,20 +150,20 @@ TEST_F(RulesTest, Ipv6RulesCoverOnlyIpv6Sources)
     // IPv4 is keyed in ::ffff:0:0/96, inside ::/8: the entry the data path keeps for 0.0.0.0/0
     // is a longer match for every IPv4 source than any IPv6 prefix shorter than /96.
     add_rule({"::/8"}, compile_rule(RL_ACTION_DENY, {}, false));
-    add_rule({"::/0"}, limit_rule({pps(2)}));
+    add_rule({"::/0"}, compiled_limit_rule({packet_limit(1, 2)}));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
     EXPECT_EQ(packets(RL_REASON_NO_RULE, RL_VERDICT_PASS), 10u);
     EXPECT_EQ(passed_of(udp_from("0:1::5"), 10), 0u);
     EXPECT_EQ(passed_of(udp_from("2001:db8::5"), 10), 2u);
 
     // With a rule for 0.0.0.0/0 (in that same entry), IPv4 sources get it, not ::/8.
-    add_rule({"0.0.0.0/0"}, limit_rule({pps(3)}));
+    add_rule({"0.0.0.0/0"}, compiled_limit_rule({packet_limit(1, 3)}));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
 }
 
 TEST_F(RulesTest, Ipv4MappedIpv6SourceNeverDrainsTheIpv4SourcesBucket)
 {
-    add_limit("10.0.0.0/8", pps(3));
+    add_limit("10.0.0.0/8", packet_limit(1, 3));
     EXPECT_EQ(passed_of(udp6_from_mapped("10.0.0.1"), 10), 0u);
     EXPECT_EQ(packets(RL_REASON_MALFORMED, RL_VERDICT_DROP), 10u);
     EXPECT_FALSE(dp_->sources().lookup(addr("10.0.0.1").key()));
@@ -189,7 +179,7 @@ TEST_F(RulesTest, NoRuleAndNoDefaultPassesUntracked)
 
 TEST_F(RulesTest, RuleChangesReachCachedSources)
 {
-    std::uint32_t index = add_limit("10.0.0.0/8", pps(3));
+    std::uint32_t index = add_limit("10.0.0.0/8", packet_limit(1, 3));
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 3u);
 
     // Rewriting the rule in place (same index: same buckets) to allow.
@@ -210,7 +200,7 @@ TEST_F(RulesTest, RuleChangesReachCachedSources)
 
 TEST_F(RulesTest, PerSourceCountersByVerdict)
 {
-    add_limit("10.0.0.0/8", pps(3));
+    add_limit("10.0.0.0/8", packet_limit(1, 3));
     Frame f = udp_from("10.0.0.1");
     passed_of(f, 10);
     rl_source_counters sum = dp_->source_traffic(addr("10.0.0.1").key());
@@ -223,7 +213,7 @@ TEST_F(RulesTest, PerSourceCountersTellWouldDropsFromPasses)
 {
     // A monitor rule passes everything; what enforcing would drop is counted apart per source,
     // by the drop memo's replays too (only the first over-limit packet is judged afresh).
-    add_rule({"10.0.0.0/8"}, limit_rule({pps(3)}, true));
+    add_rule({"10.0.0.0/8"}, compiled_limit_rule({packet_limit(1, 3)}, true));
     add_rule({"10.5.0.0/16"}, compile_rule(RL_ACTION_DENY, {}, true));
     Frame f = udp_from("10.0.0.1");
     EXPECT_EQ(passed_of(f, 10), 10u);

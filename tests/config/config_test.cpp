@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "rules.hpp"
 #include "scratch_dir.hpp"
 
 namespace ratelimit::config
@@ -63,17 +64,8 @@ Prefix prefix(const char *text)
     return parse_prefix(text).value();
 }
 
-LimitSpec packets(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
-                  std::uint32_t per_prefixlen = 0)
-{
-    return {RL_UNIT_PACKETS, rate, burst, per, per_prefixlen};
-}
-
-LimitSpec bytes(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
-                std::uint32_t per_prefixlen = 0)
-{
-    return {RL_UNIT_BYTES, rate, burst, per, per_prefixlen};
-}
+using test::byte_limit;
+using test::packet_limit;
 
 // ----- valid configs ---------------------------------------------------------------------------
 
@@ -108,17 +100,17 @@ TEST(Config, ProductExample)
       "control": {"socket": "/run/ratelimitd/ratelimitd.sock", "group": "ratelimit"},
       "metrics": {"listen": "127.0.0.1:9469"}
     })");
-    EXPECT_EQ(config.default_limits, std::vector{packets(1000, 2000)});
+    EXPECT_EQ(config.default_limits, std::vector{packet_limit(1000, 2000)});
     ASSERT_EQ(config.rules.size(), 5u);
     EXPECT_EQ(config.rules[0], (Rule{prefix("203.0.113.0/24"),
                                      RL_ACTION_LIMIT,
-                                     {packets(100, 200)},
+                                     {packet_limit(100, 200)},
                                      false,
                                      "203.0.113.0/24"}));
-    EXPECT_EQ(config.rules[1].limits, std::vector{bytes(1250000, 262144, RL_PER_PREFIX, 64)});
+    EXPECT_EQ(config.rules[1].limits, std::vector{byte_limit(1250000, 262144, RL_PER_PREFIX, 64)});
     EXPECT_EQ(config.rules[2].limits,
-              (std::vector{packets(500, 1000), packets(5000, 5000, RL_PER_PREFIX, 120),
-                           packets(2000000, 2000000, RL_PER_RULE)}));
+              (std::vector{packet_limit(500, 1000), packet_limit(5000, 5000, RL_PER_PREFIX, 120),
+                           packet_limit(2000000, 2000000, RL_PER_RULE)}));
     EXPECT_EQ(config.rules[3],
               (Rule{prefix("198.51.100.7/32"), RL_ACTION_DENY, {}, false, "198.51.100.7"}));
     EXPECT_EQ(config.rules[4].action, RL_ACTION_ALLOW);
@@ -133,8 +125,9 @@ TEST(Config, ShorthandEqualsOneLimitInALimitsList)
         {"rate": "100pps", "burst": 200, "bytes": "10Mbit", "byte_burst": "64KiB", "per": "/28"}
         ]})"));
     EXPECT_EQ(shorthand, listed);
-    EXPECT_EQ(shorthand.rules[0].limits, (std::vector{packets(100, 200, RL_PER_PREFIX, 124),
-                                                      bytes(1250000, 65536, RL_PER_PREFIX, 124)}));
+    EXPECT_EQ(shorthand.rules[0].limits,
+              (std::vector{packet_limit(100, 200, RL_PER_PREFIX, 124),
+                           byte_limit(1250000, 65536, RL_PER_PREFIX, 124)}));
 }
 
 TEST(Config, PerPrefixIsStoredInIpv6Bits)
@@ -155,9 +148,10 @@ TEST(Config, OmittedBurstsAreOneSecondsWorth)
         {"match": "10.0.0.0/8", "rate": "5kpps", "bytes": "10Mbit"},
         {"match": "10.1.0.0/16", "bytes": "8kbit"},
         {"match": "10.2.0.0/16", "rate": 1})"));
-    EXPECT_EQ(config.rules[0].limits, (std::vector{packets(5000, 5000), bytes(1250000, 1250000)}));
-    EXPECT_EQ(config.rules[1].limits, std::vector{bytes(1000, 1518)}); // at least one frame
-    EXPECT_EQ(config.rules[2].limits, std::vector{packets(1, 1)});
+    EXPECT_EQ(config.rules[0].limits,
+              (std::vector{packet_limit(5000, 5000), byte_limit(1250000, 1250000)}));
+    EXPECT_EQ(config.rules[1].limits, std::vector{byte_limit(1000, 1518)}); // at least one frame
+    EXPECT_EQ(config.rules[2].limits, std::vector{packet_limit(1, 1)});
 }
 
 TEST(Config, RulesAndSettings)
@@ -176,8 +170,8 @@ TEST(Config, RulesAndSettings)
         "state_dir": "/srv/rl", "pin_dir": "/sys/fs/bpf/rl", "keep_attached_on_exit": true,
         "log_level": "debug")"));
     EXPECT_EQ(config.mode, Mode::Monitor);
-    EXPECT_EQ(config.default_limits,
-              (std::vector{packets(1000, 1000, RL_PER_RULE), bytes(125000000, 125000000)}));
+    EXPECT_EQ(config.default_limits, (std::vector{packet_limit(1000, 1000, RL_PER_RULE),
+                                                  byte_limit(125000000, 125000000)}));
     EXPECT_EQ(config.rules[1].match, prefix("::/0")); // not a duplicate of 0.0.0.0/0
     EXPECT_EQ(config.rules[2].match, prefix("2001:db8::1/128"));
     EXPECT_TRUE(config.rules[2].monitor);
@@ -686,7 +680,7 @@ TEST(Rule, ParsesLikeAConfigRule)
     EXPECT_TRUE(result.errors.empty());
     EXPECT_EQ(*result.rule, (Rule{prefix("2001:db8::/48"),
                                   RL_ACTION_LIMIT,
-                                  {packets(1000, 1000, RL_PER_PREFIX, 64)},
+                                  {packet_limit(1000, 1000, RL_PER_PREFIX, 64)},
                                   true,
                                   "2001:db8::/48"}));
 }

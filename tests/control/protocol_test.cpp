@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "rules.hpp"
 
 namespace ratelimit::control
 {
@@ -41,10 +42,7 @@ Rejection rejected(std::string_view line)
     return std::get<Rejection>(decoded);
 }
 
-config::Rule parsed_rule(std::string_view text)
-{
-    return *config::parse_rule(json::parse(text), "rule").rule;
-}
+using test::parsed_rule;
 
 // The error a decoder throws for `args`, or a failure if it accepts them.
 template <typename Decode>

@@ -14,9 +14,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "sys/error.hpp"
-#include "tools/sender.hpp"
+#include "leftovers.hpp"
 #include "netns.hpp"
+#include "process.hpp"
+#include "sys/error.hpp"
+#include "temp_fs.hpp"
+#include "testbed.hpp"
+#include "tools/sender.hpp"
+#include "udp_counter.hpp"
 
 namespace ratelimit::test
 {
@@ -208,9 +213,10 @@ class VethTest : public ::testing::Test
     void SetUp() override
     {
         RL_REQUIRE_NETNS();
-        sender_ns_.emplace();
-        receiver_ns_.emplace();
-        veth_.emplace(*sender_ns_, *receiver_ns_);
+        testbed_.emplace();
+        sender_ns_ = &testbed_->sender_ns();
+        receiver_ns_ = &testbed_->receiver_ns();
+        veth_ = &testbed_->veth();
         counter_.emplace(*receiver_ns_);
     }
 
@@ -222,10 +228,7 @@ class VethTest : public ::testing::Test
         return plan;
     }
 
-    SendReport send(const SendPlan &plan) const
-    {
-        return sender_ns_->run([&] { return send_frames(plan); });
-    }
+    SendReport send(const SendPlan &plan) const { return testbed_->send(plan); }
 
     // Every frame the receiving interface took in, whatever became of it after.
     std::uint64_t rx_packets() const
@@ -233,8 +236,10 @@ class VethTest : public ::testing::Test
         return receiver_ns_->link_stats(veth_->receiver().name).rx_packets;
     }
 
-    std::optional<NetNs> sender_ns_, receiver_ns_;
-    std::optional<VethPair> veth_;
+    std::optional<Testbed> testbed_;
+    // The testbed's parts, by the names the tests use.
+    const NetNs *sender_ns_ = nullptr, *receiver_ns_ = nullptr;
+    const VethPair *veth_ = nullptr;
     std::optional<UdpCounter> counter_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "state/map_rule_table.hpp"
 #include "datapath_fixture.hpp"
+#include "rules.hpp"
 #include "state/desired.hpp"
 
 namespace ratelimit::test
@@ -19,15 +20,6 @@ namespace
 class ReconcileMapsTest : public DatapathTest
 {
   protected:
-    config::Rule limit(const char *match, std::uint64_t rate, std::uint64_t burst)
-    {
-        config::Rule r;
-        r.match = prefix(match);
-        r.text = match;
-        r.limits = {{RL_UNIT_PACKETS, rate, burst}};
-        return r;
-    }
-
     ReconcilePlan reconcile()
     {
         DatapathRuleTable table(*dp_);
@@ -42,11 +34,11 @@ class ReconcileMapsTest : public DatapathTest
 
 TEST_F(ReconcileMapsTest, UnchangedRuleKeepsItsBucketsAcrossAReconcile)
 {
-    config_.rules = {limit("10.0.0.0/8", 1, 5), limit("172.16.0.0/12", 1, 5)};
+    config_.rules = {limit_rule("10.0.0.0/8", 1, 5), limit_rule("172.16.0.0/12", 1, 5)};
     reconcile();
     ASSERT_EQ(passed_of(udp_from("10.0.0.1"), 10), 5u);
 
-    config_.rules[1] = limit("172.16.0.0/12", 1, 50); // the other rule changes
+    config_.rules[1] = limit_rule("172.16.0.0/12", 1, 50); // the other rule changes
     auto plan = reconcile();
     EXPECT_EQ(plan.unchanged, 1u);
     EXPECT_EQ(plan.changed, 1u);
@@ -55,19 +47,19 @@ TEST_F(ReconcileMapsTest, UnchangedRuleKeepsItsBucketsAcrossAReconcile)
 
 TEST_F(ReconcileMapsTest, ChangedRuleCarriesItsSourcesTokens)
 {
-    config_.rules = {limit("10.0.0.0/8", 1, 10)};
+    config_.rules = {limit_rule("10.0.0.0/8", 1, 10)};
     reconcile();
     ASSERT_EQ(passed_of(udp_from("10.0.0.1"), 4), 4u); // 6 tokens left
 
     // A larger burst does not refill the source: it still has 6.
-    config_.rules = {limit("10.0.0.0/8", 1, 100)};
+    config_.rules = {limit_rule("10.0.0.0/8", 1, 100)};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 20), 6u);
 
     // A faster rate with a smaller burst: the drained source is still drained (no fresh burst),
     // and it is not locked out for the old, longer tolerance: at 20 pps it earns a token every
     // 50 ms, up to the new burst.
-    config_.rules = {limit("10.0.0.0/8", 20, 3)};
+    config_.rules = {limit_rule("10.0.0.0/8", 20, 3)};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 1), 0u);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -76,7 +68,7 @@ TEST_F(ReconcileMapsTest, ChangedRuleCarriesItsSourcesTokens)
 
 TEST_F(ReconcileMapsTest, RemovedRuleStopsMatchingAndDefaultCoversBothFamilies)
 {
-    config_.rules = {limit("10.0.0.0/8", 1, 2)};
+    config_.rules = {limit_rule("10.0.0.0/8", 1, 2)};
     config_.default_limits = {{RL_UNIT_PACKETS, 1, 3}};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 2u);
@@ -92,10 +84,10 @@ TEST_F(ReconcileMapsTest, RemovedRuleStopsMatchingAndDefaultCoversBothFamilies)
 
 TEST_F(ReconcileMapsTest, Ipv6RuleNeverCoversIpv4AsRulesForEverythingComeAndGo)
 {
-    config::Rule deny = limit("::/8", 1, 1);
+    config::Rule deny = limit_rule("::/8", 1, 1);
     deny.action = RL_ACTION_DENY;
     deny.limits.clear();
-    config::Rule everything4 = limit("0.0.0.0/0", 1, 4);
+    config::Rule everything4 = limit_rule("0.0.0.0/0", 1, 4);
     config_.rules = {deny, everything4};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 4u);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "rules.hpp"
 #include "state/desired.hpp"
 #include "state/reconcile.hpp"
 
@@ -15,28 +16,8 @@ namespace ratelimit
 namespace
 {
 
-Prefix pfx(const char *text)
-{
-    return *parse_prefix(text);
-}
-
-config::Rule limit_rule(const char *match, std::uint64_t rate)
-{
-    config::Rule r;
-    r.match = pfx(match);
-    r.text = match;
-    r.limits = {{RL_UNIT_PACKETS, rate, rate}};
-    return r;
-}
-
-config::Rule action_rule(const char *match, rl_action action)
-{
-    config::Rule r;
-    r.match = pfx(match);
-    r.text = match;
-    r.action = action;
-    return r;
-}
+using test::action_rule;
+using test::limit_rule;
 
 class MemoryTable : public RuleTable
 {

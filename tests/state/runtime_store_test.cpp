@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rules.hpp"
 #include "scratch_dir.hpp"
 #include "state/runtime_store.hpp"
 
@@ -34,13 +35,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-config::Rule parsed_rule(std::string_view text)
-{
-    auto result = config::parse_rule(json::parse(text), "rule");
-    if (!result.rule)
-        throw std::invalid_argument(std::string(text) + ": " + result.errors.front().to_string());
-    return *result.rule;
-}
+using test::parsed_rule;
 
 Prefix pfx(const char *text)
 {

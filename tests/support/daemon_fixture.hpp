@@ -16,11 +16,16 @@
 #include <thread>
 #include <vector>
 
+#include "daemon_process.hpp"
 #include "datapath/xdp_link.hpp"
-#include "sys/map.hpp"
-#include "tools/sender.hpp"
 #include "netns.hpp"
+#include "process.hpp"
 #include "ratelimit/abi.h"
+#include "sys/map.hpp"
+#include "temp_fs.hpp"
+#include "testbed.hpp"
+#include "tools/sender.hpp"
+#include "udp_counter.hpp"
 
 namespace ratelimit::test
 {
@@ -38,9 +43,10 @@ class DaemonTest : public ::testing::Test
     void SetUp() override
     {
         RL_REQUIRE_NETNS();
-        sender_ns_.emplace();
-        host_ns_.emplace();
-        veth_.emplace(*sender_ns_, *host_ns_);
+        testbed_.emplace();
+        sender_ns_ = &testbed_->sender_ns();
+        host_ns_ = &testbed_->receiver_ns();
+        veth_ = &testbed_->veth();
         counter_.emplace(*host_ns_);
         bpffs_.emplace();
     }
@@ -58,15 +64,15 @@ class DaemonTest : public ::testing::Test
     // A config on the veth's far end with the given "rules" (JSON text) and extra fields.
     void write_config(const std::string &rules, const std::string &extra = "")
     {
-        std::ofstream(config_path()) << R"({"interfaces": [{"name": ")" << iface() << R"("}],
-            "rules": )" << rules << R"(,
-            "control": {"socket": ")" << (dir_.path() / "run/ratelimitd.sock").string()
-                                     << R"("},
-            "state_dir": ")" << state_dir().string()
-                                     << R"(",
-            )" << pin_dir_json() << R"(
-            "metrics": )" << metrics_json()
-                                     << extra << "}";
+        DaemonConfig config;
+        config.interface = iface();
+        config.rules = rules;
+        config.socket = dir_.path() / "run/ratelimitd.sock";
+        config.state_dir = state_dir();
+        config.pin_dir = pin_dir_setting_.value_or(pin_dir().string());
+        config.metrics_listen = metrics_listen_;
+        config.extra = extra;
+        config.write(config_path());
     }
 
     // Makes the configs write_config writes serve /metrics on `listen` (HOST:PORT); they turn it
@@ -102,9 +108,7 @@ class DaemonTest : public ::testing::Test
         serial++;
         std::filesystem::path out = dir_.path() / ("daemon" + std::to_string(serial) + ".out");
         std::filesystem::path err = dir_.path() / ("daemon" + std::to_string(serial) + ".err");
-        std::vector<std::string> argv = {RATELIMITD_PATH};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return host_ns_->spawn(argv, out, err);
+        return spawn_ratelimitd(*host_ns_, args, out, err);
     }
 
     Process start_daemon()
@@ -117,19 +121,11 @@ class DaemonTest : public ::testing::Test
     // Waits until the daemon's log holds `text` (a count of `occurrences`).
     void wait_for_log(Process &daemon, const std::string &text, int occurrences = 1)
     {
-        for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-             std::chrono::steady_clock::now() < deadline;
-             std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
-            std::string log = daemon.stderr_text();
-            int seen = 0;
-            for (auto pos = log.find(text); pos != std::string::npos; pos = log.find(text, pos + 1))
-                seen++;
-            if (seen >= occurrences)
-                return;
-            if (auto code = daemon.wait_for(std::chrono::milliseconds(0)))
-                FAIL() << "ratelimitd exited with " << *code << ":\n" << log;
+        try {
+            test::wait_for_log(daemon, text, occurrences);
+        } catch (const std::exception &e) {
+            FAIL() << e.what();
         }
-        FAIL() << "no \"" << text << "\" in the daemon's log:\n" << daemon.stderr_text();
     }
 
     // Sends `count` frames from `source` and returns how many the far side received.
@@ -149,18 +145,11 @@ class DaemonTest : public ::testing::Test
     // family; the caller adds the rate and the count or duration.
     SendPlan plan_from(std::vector<Address> sources) const
     {
-        SendPlan plan;
-        plan.interface = veth_->sender().name;
-        plan.destination = sources.at(0).is_v4() ? veth_->receiver().ipv4 : veth_->receiver().ipv6;
-        plan.sources = std::move(sources);
-        return plan;
+        return testbed_->plan_from(std::move(sources));
     }
 
     // Sends as `plan` says from the sender's namespace; call from any thread.
-    SendReport send(const SendPlan &plan) const
-    {
-        return sender_ns_->run([&] { return send_frames(plan); });
-    }
+    SendReport send(const SendPlan &plan) const { return testbed_->send(plan); }
 
     // Returns once the far side has received nothing for a while and has counted all it received:
     // the frames still in flight after a send (in the veth's queue, climbing the stack) have
@@ -269,28 +258,16 @@ class DaemonTest : public ::testing::Test
         return errors;
     }
 
-    // The "pin_dir" field write_config writes (with its comma), if any.
-    std::string pin_dir_json() const
-    {
-        const std::string pins = pin_dir_setting_.value_or(pin_dir().string());
-        return pins.empty() ? "" : R"("pin_dir": ")" + pins + R"(",)";
-    }
-
-    std::string metrics_json() const
-    {
-        return metrics_listen_.empty()
-                   ? R"({"enabled": false})"
-                   : R"({"enabled": true, "listen": ")" + metrics_listen_ + R"("})";
-    }
-
     TempDir dir_;
     std::string metrics_listen_; // empty: metrics off
     // The configs' pin_dir: pin_dir() (on the test's own bpffs) unless set; empty: none, so the
     // daemon uses its default.
     std::optional<std::string> pin_dir_setting_;
     std::filesystem::path state_dir_; // empty: dir_/state
-    std::optional<NetNs> sender_ns_, host_ns_;
-    std::optional<VethPair> veth_;
+    std::optional<Testbed> testbed_;
+    // The testbed's parts, by the names the tests use: the daemon runs in host_ns_.
+    const NetNs *sender_ns_ = nullptr, *host_ns_ = nullptr;
+    const VethPair *veth_ = nullptr;
     std::optional<UdpCounter> counter_;
     std::optional<Bpffs> bpffs_;
 };

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "rules.hpp"
+
 namespace ratelimit::test
 {
 
@@ -63,7 +65,7 @@ std::uint32_t DatapathTest::add_rule(std::initializer_list<std::string_view> pre
 
 std::uint32_t DatapathTest::add_limit(std::string_view prefix_text, const LimitSpec &limit)
 {
-    return add_rule({prefix_text}, compile_rule(RL_ACTION_LIMIT, {&limit, 1}, false));
+    return add_rule({prefix_text}, compiled_limit_rule({limit}));
 }
 
 std::uint32_t DatapathTest::send(const Frame &frame)

@@ -3,35 +3,21 @@
 
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <charconv>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <limits>
-#include <sstream>
 #include <stdexcept>
 
+#include "leftovers.hpp"
 #include "sys/error.hpp"
-
-extern char **environ;
 
 namespace ratelimit::test
 {
@@ -40,63 +26,6 @@ namespace
 {
 
 namespace fs = std::filesystem;
-
-// Everything the harness names starts with this and the owning test process's pid, so that
-// leftovers of a dead process can be told from those of a running one.
-constexpr std::string_view kNamePrefix = "rlt-";
-constexpr char kNetnsDir[] = "/run/netns";
-constexpr char kTmpDir[] = "/tmp";
-
-std::string owned_name_prefix()
-{
-    return std::string(kNamePrefix) + std::to_string(getpid()) + "-";
-}
-
-// "rlt-<pid>-..." of a process that no longer exists.
-bool left_by_dead_process(std::string_view name)
-{
-    if (!name.starts_with(kNamePrefix))
-        return false;
-    name.remove_prefix(kNamePrefix.size());
-    pid_t pid = 0;
-    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (ec != std::errc() || end == name.data() + name.size() || *end != '-')
-        return false;
-    return pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
-}
-
-std::vector<char *> c_argv(const std::vector<std::string> &argv)
-{
-    if (argv.empty())
-        throw std::invalid_argument("empty command line");
-    std::vector<char *> out;
-    for (const auto &arg : argv)
-        out.push_back(const_cast<char *>(arg.c_str()));
-    out.push_back(nullptr);
-    return out;
-}
-
-std::string joined(const std::vector<std::string> &argv)
-{
-    std::string out;
-    for (const auto &arg : argv)
-        out += (out.empty() ? "" : " ") + arg;
-    return out;
-}
-
-int exit_code(int status)
-{
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
-
-int wait_child(pid_t pid, const std::string &what)
-{
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            throw SystemError(errno, "wait for " + what);
-    return status;
-}
 
 // What a spawned child reports through its pipe when it fails before exec.
 struct ChildFailure {
@@ -144,12 +73,6 @@ struct ChildFailure {
     _exit(127);
 }
 
-std::string file_text(const fs::path &path)
-{
-    std::ifstream in(path);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 Address address_of(const std::string &text)
 {
     auto address = parse_address(text);
@@ -159,237 +82,6 @@ Address address_of(const std::string &text)
 }
 
 } // namespace
-
-void remove_leftovers_of_dead_tests()
-{
-    // Namespaces, then bpffs mounts, then the directories (bpffs mount points among them).
-    auto warn = [](const std::string &what) {
-        std::cerr << "netns harness: leftover not removed: " << what << "\n";
-    };
-    std::error_code ec;
-    for (const auto &entry : fs::directory_iterator(kNetnsDir, ec)) {
-        std::string name = entry.path().filename();
-        if (!left_by_dead_process(name))
-            continue;
-        try {
-            run_command({"ip", "netns", "delete", name});
-        } catch (const std::exception &e) {
-            warn(e.what());
-        }
-    }
-    std::ifstream mountinfo("/proc/self/mountinfo");
-    for (std::string line; std::getline(mountinfo, line);) {
-        std::istringstream fields(line);
-        std::string id, parent, device, root, mount_point;
-        fields >> id >> parent >> device >> root >> mount_point;
-        fs::path path(mount_point);
-        if (path.parent_path() == kTmpDir && left_by_dead_process(path.filename().string()) &&
-            umount2(mount_point.c_str(), MNT_DETACH) < 0)
-            warn("umount " + mount_point + ": " + std::strerror(errno));
-    }
-    for (const auto &entry : fs::directory_iterator(kTmpDir, ec)) {
-        if (!left_by_dead_process(entry.path().filename().string()))
-            continue;
-        std::error_code removed;
-        fs::remove_all(entry.path(), removed);
-        if (removed)
-            warn(entry.path().string() + ": " + removed.message());
-    }
-}
-
-namespace
-{
-
-void remove_leftovers_once()
-{
-    static std::once_flag once;
-    std::call_once(once, remove_leftovers_of_dead_tests);
-}
-
-} // namespace
-
-std::string run_command(const std::vector<std::string> &argv)
-{
-    auto args = c_argv(argv);
-    int fds[2];
-    check(pipe2(fds, O_CLOEXEC), "pipe");
-    UniqueFd output(fds[0]), child_output(fds[1]);
-
-    posix_spawn_file_actions_t actions;
-    auto must = [&](int rc, const char *what) {
-        if (rc != 0)
-            throw SystemError(rc, std::string(what) + " for " + argv[0]);
-    };
-    must(posix_spawn_file_actions_init(&actions), "posix_spawn_file_actions_init");
-    pid_t pid = 0;
-    try {
-        must(posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
-             "redirect stdin");
-        must(posix_spawn_file_actions_adddup2(&actions, child_output.get(), STDOUT_FILENO),
-             "redirect stdout");
-        must(posix_spawn_file_actions_adddup2(&actions, child_output.get(), STDERR_FILENO),
-             "redirect stderr");
-        must(posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ), "start");
-    } catch (...) {
-        posix_spawn_file_actions_destroy(&actions);
-        throw;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    child_output.reset();
-
-    std::string text;
-    char buffer[4096];
-    int read_error = 0;
-    for (;;) {
-        ssize_t n = read(output.get(), buffer, sizeof(buffer));
-        if (n > 0)
-            text.append(buffer, static_cast<std::size_t>(n));
-        else if (n == 0 || errno != EINTR) {
-            read_error = n < 0 ? errno : 0;
-            break;
-        }
-    }
-    int status = wait_child(pid, argv[0]); // reaped even when its output could not be read
-    if (read_error)
-        throw SystemError(read_error, "read the output of " + joined(argv));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw std::runtime_error("`" + joined(argv) + "` failed with exit code " +
-                                 std::to_string(exit_code(status)) + ": " + text);
-    return text;
-}
-
-TempDir::TempDir()
-{
-    remove_leftovers_once();
-    std::string pattern = std::string(kTmpDir) + "/" + owned_name_prefix() + "XXXXXX";
-    path_ = check_ptr(mkdtemp(pattern.data()), "mkdtemp " + pattern);
-}
-
-TempDir::~TempDir()
-{
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    if (ec)
-        ADD_FAILURE() << "cleanup: remove " << path_ << ": " << ec.message();
-}
-
-Bpffs::Bpffs()
-{
-    check(mount("bpffs", path().c_str(), "bpf", 0, "mode=0700"),
-          "mount bpffs at " + path().string());
-}
-
-Bpffs::~Bpffs()
-{
-    if (umount2(path().c_str(), MNT_DETACH) < 0)
-        ADD_FAILURE() << "cleanup: unmount bpffs at " << path() << ": " << std::strerror(errno);
-}
-
-Tmpfs::Tmpfs(std::size_t bytes)
-{
-    check(mount("tmpfs", path().c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-                ("size=" + std::to_string(bytes) + ",mode=0750").c_str()),
-          "mount a tmpfs at " + path().string());
-}
-
-Tmpfs::~Tmpfs()
-{
-    if (umount2(path().c_str(), MNT_DETACH) < 0)
-        ADD_FAILURE() << "cleanup: unmount the tmpfs at " << path() << ": " << std::strerror(errno);
-}
-
-fs::path Tmpfs::fill() const
-{
-    const fs::path filler = path() / "filler";
-    UniqueFd fd(check(::open(filler.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600),
-                      "create " + filler.string()));
-    const std::string block(4096, '\0');
-    for (;;) {
-        if (::write(fd.get(), block.data(), block.size()) >= 0)
-            continue;
-        if (errno == ENOSPC)
-            return filler;
-        if (errno != EINTR)
-            throw SystemError(errno, "fill " + filler.string());
-    }
-}
-
-void Tmpfs::make_read_only() const
-{
-    check(mount(nullptr, path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                nullptr),
-          "remount " + path().string() + " read-only");
-}
-
-Process::Process(pid_t pid, UniqueFd pidfd, fs::path stdout_path, fs::path stderr_path)
-    : pid_(pid), pidfd_(std::move(pidfd)), stdout_path_(std::move(stdout_path)),
-      stderr_path_(std::move(stderr_path))
-{
-}
-
-Process::Process(Process &&other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)),
-      exit_code_(other.exit_code_), stdout_path_(std::move(other.stdout_path_)),
-      stderr_path_(std::move(other.stderr_path_))
-{
-}
-
-Process::~Process()
-{
-    if (pid_ <= 0 || exit_code_)
-        return;
-    try {
-        stop();
-    } catch (const std::exception &e) {
-        ADD_FAILURE() << "cleanup: stop process " << pid_ << ": " << e.what();
-    }
-}
-
-void Process::signal(int signo) const
-{
-    // Once reaped, the pid may belong to someone else.
-    if (exit_code_)
-        throw std::logic_error("process " + std::to_string(pid_) + " has already exited");
-    check(kill(pid_, signo), "signal process " + std::to_string(pid_));
-}
-
-std::optional<int> Process::wait_for(std::chrono::milliseconds timeout)
-{
-    if (exit_code_)
-        return exit_code_;
-    pollfd exited{pidfd_.get(), POLLIN, 0};
-    auto wait_ms = static_cast<int>(
-        std::min<std::chrono::milliseconds::rep>(timeout.count(), std::numeric_limits<int>::max()));
-    int ready = 0;
-    while ((ready = poll(&exited, 1, wait_ms)) < 0)
-        if (errno != EINTR)
-            throw SystemError(errno, "wait for process " + std::to_string(pid_));
-    if (ready == 0)
-        return std::nullopt;
-    exit_code_ = exit_code(wait_child(pid_, "process " + std::to_string(pid_)));
-    return exit_code_;
-}
-
-int Process::stop(std::chrono::milliseconds grace)
-{
-    if (exit_code_)
-        return *exit_code_;
-    signal(SIGTERM);
-    if (auto code = wait_for(grace))
-        return *code;
-    signal(SIGKILL);
-    return *wait_for(std::chrono::milliseconds::max());
-}
-
-std::string Process::stdout_text() const
-{
-    return file_text(stdout_path_);
-}
-
-std::string Process::stderr_text() const
-{
-    return file_text(stderr_path_);
-}
 
 NetNs::NetNs()
 {
@@ -501,15 +193,7 @@ Process NetNs::spawn(const std::vector<std::string> &argv, const fs::path &stdou
         become_child(fd_.get(), parent, out.c_str(), err.c_str(), args.data(), child_report.get());
     child_report.reset();
 
-    // The syscall itself: glibc 2.36's <sys/pidfd.h> lacks extern "C", so C++ cannot link it.
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) {
-        int error = errno;
-        kill(pid, SIGKILL);
-        wait_child(pid, argv[0]);
-        throw SystemError(error, "pidfd_open for " + argv[0]);
-    }
-    Process process(pid, UniqueFd(pidfd), stdout_path, stderr_path);
+    Process process = Process::adopt(pid, stdout_path, stderr_path);
 
     // exec closes the report pipe (O_CLOEXEC): end of file means the program is running.
     ChildFailure failure{};
@@ -570,135 +254,6 @@ VethPair::~VethPair()
     } catch (const std::exception &e) {
         ADD_FAILURE() << "cleanup: " << e.what();
     }
-}
-
-UdpCounter::UdpCounter(const NetNs &ns, std::uint16_t port)
-{
-    socket_ = ns.run([&] {
-        std::string what = "UDP [::]:" + std::to_string(port) + " in " + ns.name();
-        UniqueFd fd(check(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket for " + what));
-        int off = 0, on = 1;
-        // Room for every datagram of a test's burst: a socket overflow would pass for drops.
-        int buffer_bytes = 64 << 20;
-        check(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)),
-              "IPV6_V6ONLY off for " + what);
-        check(setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof(buffer_bytes)),
-              "SO_RCVBUFFORCE for " + what);
-        check(setsockopt(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)),
-              "SO_RXQ_OVFL for " + what);
-        sockaddr_in6 any{};
-        any.sin6_family = AF_INET6;
-        any.sin6_port = htons(port);
-        check(bind(fd.get(), reinterpret_cast<const sockaddr *>(&any), sizeof(any)),
-              "bind " + what);
-        return fd;
-    });
-    stop_.reset(check(eventfd(0, EFD_CLOEXEC), "eventfd"));
-    drainer_ = std::thread([this] { drain(); });
-}
-
-UdpCounter::~UdpCounter()
-{
-    std::uint64_t one = 1;
-    if (write(stop_.get(), &one, sizeof(one)) != sizeof(one))
-        ADD_FAILURE() << "cleanup: cannot stop the UDP counter: " << std::strerror(errno);
-    drainer_.join();
-}
-
-void UdpCounter::drain()
-{
-    constexpr unsigned kBatch = 64;
-    constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(std::uint32_t));
-    // Payloads are not looked at: a short buffer only truncates them.
-    std::array<std::array<char, 64>, kBatch> payloads;
-    std::array<sockaddr_in6, kBatch> sources;
-    alignas(cmsghdr) std::array<std::array<char, kControlBytes>, kBatch> controls;
-    std::array<iovec, kBatch> iov;
-    std::array<mmsghdr, kBatch> messages;
-    for (;;) {
-        pollfd ready[2] = {{socket_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-        if (poll(ready, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            ADD_FAILURE() << "UDP counter: poll: " << std::strerror(errno);
-            return;
-        }
-        if (ready[1].revents)
-            return;
-        for (unsigned i = 0; i < kBatch; i++) {
-            iov[i] = {payloads[i].data(), payloads[i].size()};
-            messages[i] = {};
-            messages[i].msg_hdr.msg_name = &sources[i];
-            messages[i].msg_hdr.msg_namelen = sizeof(sources[i]);
-            messages[i].msg_hdr.msg_iov = &iov[i];
-            messages[i].msg_hdr.msg_iovlen = 1;
-            messages[i].msg_hdr.msg_control = controls[i].data();
-            messages[i].msg_hdr.msg_controllen = controls[i].size();
-        }
-        {
-            // Read and counted under one lock: idle() never sees a datagram that has left the
-            // socket but is not counted yet.
-            std::lock_guard lock(mutex_);
-            int n = recvmmsg(socket_.get(), messages.data(), kBatch, MSG_DONTWAIT, nullptr);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    continue;
-                ADD_FAILURE() << "UDP counter: recvmmsg: " << std::strerror(errno);
-                return;
-            }
-            for (int i = 0; i < n; i++) {
-                Address source;
-                std::memcpy(source.bytes.data(), &sources[i].sin6_addr, source.bytes.size());
-                by_source_[source]++;
-                total_++;
-                // Present once the socket has dropped anything: its running count of drops.
-                for (auto *cmsg = CMSG_FIRSTHDR(&messages[i].msg_hdr); cmsg;
-                     cmsg = CMSG_NXTHDR(&messages[i].msg_hdr, cmsg)) {
-                    if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SO_RXQ_OVFL) {
-                        std::uint32_t drops = 0;
-                        std::memcpy(&drops, CMSG_DATA(cmsg), sizeof(drops));
-                        socket_drops_ = std::max<std::uint64_t>(socket_drops_, drops);
-                    }
-                }
-            }
-        }
-        arrived_.notify_all();
-    }
-}
-
-std::uint64_t UdpCounter::total() const
-{
-    std::lock_guard lock(mutex_);
-    return total_;
-}
-
-std::map<Address, std::uint64_t> UdpCounter::by_source() const
-{
-    std::lock_guard lock(mutex_);
-    return by_source_;
-}
-
-bool UdpCounter::idle() const
-{
-    std::lock_guard lock(mutex_);
-    std::array<std::uint32_t, SK_MEMINFO_VARS> meminfo{};
-    socklen_t length = sizeof(meminfo);
-    check(getsockopt(socket_.get(), SOL_SOCKET, SO_MEMINFO, meminfo.data(), &length),
-          "SO_MEMINFO of the UDP counter");
-    return meminfo[SK_MEMINFO_RMEM_ALLOC] == 0;
-}
-
-std::uint64_t UdpCounter::socket_drops() const
-{
-    std::lock_guard lock(mutex_);
-    return socket_drops_;
-}
-
-std::uint64_t UdpCounter::wait_for(std::uint64_t count, std::chrono::milliseconds timeout) const
-{
-    std::unique_lock lock(mutex_);
-    arrived_.wait_for(lock, timeout, [&] { return total_ >= count; });
-    return total_;
 }
 
 std::string netns_unavailable_reason()

@@ -1,30 +1,25 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
 // End-to-end test harness, after xdp-tools' test runner: every test gets private network
-// namespaces joined by a veth pair, its own bpffs, and counters on the receiving side that do
-// not trust the limiter. Every object removes what it created when destroyed, so a failing test
-// cleans up too; what a killed test process left behind is removed by the next one.
+// namespaces joined by a veth pair (here), its own bpffs (temp_fs.hpp), and counters on the
+// receiving side that do not trust the limiter (udp_counter.hpp). Every object removes what it
+// created when destroyed, so a failing test cleans up too; what a killed test process left behind
+// is removed by the next one (leftovers.hpp).
 
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
-#include <sys/types.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
-#include <map>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
-#include "sys/fd.hpp"
 #include "net/address.hpp"
+#include "process.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit::test
 {
@@ -41,95 +36,6 @@ std::string netns_unavailable_reason();
             GTEST_SKIP() << "needs root and network namespaces: " << why;                          \
         }                                                                                          \
     } while (0)
-
-// Removes the namespaces, bpffs mounts and directories that harness objects of test processes
-// no longer running left behind (a test killed by a timeout runs no destructors). The first
-// harness object a test process creates calls it.
-void remove_leftovers_of_dead_tests();
-
-// Runs a program (no shell) and returns its stdout and stderr; throws std::runtime_error with
-// them when it exits non-zero.
-std::string run_command(const std::vector<std::string> &argv);
-
-// A directory under /tmp, removed with its contents when destroyed.
-class TempDir
-{
-  public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir &) = delete;
-    TempDir &operator=(const TempDir &) = delete;
-
-    const std::filesystem::path &path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
-};
-
-// A bpffs of the test's own for its pins (never /sys/fs/bpf: `ip netns exec` and NetNs::spawn
-// remount /sys, so it is not a bpffs there anyway). Unmounting drops every pin in it.
-class Bpffs
-{
-  public:
-    Bpffs();
-    ~Bpffs();
-    Bpffs(const Bpffs &) = delete;
-    Bpffs &operator=(const Bpffs &) = delete;
-
-    const std::filesystem::path &path() const { return dir_.path(); }
-
-  private:
-    TempDir dir_;
-};
-
-// A tmpfs of `bytes` of the test's own: a small disk to fill up, or to make read-only. Its root is
-// mode 0750, as a state directory is.
-class Tmpfs
-{
-  public:
-    explicit Tmpfs(std::size_t bytes);
-    ~Tmpfs();
-    Tmpfs(const Tmpfs &) = delete;
-    Tmpfs &operator=(const Tmpfs &) = delete;
-
-    const std::filesystem::path &path() const { return dir_.path(); }
-    // Writes a file until no byte more fits; returns it (remove it to free the space).
-    std::filesystem::path fill() const;
-    void make_read_only() const;
-
-  private:
-    TempDir dir_;
-};
-
-// A process started by NetNs::spawn. Destroying it stops it (SIGTERM, then SIGKILL) and reaps it;
-// it is also killed if the test process dies first.
-class Process
-{
-  public:
-    Process(Process &&other) noexcept;
-    Process &operator=(Process &&) = delete;
-    Process(const Process &) = delete;
-    ~Process();
-
-    pid_t pid() const { return pid_; }
-    void signal(int signo) const;
-    // The exit code (128 + the signal if one killed it) once it has exited within `timeout`.
-    std::optional<int> wait_for(std::chrono::milliseconds timeout);
-    // SIGTERM, then SIGKILL if it is still running after `grace`; returns the exit code.
-    int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
-    std::string stdout_text() const;
-    std::string stderr_text() const;
-
-  private:
-    friend class NetNs;
-    Process(pid_t pid, UniqueFd pidfd, std::filesystem::path stdout_path,
-            std::filesystem::path stderr_path);
-
-    pid_t pid_;
-    UniqueFd pidfd_; // readable once the process has exited
-    std::optional<int> exit_code_;
-    std::filesystem::path stdout_path_, stderr_path_;
-};
 
 // A named network namespace ("rlt-<pid>-<n>", listed by `ip netns list`), deleted when
 // destroyed. Things created inside it (veth ends, sockets' namespaces) go with it.
@@ -159,7 +65,8 @@ class NetNs
 
     // Starts `argv` (argv[0] searched in PATH) inside this namespace, as `ip netns exec` would:
     // in a mount namespace of its own where /sys shows this namespace's devices. Its stdout and
-    // stderr go to the given files; stdin is /dev/null. Throws if it could not be started.
+    // stderr go to the given files; stdin is /dev/null. It is killed if the test process dies
+    // first. Throws if it could not be started.
     Process spawn(const std::vector<std::string> &argv, const std::filesystem::path &stdout_path,
                   const std::filesystem::path &stderr_path) const;
 
@@ -214,39 +121,6 @@ class VethPair
   private:
     const NetNs &sender_ns_;
     VethEnd sender_, receiver_;
-};
-
-// A UDP socket in a namespace, bound to [::]:port for IPv4 and IPv6 (FrameBuilder's frames go
-// to port 9), counting datagrams by source on a thread of its own until destroyed.
-class UdpCounter
-{
-  public:
-    explicit UdpCounter(const NetNs &ns, std::uint16_t port = 9);
-    ~UdpCounter();
-    UdpCounter(const UdpCounter &) = delete;
-    UdpCounter &operator=(const UdpCounter &) = delete;
-
-    std::uint64_t total() const;
-    std::map<Address, std::uint64_t> by_source() const;
-    // Whether every datagram the socket has taken in is counted: none waits unread (the drain
-    // thread may lag behind on a loaded machine).
-    bool idle() const;
-    // Datagrams the socket dropped for want of buffer (SO_RXQ_OVFL): not the limiter's doing.
-    std::uint64_t socket_drops() const;
-    // Waits until `count` datagrams have arrived or `timeout` has passed; returns total().
-    std::uint64_t wait_for(std::uint64_t count, std::chrono::milliseconds timeout) const;
-
-  private:
-    void drain();
-
-    UniqueFd socket_;
-    UniqueFd stop_; // eventfd: written to end the drain thread
-    mutable std::mutex mutex_;
-    mutable std::condition_variable arrived_;
-    std::uint64_t total_ = 0;
-    std::uint64_t socket_drops_ = 0;
-    std::map<Address, std::uint64_t> by_source_;
-    std::thread drainer_;
 };
 
 } // namespace ratelimit::test
