@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sys/error.hpp"
+#include "sys/time.hpp"
 
 namespace ratelimit::control
 {
@@ -81,16 +82,6 @@ std::vector<gid_t> peer_groups(int fd)
             throw SystemError(errno, "read the control client's groups (SO_PEERGROUPS)");
         groups.resize(length / sizeof(gid_t));
     }
-}
-
-timespec to_timespec(Server::Clock::time_point time)
-{
-    const auto ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-    timespec spec{};
-    spec.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-    spec.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    return spec;
 }
 
 } // namespace
@@ -383,9 +374,7 @@ void Server::close_connection(int fd)
 
 void Server::on_timer()
 {
-    std::uint64_t expirations;
-    if (::read(timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw SystemError(errno, "read the control socket's timer");
+    drain_timer(timer_.get(), "the control socket's timer");
     const auto now = Clock::now();
     close_idle_connections(now);
     if (accept_retry_ && *accept_retry_ <= now)

@@ -10,6 +10,7 @@
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
 #include "state/desired.hpp"
+#include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
 
 namespace ratelimit
@@ -379,7 +380,7 @@ void Commands::commit(std::vector<RuntimeRule> rules)
 {
     try {
         daemon_.replace_runtime_rules(std::move(rules));
-    } catch (const std::length_error &e) {
+    } catch (const RulesFull &e) {
         throw RequestError(ErrorCode::RulesFull, e.what());
     }
 }

@@ -12,8 +12,11 @@
 
 #include "daemon/commands.hpp"
 #include "daemon/host_check.hpp"
-#include "state/map_rule_table.hpp"
+#include "json/reader.hpp"
 #include "state/desired.hpp"
+#include "state/map_rule_table.hpp"
+#include "sys/files.hpp"
+#include "sys/time.hpp"
 
 namespace ratelimit
 {
@@ -104,16 +107,36 @@ Daemon::~Daemon() = default; // here, where Commands is a complete type
 
 void Daemon::start()
 {
+    claim_instance();
+    open_datapath();
+    start_metrics();
+    // Rules first, then attach: a program that appears on an interface is already configured.
+    dp_->set_settings_flags(desired_settings_flags(config_));
+    spdlog::info("{}", apply_rules("start"));
+    attach_interfaces();
+    watch_signals_and_timers();
+    last_reload_ = {WallClock::now(), true, "started"};
+    config_loaded_ = last_reload_.when;
+    publish_metric_figures();
+    // Last: a client that can connect finds the program attached and its rules in force.
+    open_control_socket();
+}
+
+void Daemon::claim_instance()
+{
     raise_open_files_limit();
-    make_dirs(runtime_dir(config_), 0755);
+    make_directories(runtime_dir(config_), 0755);
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
+}
 
+void Daemon::open_datapath()
+{
     pins_ = ensure_bpffs(config_.pin_dir);
     if (!pins_.outlives_daemon)
         spdlog::warn("pins will not outlive the daemon: {}", pins_.warning);
-    make_dirs(pin_root_ + "/maps", 0700);
-    make_dirs(pin_root_ + "/links", 0700);
+    make_directories(pin_root_ + "/maps", 0700);
+    make_directories(pin_root_ + "/links", 0700);
     DatapathOptions options;
     options.max_sources = config_.max_sources;
     options.max_rules = config_.max_rules;
@@ -125,16 +148,20 @@ void Daemon::start()
                  options.map_pin_dir);
     if (dp_->adopted())
         reloads_ = adopted_reload_counts(reload_count_file_);
+}
+
+void Daemon::start_metrics()
+{
     // Before anything is attached: an address in use fails the start with no interface touched.
     if (config_.metrics.enabled) {
         metrics_ =
             std::make_unique<metrics::Exporter>(config_.metrics.listen, *dp_, metric_figures());
         spdlog::info("metrics on http://{}/metrics", config_.metrics.listen);
     }
+}
 
-    // Rules first, then attach: a program that appears on an interface is already configured.
-    dp_->set_settings_flags(desired_settings_flags(config_));
-    spdlog::info("{}", apply_rules("start"));
+void Daemon::attach_interfaces()
+{
     for (std::uint32_t slot = 0; slot < config_.interfaces.size(); slot++) {
         const auto &iface = config_.interfaces[slot];
         links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name,
@@ -144,7 +171,10 @@ void Daemon::start()
                      links_.back().adopted() ? "program swapped into the pinned link" : "attached",
                      links_.back().kernel_mode());
     }
+}
 
+void Daemon::watch_signals_and_timers()
+{
     sigset_t mask;
     sigemptyset(&mask);
     for (int sig : {SIGHUP, SIGTERM, SIGINT})
@@ -161,11 +191,10 @@ void Daemon::start()
     loop_.watch(save_timer_.get(), "the state save timer",
                 [this](std::uint32_t) { retry_saves(); });
     arm_expiry_timer();
-    last_reload_ = {WallClock::now(), true, "started"};
-    config_loaded_ = last_reload_.when;
-    publish_metric_figures();
+}
 
-    // Last: a client that can connect finds the program attached and its rules in force.
+void Daemon::open_control_socket()
+{
     commands_ = std::make_unique<Commands>(*this);
     control_ = std::make_unique<control::Server>(
         loop_, config_.control,
@@ -176,20 +205,12 @@ void Daemon::start()
 
 std::string Daemon::apply_rules(const char *why)
 {
-    return enforce(plan_rules(runtime_), why);
+    DatapathRuleTable table(*dp_);
+    return rules_in_force(reconcile(config_, runtime_, table, WallClock::now()), why);
 }
 
-ReconcilePlan Daemon::plan_rules(const std::vector<RuntimeRule> &runtime) const
+std::string Daemon::rules_in_force(const ReconcilePlan &plan, const char *why)
 {
-    DatapathRuleTable table(*dp_);
-    return plan_reconcile(desired_rules(config_, runtime, WallClock::now()), table.installed(),
-                          table.capacity());
-}
-
-std::string Daemon::enforce(const ReconcilePlan &plan, const char *why)
-{
-    DatapathRuleTable table(*dp_);
-    apply(plan, table);
     publish_metric_figures();
     return fmt::format("rules ({}): {} in force: {} added, {} changed, {} removed, {} unchanged",
                        why, plan.added + plan.changed + plan.unchanged, plan.added, plan.changed,
@@ -198,14 +219,16 @@ std::string Daemon::enforce(const ReconcilePlan &plan, const char *why)
 
 void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
 {
-    const ReconcilePlan plan = plan_rules(rules);
+    DatapathRuleTable table(*dp_);
+    const ReconcilePlan plan = plan_rules(config_, rules, table, WallClock::now());
     runtime_ = std::move(rules);
     // Stored before enforced: a rule in force is never lost by a crash or restart, unless the
     // file cannot be written. Then the rules are enforced all the same: a deny an operator needs
     // now matters more than its surviving a restart, and status says it is not saved.
     runtime_saved_.changed();
     save_state();
-    spdlog::info("{}", enforce(plan, "runtime rules"));
+    apply(plan, table);
+    spdlog::info("{}", rules_in_force(plan, "runtime rules"));
     arm_expiry_timer();
 }
 
@@ -239,9 +262,7 @@ Daemon::ReloadOutcome Daemon::load_and_apply_config()
 {
     auto parsed = load_config_for_host(config_path_);
     if (!parsed.config) {
-        std::string message;
-        for (const auto &e : parsed.errors)
-            message += (message.empty() ? "" : "; ") + e.to_string();
+        const std::string message = join_errors(parsed.errors);
         return {{WallClock::now(), false, message},
                 "reload refused, running rules kept: " + message};
     }
@@ -274,31 +295,28 @@ Daemon::ReloadOutcome Daemon::load_and_apply_config()
 
 void Daemon::expire_runtime_rules()
 {
-    std::uint64_t expirations;
-    if (::read(expiry_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw SystemError(errno, "read the expiry timer");
+    drain_timer(expiry_timer_.get(), "the expiry timer");
     auto expired = drop_expired(runtime_, WallClock::now());
-    if (!expired.empty()) {
-        // Out of the maps at its expiry even if the file cannot be written: a restart before the
-        // file catches up finds the rule expired in it too.
-        runtime_saved_.changed();
-        save_state();
-        const std::string rules = apply_rules("expiry");
-        // Logged once they are out of force: a reader who sees the line finds them gone.
-        for (const auto &r : expired)
-            spdlog::info("runtime rule {} expired", r.rule.match.to_string());
-        spdlog::info("{}", rules);
-    }
+    // Armed for the next expiry first: should what follows fail, the later rules still expire.
     arm_expiry_timer();
+    if (expired.empty())
+        return;
+    // Out of the maps at its expiry even if the file cannot be written: a restart before the
+    // file catches up finds the rule expired in it too.
+    runtime_saved_.changed();
+    save_state();
+    const std::string rules = apply_rules("expiry");
+    // Logged once they are out of force: a reader who sees the line finds them gone.
+    for (const auto &r : expired)
+        spdlog::info("runtime rule {} expired", r.rule.match.to_string());
+    spdlog::info("{}", rules);
 }
 
 void Daemon::arm_expiry_timer()
 {
     itimerspec when{};
     if (auto next = next_expiry(runtime_)) {
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(next->time_since_epoch());
-        when.it_value.tv_sec = std::max<long>(ns.count() / 1000000000, 0);
-        when.it_value.tv_nsec = ns.count() % 1000000000;
+        when.it_value = to_timespec(*next);
         if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
             when.it_value.tv_nsec = 1; // zero would disarm it
     }
@@ -343,9 +361,7 @@ bool Daemon::save_file(SaveStatus &file, const std::function<void()> &write)
 
 void Daemon::retry_saves()
 {
-    std::uint64_t expirations;
-    if (::read(save_timer_.get(), &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        throw SystemError(errno, "read the state save timer");
+    drain_timer(save_timer_.get(), "the state save timer");
     save_retry_armed_ = false;
     save_state();
 }
@@ -353,7 +369,7 @@ void Daemon::retry_saves()
 void Daemon::arm_save_timer(std::chrono::seconds delay)
 {
     itimerspec when{};
-    when.it_value.tv_sec = delay.count();
+    when.it_value = to_timespec(delay);
     check(timerfd_settime(save_timer_.get(), 0, &when, nullptr), "arm the state save timer");
     save_retry_armed_ = delay.count() > 0;
 }

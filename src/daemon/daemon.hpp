@@ -50,7 +50,7 @@ class Daemon
 
     // Makes `rules` the runtime rules: stored in the state directory first, then enforced. A
     // file that cannot be written does not stop them from being enforced: runtime_rules_saved()
-    // then says why, and the daemon writes the file again later. Throws std::length_error,
+    // then says why, and the daemon writes the file again later. Throws RulesFull,
     // changing nothing, if they do not fit the rule table.
     void replace_runtime_rules(std::vector<RuntimeRule> rules);
 
@@ -77,13 +77,20 @@ class Daemon
         std::string log_line;
     };
 
+    // The start's steps, in order.
     void start();
+    void claim_instance(); // the runtime directory, the one-instance lock, the runtime rules
+    void open_datapath();  // bpffs, the pinned maps and program: adopted, or created
+    void start_metrics();
+    void attach_interfaces();
+    void watch_signals_and_timers();
+    void open_control_socket();
     ReloadOutcome load_and_apply_config();
-    // Both put the rules in force, publish the figures and return the line to log.
+    // Puts the config's rules and the runtime rules in force, publishes the figures and returns
+    // the line to log.
     std::string apply_rules(const char *why);
-    // Throws std::length_error if the config's rules and `runtime` do not fit the rule table.
-    ReconcilePlan plan_rules(const std::vector<RuntimeRule> &runtime) const;
-    std::string enforce(const ReconcilePlan &plan, const char *why);
+    // After `plan` is applied: publishes the figures and returns the line to log.
+    std::string rules_in_force(const ReconcilePlan &plan, const char *why);
     void expire_runtime_rules();
     void arm_expiry_timer();
     // Writes every state file that is behind the state in force. A write that fails is logged,

@@ -18,6 +18,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
+#include "json/reader.hpp"
 #include "sys/trusted_file.hpp"
 
 namespace
@@ -88,8 +89,7 @@ int main(int argc, char **argv)
     // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
     auto parsed = ratelimit::load_config_for_host(config_path);
     if (!parsed.config) {
-        for (const auto &e : parsed.errors)
-            std::cerr << config_path << ": " << e.to_string() << "\n";
+        std::cerr << ratelimit::join_errors(parsed.errors, "\n", config_path + ": ") << "\n";
         return kExitConfig;
     }
     if (check_only) {

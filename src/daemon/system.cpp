@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sys/error.hpp"
+#include "sys/files.hpp"
 
 namespace ratelimit
 {
@@ -37,16 +38,6 @@ void raise_open_files_limit()
                      std::strerror(errno));
     else
         spdlog::info("limit on open files raised from {} to {}", soft, limit.rlim_max);
-}
-
-void make_dirs(const std::string &dir, unsigned mode)
-{
-    for (std::size_t pos = 1; pos != std::string::npos;) {
-        pos = dir.find('/', pos + 1);
-        std::string part = dir.substr(0, pos);
-        if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST)
-            throw SystemError(errno, "create directory " + part);
-    }
 }
 
 namespace
@@ -92,12 +83,12 @@ PinMount ensure_bpffs(const std::string &dir)
 {
     const std::string existing = deepest_existing(dir);
     if (on_bpffs(existing)) {
-        make_dirs(dir, 0700);
+        make_directories(dir, 0700);
         return {};
     }
     std::string mount_point = dir;
     try {
-        make_dirs(dir, 0700);
+        make_directories(dir, 0700);
     } catch (const SystemError &e) {
         if (!empty_directory(existing))
             throw SystemError(e.code().value(),
@@ -109,7 +100,7 @@ PinMount ensure_bpffs(const std::string &dir)
     check(::mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700"),
           "mount bpffs at " + mount_point);
     spdlog::info("mounted a bpffs at {} for the pins", mount_point);
-    make_dirs(dir, 0700);
+    make_directories(dir, 0700);
     PinMount pins{mount_point, in_init_mount_namespace(), {}};
     if (!pins.outlives_daemon)
         pins.warning = "the bpffs mounted at " + mount_point +

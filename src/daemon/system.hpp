@@ -29,9 +29,6 @@ PinMount ensure_bpffs(const std::string &dir);
 // another. Logs, and carries on, if it cannot.
 void raise_open_files_limit();
 
-// mkdir -p with `mode` for the directories it creates.
-void make_dirs(const std::string &dir, unsigned mode);
-
 // Held for the daemon's lifetime: a second instance with the same lock file is refused.
 class InstanceLock
 {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "sys/error.hpp"
+#include "sys/time.hpp"
 #include "ratelimit/gcra.h"
 
 namespace ratelimit
@@ -28,7 +29,7 @@ std::uint64_t coarse_clock_resolution_ns()
     static const std::uint64_t resolution = [] {
         timespec res{};
         check(clock_getres(CLOCK_MONOTONIC_COARSE, &res), "read the coarse clock's resolution");
-        return static_cast<std::uint64_t>(res.tv_sec) * 1000000000ull + res.tv_nsec;
+        return to_ns(res);
     }();
     return resolution;
 }
@@ -57,9 +58,7 @@ std::uint64_t bucket_now(const rl_rule &rule)
     // bpf_ktime_get_ns() is CLOCK_MONOTONIC; bpf_ktime_get_coarse_ns() is its coarse variant.
     clockid_t clock =
         (rule.flags & RL_RULE_PRECISE_CLOCK) ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
-    timespec ts{};
-    check(clock_gettime(clock, &ts), "read the bucket clock");
-    return rl_time_from_ns(static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
+    return rl_time_from_ns(clock_ns(clock, "the bucket clock"));
 }
 
 } // namespace ratelimit

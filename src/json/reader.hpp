@@ -42,6 +42,12 @@ struct JsonError {
     bool operator==(const JsonError &) const = default;
 };
 
+// Errors as one message: each as to_string() shows it after `prefix` (a file's name and ": ",
+// say), `separator` between them. "; " for a line (a log line, an answer to a client), "\n" for
+// a list.
+std::string join_errors(const std::vector<JsonError> &errors, std::string_view separator = "; ",
+                        std::string_view prefix = "");
+
 struct JsonDocument {
     std::optional<nlohmann::json> value; // set exactly when there are no errors
     std::vector<JsonError> errors;

@@ -6,10 +6,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
-#include <string_view>
 
 #include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +17,7 @@
 #include "sys/error.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/http_server.hpp"
+#include "net/endpoint.hpp"
 
 namespace ratelimit::metrics
 {
@@ -26,26 +25,13 @@ namespace ratelimit::metrics
 namespace
 {
 
-struct HostPort {
-    std::string host;
-    int port = 0;
-};
-
-// "127.0.0.1:9469" or "[::1]:9469"; the config has checked the form and the port's range.
-HostPort split_listen(std::string_view listen)
+// The config has checked `listen`.
+Endpoint endpoint_of(const std::string &listen)
 {
-    const auto colon = listen.rfind(':');
-    std::string_view host = listen.substr(0, colon), port_text = listen.substr(colon + 1);
-    if (host.starts_with('[') && host.ends_with(']'))
-        host = host.substr(1, host.size() - 2);
-    HostPort split{std::string(host), 0};
-    auto [end, error] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), split.port);
-    if (colon == std::string_view::npos || error != std::errc() ||
-        end != port_text.data() + port_text.size())
-        throw std::invalid_argument("metrics.listen: \"" + std::string(listen) +
-                                    "\" is not HOST:PORT");
-    return split;
+    auto parsed = parse_endpoint(listen);
+    if (!parsed.endpoint)
+        throw std::invalid_argument("metrics.listen: \"" + listen + "\" " + parsed.problem);
+    return std::move(*parsed.endpoint);
 }
 
 std::uint32_t program_id(int prog_fd)
@@ -96,7 +82,7 @@ Exporter::Exporter(const std::string &listen, const Datapath &dp, DaemonFigures 
         }
     });
 
-    const HostPort address = split_listen(listen);
+    const Endpoint address = endpoint_of(listen);
     errno = 0;
     if (!server_->bind_to_port(address.host, address.port))
         throw std::runtime_error("metrics.listen: cannot listen on " + listen +

@@ -6,7 +6,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 
 namespace ratelimit
@@ -58,37 +57,56 @@ std::vector<std::optional<std::size_t>> match_installed(const std::vector<Desire
     return match;
 }
 
-} // namespace
-
-ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
-                             const std::vector<InstalledRule> &installed, std::uint32_t capacity)
+// Throws RulesFull unless every installed rule (the ones to be freed keep their slot until the
+// new ones are in force) and every new rule fit `capacity` at once.
+void check_fits(const std::vector<std::optional<std::size_t>> &match, std::size_t installed,
+                std::uint32_t capacity)
 {
-    ReconcilePlan plan;
-    auto match = match_installed(desired, installed);
+    const auto added = static_cast<std::size_t>(
+        std::ranges::count_if(match, [](const auto &m) { return !m.has_value(); }));
+    if (installed + added > capacity)
+        throw RulesFull(installed + added, capacity);
+}
 
-    std::set<std::uint32_t> used;
-    for (const auto &rule : installed)
-        used.insert(rule.index);
-    std::uint32_t next_free = 0;
-    auto allocate = [&] {
-        while (used.contains(next_free))
-            next_free++;
-        if (next_free >= capacity)
-            throw std::length_error("the rules need more than the " + std::to_string(capacity) +
-                                    " rule slots (max_rules)");
-        used.insert(next_free);
-        return next_free;
-    };
+// Slots no installed rule uses, lowest first. check_fits has made sure there are enough below
+// the capacity.
+class FreeSlots
+{
+  public:
+    explicit FreeSlots(const std::vector<InstalledRule> &installed)
+    {
+        for (const auto &rule : installed)
+            used_.insert(rule.index);
+    }
+    std::uint32_t take()
+    {
+        while (used_.contains(next_))
+            next_++;
+        used_.insert(next_);
+        return next_;
+    }
 
-    std::map<Prefix, std::uint32_t> want; // prefix -> index
-    std::vector<bool> kept(installed.size());
+  private:
+    std::set<std::uint32_t> used_;
+    std::uint32_t next_ = 0;
+};
+
+using PrefixIndex = std::map<Prefix, std::uint32_t>;
+
+// The rules written (new) and rewritten (changed), counted with the unchanged ones; returns the
+// index each desired prefix is to point at.
+PrefixIndex plan_rule_writes(ReconcilePlan &plan, const std::vector<DesiredRule> &desired,
+                             const std::vector<InstalledRule> &installed,
+                             const std::vector<std::optional<std::size_t>> &match)
+{
+    FreeSlots free(installed);
+    PrefixIndex want;
     for (std::size_t d = 0; d < desired.size(); d++) {
         const auto &rule = desired[d];
         std::uint32_t index;
         if (match[d]) {
             const auto &old = installed[*match[d]];
             index = old.index;
-            kept[*match[d]] = true;
             if (same_rule(old.rule, rule.compiled)) {
                 plan.unchanged += old.prefixes == rule.prefixes;
                 plan.changed += old.prefixes != rule.prefixes;
@@ -97,19 +115,28 @@ ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
                 plan.changed++;
             }
         } else {
-            index = allocate();
+            index = free.take();
             plan.steps.push_back({Kind::WriteRule, index, {}, {}, rule.compiled});
             plan.added++;
         }
         for (const auto &p : rule.prefixes)
             want[p] = index;
     }
+    return want;
+}
 
-    std::map<Prefix, std::uint32_t> have;
+PrefixIndex installed_prefixes(const std::vector<InstalledRule> &installed)
+{
+    PrefixIndex have;
     for (const auto &rule : installed)
         for (const auto &p : rule.prefixes)
             have[p] = rule.index;
+    return have;
+}
 
+// Every prefix pointed at its rule, then a publish if anything changed so far.
+void plan_prefix_moves(ReconcilePlan &plan, const PrefixIndex &want, const PrefixIndex &have)
+{
     for (const auto &[prefix, index] : want) {
         auto it = have.find(prefix);
         if (it == have.end() || it->second != index)
@@ -117,19 +144,50 @@ ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
     }
     if (!plan.steps.empty())
         plan.steps.push_back({Kind::Publish});
+}
 
-    std::size_t before_removals = plan.steps.size();
+// The prefixes no rule wants and the rules no desired rule kept, then a publish.
+void plan_removals(ReconcilePlan &plan, const PrefixIndex &want, const PrefixIndex &have,
+                   const std::vector<InstalledRule> &installed,
+                   const std::vector<std::optional<std::size_t>> &match)
+{
+    const std::size_t before = plan.steps.size();
     for (const auto &[prefix, index] : have)
         if (!want.contains(prefix))
             plan.steps.push_back({Kind::RemovePrefix, index, prefix});
+    std::vector<bool> kept(installed.size());
+    for (const auto &m : match)
+        if (m)
+            kept[*m] = true;
     for (std::size_t i = 0; i < installed.size(); i++) {
         if (!kept[i]) {
             plan.steps.push_back({Kind::FreeRule, installed[i].index});
             plan.removed++;
         }
     }
-    if (plan.steps.size() != before_removals)
+    if (plan.steps.size() != before)
         plan.steps.push_back({Kind::Publish});
+}
+
+} // namespace
+
+RulesFull::RulesFull(std::size_t needed, std::uint32_t capacity)
+    : std::length_error("the rules need " + std::to_string(needed) + " rule slots, more than the " +
+                        std::to_string(capacity) + " there are (max_rules)"),
+      needed_(needed), capacity_(capacity)
+{
+}
+
+ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
+                             const std::vector<InstalledRule> &installed, std::uint32_t capacity)
+{
+    const auto match = match_installed(desired, installed);
+    check_fits(match, installed.size(), capacity);
+    ReconcilePlan plan;
+    const PrefixIndex want = plan_rule_writes(plan, desired, installed, match);
+    const PrefixIndex have = installed_prefixes(installed);
+    plan_prefix_moves(plan, want, have);
+    plan_removals(plan, want, have, installed, match);
     return plan;
 }
 
@@ -157,6 +215,20 @@ void apply(const ReconcilePlan &plan, RuleTable &table)
             break;
         }
     }
+}
+
+ReconcilePlan plan_rules(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                         const RuleTable &table, WallClock::time_point now)
+{
+    return plan_reconcile(desired_rules(config, runtime, now), table.installed(), table.capacity());
+}
+
+ReconcilePlan reconcile(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                        RuleTable &table, WallClock::time_point now)
+{
+    ReconcilePlan plan = plan_rules(config, runtime, table, now);
+    apply(plan, table);
+    return plan;
 }
 
 } // namespace ratelimit

@@ -11,6 +11,7 @@
 // same, or overlaps the old one; a changed rule's buckets are carried over, not refilled.
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "net/address.hpp"
@@ -61,10 +62,33 @@ struct ReconcilePlan {
     bool empty() const { return steps.empty(); }
 };
 
-// Throws std::length_error if the desired rules need more slots than `capacity`.
+// The rules do not fit the rule table (max_rules). New rules are written before the ones they
+// replace are freed, so a change needs room for both at once.
+class RulesFull : public std::length_error
+{
+  public:
+    RulesFull(std::size_t needed, std::uint32_t capacity);
+    std::size_t needed() const { return needed_; } // slots the change would hold at its peak
+    std::uint32_t capacity() const { return capacity_; }
+
+  private:
+    std::size_t needed_;
+    std::uint32_t capacity_;
+};
+
+// Throws RulesFull if the desired rules need more slots than `capacity`.
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
                              const std::vector<InstalledRule> &installed, std::uint32_t capacity);
 
 void apply(const ReconcilePlan &plan, RuleTable &table);
+
+// The plan that makes `table` enforce the config's rules and the runtime rules in force at `now`
+// (config -> desired -> plan). Throws RulesFull, changing nothing, if they do not fit.
+ReconcilePlan plan_rules(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                         const RuleTable &table, WallClock::time_point now);
+
+// plan_rules, then apply: what the daemon does on a start, a reload and an expiry.
+ReconcilePlan reconcile(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                        RuleTable &table, WallClock::time_point now);
 
 } // namespace ratelimit

@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
 
-#include "sys/trusted_file.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/files.hpp"
+#include "sys/trusted_file.hpp"
 
 namespace ratelimit
 {
@@ -19,37 +19,8 @@ namespace ratelimit
 namespace
 {
 
-namespace fs = std::filesystem;
-
 constexpr mode_t kDirectoryMode = 0750;
 constexpr mode_t kFileMode = 0640;
-
-void sync_directory(const fs::path &directory)
-{
-    UniqueFd fd(check(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC),
-                      "cannot open directory " + directory.string()));
-    check(::fsync(fd.get()), "cannot sync directory " + directory.string());
-}
-
-// mkdir -p. Each directory made gets kDirectoryMode whatever the umask and is synced into its
-// parent.
-void make_directories(const fs::path &directory)
-{
-    struct stat status;
-    if (::stat(directory.c_str(), &status) == 0)
-        return; // a file in the way is reported by the open that follows
-    if (errno != ENOENT)
-        throw SystemError(errno, "cannot stat " + directory.string());
-    if (directory.has_parent_path() && directory.parent_path() != directory)
-        make_directories(directory.parent_path());
-    if (::mkdir(directory.c_str(), kDirectoryMode) != 0) {
-        if (errno == EEXIST) // made meanwhile by someone else
-            return;
-        throw SystemError(errno, "cannot create directory " + directory.string());
-    }
-    check(::chmod(directory.c_str(), kDirectoryMode), "cannot chmod " + directory.string());
-    sync_directory(directory.has_parent_path() ? directory.parent_path() : fs::path("."));
-}
 
 void write_all(int fd, std::string_view data, const std::string &path)
 {
@@ -96,7 +67,7 @@ std::optional<std::string> read_state_file(const std::string &path, std::size_t 
 void replace_state_file(const std::string &path, std::string_view text)
 {
     const auto [directory_path, name] = split_path(path);
-    make_directories(directory_path);
+    make_directories(directory_path, kDirectoryMode, SyncDirectories::Yes);
     // Named by the file in errors: the directory may be a file in the way, or gone since made.
     const std::string cannot_open = "cannot open the directory of " + path;
     UniqueFd directory;

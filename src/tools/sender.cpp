@@ -18,6 +18,7 @@
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/time.hpp"
 #include "tools/frame.hpp"
 
 namespace ratelimit
@@ -39,9 +40,7 @@ constexpr std::uint64_t kSpinWindowNs = 100'000;
 
 std::uint64_t now_ns()
 {
-    timespec ts;
-    check(clock_gettime(CLOCK_MONOTONIC, &ts), "clock_gettime");
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC, "the monotonic clock");
 }
 
 void wait_until(std::uint64_t deadline_ns)
@@ -49,8 +48,7 @@ void wait_until(std::uint64_t deadline_ns)
     std::uint64_t now = now_ns();
     if (deadline_ns > now + kSpinWindowNs) {
         std::uint64_t wake = deadline_ns - kSpinWindowNs;
-        timespec ts{static_cast<time_t>(wake / 1'000'000'000),
-                    static_cast<long>(wake % 1'000'000'000)};
+        const timespec ts = to_timespec(std::chrono::nanoseconds(wake));
         // EINTR only wakes us early, which the spin below absorbs.
         int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
         if (rc != 0 && rc != EINTR)

@@ -209,9 +209,7 @@ std::shared_ptr<Datapath> ratelimitd_with(const std::string &rules)
     auto dp = std::make_shared<Datapath>(options);
     dp->set_settings_flags(desired_settings_flags(*parsed.config));
     DatapathRuleTable table(*dp);
-    apply(plan_reconcile(desired_rules(*parsed.config, {}, WallClock::now()), table.installed(),
-                         table.capacity()),
-          table);
+    reconcile(*parsed.config, {}, table, WallClock::now());
     return dp;
 }
 

@@ -160,5 +160,15 @@ TEST(ControlCharacters, MakeNoAddressOrPrefix)
     EXPECT_EQ(parse_prefix("10.4.0.9"sv), parse_prefix("10.4.0.9/32"));
 }
 
+TEST(JoinErrors, OneMessageOrOneLineEach)
+{
+    const std::vector<JsonError> errors{{"rules[0].match", "is not a prefix"},
+                                        {"", "a key is given twice"}};
+    EXPECT_EQ(join_errors(errors), "rules[0].match: is not a prefix; a key is given twice");
+    EXPECT_EQ(join_errors(errors, "\n", "f.json: "),
+              "f.json: rules[0].match: is not a prefix\nf.json: a key is given twice");
+    EXPECT_EQ(join_errors({}), "");
+}
+
 } // namespace
 } // namespace ratelimit

@@ -23,10 +23,7 @@ class ReconcileMapsTest : public DatapathTest
     ReconcilePlan reconcile()
     {
         DatapathRuleTable table(*dp_);
-        auto plan = plan_reconcile(desired_rules(config_, {}, WallClock::now()), table.installed(),
-                                   table.capacity());
-        apply(plan, table);
-        return plan;
+        return ratelimit::reconcile(config_, {}, table, WallClock::now());
     }
 
     config::Config config_;

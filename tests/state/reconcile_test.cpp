@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "rules.hpp"
@@ -18,6 +19,16 @@ namespace
 
 using test::action_rule;
 using test::limit_rule;
+
+// `count` limit rules, on the prefixes `before` + 0 + `after`, `before` + 1 + `after`, ...
+std::vector<config::Rule> numbered_rules(int count, const std::string &before,
+                                         const std::string &after)
+{
+    std::vector<config::Rule> rules;
+    for (int i = 0; i < count; i++)
+        rules.push_back(limit_rule((before + std::to_string(i) + after).c_str(), 10));
+    return rules;
+}
 
 class MemoryTable : public RuleTable
 {
@@ -98,11 +109,29 @@ struct Fixture : ::testing::Test {
 
     ReconcilePlan reconcile()
     {
-        auto plan = plan_reconcile(desired_rules(config, runtime, now), table.installed(),
-                                   table.capacity());
         table.log.clear();
-        apply(plan, table);
-        return plan;
+        return ratelimit::reconcile(config, runtime, table, now);
+    }
+
+    // What a reconcile that does not fit throws; nullopt if it fits.
+    std::optional<RulesFull> refusal()
+    {
+        try {
+            reconcile();
+        } catch (const RulesFull &full) {
+            return full;
+        }
+        return std::nullopt;
+    }
+
+    // The reconcile is refused, changing nothing, for needing `needed` slots.
+    void expect_refused(std::size_t needed)
+    {
+        const auto full = refusal();
+        ASSERT_TRUE(full) << needed << " slots fit " << table.capacity();
+        EXPECT_EQ(full->needed(), needed);
+        EXPECT_EQ(full->capacity(), table.capacity());
+        EXPECT_TRUE(table.log.empty());
     }
 };
 
@@ -190,14 +219,35 @@ TEST_F(Fixture, RuntimeRuleOverridesConfigRuleForThePrefixAndExpires)
 
 TEST_F(Fixture, TooManyRulesIsRefusedBeforeAnythingChanges)
 {
-    for (int i = 0; i < 9; i++) {
-        std::string p = "10." + std::to_string(i) + ".0.0/16";
-        config.rules.push_back(limit_rule(p.c_str(), 10));
-    }
+    config.rules = numbered_rules(9, "10.", ".0.0/16");
     EXPECT_THROW(
         plan_reconcile(desired_rules(config, runtime, now), table.installed(), table.capacity()),
         std::length_error);
     EXPECT_TRUE(table.rules.empty());
+}
+
+TEST_F(Fixture, TooManyRulesIsRulesFullWithItsFigures)
+{
+    config.rules = numbered_rules(9, "10.", ".0.0/16");
+    expect_refused(9);
+    EXPECT_STREQ(refusal()->what(),
+                 "the rules need 9 rule slots, more than the 8 there are (max_rules)");
+}
+
+TEST_F(Fixture, ReplacingEveryRuleNeedsRoomForOldAndNewAtOnce)
+{
+    // New rules are in force before the old ones are freed: 6 installed and 6 others need 12.
+    config.rules = numbered_rules(6, "10.", ".0.0/16");
+    reconcile();
+    config.rules = numbered_rules(6, "172.16.", ".0/24");
+    expect_refused(12);
+    EXPECT_EQ(table.rules.size(), 6u);
+
+    // Two at a time fit: 6 installed, 2 new.
+    config.rules.resize(2);
+    const auto plan = reconcile();
+    EXPECT_EQ(plan.added, 2u);
+    EXPECT_EQ(plan.removed, 6u);
 }
 
 TEST_F(Fixture, MonitorAndMalformedSettings)

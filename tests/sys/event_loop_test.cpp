@@ -5,14 +5,17 @@
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 
 #include "sys/event_loop.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/time.hpp"
 
 namespace ratelimit
 {
@@ -61,6 +64,28 @@ TEST(EventLoopTest, AHandlerThatThrowsIsLoggedAndTheLoopServesOn)
     EXPECT_NO_THROW(loop.run());
     EXPECT_EQ(failures, 3);
     EXPECT_TRUE(next_served);
+}
+
+// As the daemon's expiry timer: its handler fails (a state file that cannot be written), and the
+// timer's next expiry is served all the same.
+TEST(EventLoopTest, ATimerWhoseHandlerThrowsIsServedAgain)
+{
+    EventLoop loop;
+    const UniqueFd timer(
+        check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd_create"));
+    itimerspec every_ms{};
+    every_ms.it_value = every_ms.it_interval = to_timespec(std::chrono::milliseconds(1));
+    check(timerfd_settime(timer.get(), 0, &every_ms, nullptr), "timerfd_settime");
+    int expiries = 0;
+    loop.watch(timer.get(), "a failing timer", [&](std::uint32_t) {
+        drain_timer(timer.get(), "the test's timer");
+        if (++expiries == 3)
+            loop.stop();
+        else
+            throw std::runtime_error("cannot write the state file");
+    });
+    EXPECT_NO_THROW(loop.run());
+    EXPECT_EQ(expiries, 3);
 }
 
 } // namespace
