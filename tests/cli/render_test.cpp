@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // ratelimitctl's human output of every command's result, from results built here: no daemon, no
-// root. Rules come from the config's own parser, so they are rules the daemon could hold.
+// root.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../control/result_samples.hpp"
 #include "render.hpp"
 
 namespace ratelimit::ctl
@@ -19,14 +20,7 @@ namespace
 
 using nlohmann::json;
 using namespace control;
-
-config::Rule rule(std::string_view text)
-{
-    auto parsed = config::parse_rule(json::parse(text), "rule");
-    if (!parsed.rule)
-        throw std::invalid_argument("not a rule: " + std::string(text));
-    return *parsed.rule;
-}
+using namespace control::samples;
 
 template <typename Result>
 std::string rendered(const Result &result)
@@ -34,18 +28,6 @@ std::string rendered(const Result &result)
     std::ostringstream out;
     render(result, out);
     return out.str();
-}
-
-const Traffic kTraffic{{15, 1500}, {3, 300}, {5, 500}};
-const StateFileStatus kSaved{"/var/lib/ratelimitd/runtime-rules.json", true, 0, std::nullopt};
-const StateFileStatus kNotSaved{"/var/lib/ratelimitd/runtime-rules.json", false, 2,
-                                "write: No space left on device"};
-
-ActiveRuntimeRule expiring_deny()
-{
-    return {{rule(R"({"match": "198.51.100.7", "action": "deny", "comment": "scanner"})"),
-             "2026-11-29T08:00:00Z"},
-            90};
 }
 
 TEST(RenderTest, Status)

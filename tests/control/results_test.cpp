@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/results.hpp"
+#include "result_samples.hpp"
 
 namespace ratelimit::control
 {
@@ -19,14 +20,7 @@ namespace
 {
 
 using nlohmann::json;
-
-config::Rule rule(std::string_view text)
-{
-    auto parsed = config::parse_rule(json::parse(text), "rule");
-    if (!parsed.rule)
-        throw std::invalid_argument("not a rule: " + std::string(text));
-    return *parsed.rule;
-}
+using namespace samples;
 
 Prefix prefix(std::string_view text)
 {
@@ -36,18 +30,6 @@ Prefix prefix(std::string_view text)
 Address address(std::string_view text)
 {
     return parse_address(text).value();
-}
-
-const Traffic kTraffic{{15, 1500}, {3, 300}, {5, 500}};
-const StateFileStatus kSaved{"/var/lib/ratelimitd/runtime-rules.json", true, 0, std::nullopt};
-const StateFileStatus kNotSaved{"/var/lib/ratelimitd/runtime-rules.json", false, 2,
-                                "write: No space left on device"};
-
-ActiveRuntimeRule expiring_deny()
-{
-    return {{rule(R"({"match": "198.51.100.7", "action": "deny", "comment": "scanner"})"),
-             "2026-11-29T08:00:00Z"},
-            90};
 }
 
 ActiveRuntimeRule lasting_limit()
