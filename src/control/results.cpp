@@ -2,7 +2,9 @@
 #include "control/results.hpp"
 
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
