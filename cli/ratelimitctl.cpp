@@ -29,6 +29,8 @@
 #include "config/suggest.hpp"
 #include "config/units.hpp"
 #include "control/protocol.hpp"
+#include "control/results.hpp"
+#include "policy/names.hpp"
 #include "render.hpp"
 
 namespace
@@ -45,10 +47,11 @@ enum ExitCode { kDone = 0, kRefused = 1, kUsage = 2, kUnreachable = 3 };
 constexpr char kSocketVariable[] = "RATELIMITCTL_SOCKET";
 constexpr double kMaxTimeoutSeconds = 3600;
 
-// What the subcommands' arguments and options are parsed into (one subcommand runs).
+// What the subcommands' arguments and options are parsed into (one subcommand runs). The
+// options of a rule (set, allow, deny) are read back from the subcommand by rule_fields.
 struct Inputs {
     std::string prefix, address;
-    std::string rate, burst, bytes, byte_burst, per, ttl, mode, comment;
+    std::map<std::string, std::string> rule_options; // by option name
     bool force = false;
     std::uint32_t count = 0;
     std::string by;
@@ -56,22 +59,6 @@ struct Inputs {
     bool watch = false;
     bool all = false;
 };
-
-// The arguments as the user typed them, for error messages: PREFIX and --rate, not the request's
-// args.match and args.rate.
-std::string typed_name(std::string_view path)
-{
-    static const std::map<std::string_view, std::string_view> kTyped = {
-        {"match", "PREFIX"},      {"address", "ADDRESS"}, {"rate", "--rate"},
-        {"burst", "--burst"},     {"bytes", "--bytes"},   {"byte_burst", "--byte-burst"},
-        {"per", "--per"},         {"ttl", "--ttl"},       {"mode", "--mode"},
-        {"comment", "--comment"}, {"force", "--force"},   {"count", "--count"},
-        {"by", "--by"},           {"all", "--all"}};
-    if (path.empty())
-        return "the arguments";
-    auto found = kTyped.find(path);
-    return found == kTyped.end() ? std::string(path) : std::string(found->second);
-}
 
 // A subcommand, and how what it parsed becomes its request's "args": decoded and encoded again
 // exactly as the daemon will decode them, so that bad input is a usage error here.
@@ -81,6 +68,71 @@ struct Subcommand {
     std::function<json()> args;
 };
 
+// An option's long name is the field of the request it sets, with dashes: --byte-burst sets
+// "byte_burst".
+std::string field_of(const CLI::Option &option)
+{
+    std::string field = option.get_lnames().front();
+    std::ranges::replace(field, '-', '_');
+    return field;
+}
+
+// The arguments as the user typed them, for error messages: PREFIX and --rate, not the request's
+// args.match and args.rate.
+std::string typed_name(const CLI::App &sub, std::string_view path)
+{
+    static const std::map<std::string_view, std::string_view> kPositional = {
+        {"match", "PREFIX"}, {"address", "ADDRESS"}};
+    if (path.empty())
+        return "the arguments";
+    if (auto found = kPositional.find(path); found != kPositional.end())
+        return std::string(found->second);
+    for (const CLI::Option *option : sub.get_options())
+        if (!option->get_lnames().empty() && field_of(*option) == path)
+            return "--" + option->get_lnames().front();
+    return std::string(path);
+}
+
+control::ArgNamer typed_names(const CLI::App *sub)
+{
+    return [sub](std::string_view path) { return typed_name(*sub, path); };
+}
+
+// The rule object as the config file states it: PREFIX as its "match", and each option given as
+// the field it names; a flag is true.
+json rule_fields(const CLI::App &sub, const std::string &prefix)
+{
+    json rule = {{"match", prefix}};
+    for (const CLI::Option *option : sub.get_options()) {
+        if (option->get_lnames().empty() || option->count() == 0 || option == sub.get_help_ptr())
+            continue;
+        if (option->get_expected_min() == 0) {
+            if (option->as<bool>())
+                rule[field_of(*option)] = true;
+        } else if (const std::string &value = option->results().front(); !value.empty())
+            rule[field_of(*option)] = value;
+    }
+    return rule;
+}
+
+// "drops (default), packets or bytes": the choices, the first of them the default.
+std::string choices(const std::vector<std::string_view> &names, std::string_view last)
+{
+    std::string text = std::string(names.front()) + " (default)";
+    for (std::size_t i = 1; i < names.size(); i++)
+        text += std::string(i + 1 == names.size() ? last : ", ") + std::string(names[i]);
+    return text;
+}
+
+template <typename T, std::size_t N>
+std::vector<std::string_view> names_of(const ratelimit::Spellings<T, N> &table)
+{
+    std::vector<std::string_view> names;
+    for (const auto &entry : table)
+        names.push_back(entry.name);
+    return names;
+}
+
 CLI::App *add(CLI::App &app, Command command, const std::string &description,
               const std::string &example)
 {
@@ -89,157 +141,184 @@ CLI::App *add(CLI::App &app, Command command, const std::string &description,
     return sub;
 }
 
-json without_args()
+// status, list, stats and reload: no arguments.
+Subcommand without_args(CLI::App &app, Command command, const std::string &description,
+                        const std::string &example)
 {
-    return json::object();
+    return {command, add(app, command, description, example), [] { return json::object(); }};
 }
 
-// set, allow and deny: a rule object as the config file states it, and its TTL.
-std::function<json()> runtime_rule_args(Command command, const Inputs &in)
+// ----- set, allow, deny, unset: the runtime rules ----------------------
+
+// An option of a rule, read back by rule_fields.
+void add_rule_option(CLI::App *sub, Inputs &in, const std::string &name, const std::string &help)
 {
-    return [command, &in] {
-        if (command == Command::Set && in.rate.empty() && in.bytes.empty())
-            throw control::RequestError(control::ErrorCode::InvalidRule,
-                                        "give --rate (packets per second), --bytes or both");
-        json rule = {{"match", in.prefix}};
-        const std::pair<const char *, const std::string &> fields[] = {
-            {"rate", in.rate}, {"burst", in.burst},           {"bytes", in.bytes},
-            {"per", in.per},   {"byte_burst", in.byte_burst}, {"ttl", in.ttl},
-            {"mode", in.mode}, {"comment", in.comment}};
-        for (const auto &[key, value] : fields)
-            if (!value.empty())
-                rule[key] = value;
-        if (in.force)
-            rule["force"] = true;
-        return control::encode_args(control::decode_runtime_rule_args(command, rule, typed_name));
-    };
+    sub->add_option(name, in.rule_options[name], help);
+}
+
+void add_prefix(CLI::App *sub, Inputs &in)
+{
+    sub->add_option("PREFIX", in.prefix, "an IPv4 or IPv6 prefix, or one address")->required();
 }
 
 void add_ttl(CLI::App *sub, Inputs &in)
 {
-    sub->add_option("--ttl", in.ttl, "remove the rule after this long: 30s, 15m, 2h, 1h30m, 7d");
-    sub->add_option("--comment", in.comment,
+    add_rule_option(sub, in, "--ttl", "remove the rule after this long: 30s, 15m, 2h, 1h30m, 7d");
+    add_rule_option(sub, in, "--comment",
                     "a note shown by list (at most " + std::to_string(config::kMaxCommentBytes) +
                         " bytes, one line)");
 }
 
 void add_mode(CLI::App *sub, Inputs &in)
 {
-    sub->add_option("--mode", in.mode,
-                    "enforce (default), or monitor: count what it would drop, drop nothing");
+    add_rule_option(sub, in, "--mode",
+                    choices(names_of(ratelimit::kModeNames), ", or ") +
+                        ": count what it would drop, drop nothing");
 }
 
-std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
+// A rule object from the options given, and its TTL, as `command` sends it.
+Subcommand runtime_rule_command(Command command, CLI::App *sub, const Inputs &in)
 {
-    std::vector<Subcommand> subs;
+    return {command, sub, [command, sub, &in] {
+                const json rule = rule_fields(*sub, in.prefix);
+                if (command == Command::Set && !rule.contains("rate") && !rule.contains("bytes"))
+                    throw control::RequestError(
+                        control::ErrorCode::InvalidRule,
+                        "give --rate (packets per second), --bytes or both");
+                return control::encode_args(
+                    control::decode_runtime_rule_args(command, rule, typed_names(sub)));
+            }};
+}
 
-    subs.push_back({Command::Status,
-                    add(app, Command::Status,
-                        "version, uptime, interfaces and XDP mode, config and last reload, totals, "
-                        "tracked sources",
-                        "ratelimitctl status"),
-                    without_args});
-
-    subs.push_back({Command::List,
-                    add(app, Command::List,
-                        "rules in force: the default, config rules and runtime rules apart",
-                        "ratelimitctl list --json"),
-                    without_args});
-
+Subcommand set_command(CLI::App &app, Inputs &in)
+{
     CLI::App *set = add(app, Command::Set,
                         "add or change a runtime limit for a prefix (it wins over a config rule "
                         "for the same prefix while it exists)",
                         "ratelimitctl set 203.0.113.0/24 --rate 100pps --burst 200 --ttl 1h");
-    set->add_option("PREFIX", in.prefix, "an IPv4 or IPv6 prefix, or one address")->required();
-    set->add_option("--rate", in.rate, "packets per second: 100, 100pps, 1.5kpps");
-    set->add_option("--burst", in.burst, "packets a full bucket admits (default: one second's)");
-    set->add_option("--bytes", in.bytes, "byte rate: 10Mbit, 125kB/s");
-    set->add_option("--byte-burst", in.byte_burst, "bytes a full bucket admits: 256KiB");
-    set->add_option("--per", in.per, "who shares a bucket: source (default), rule, or /N");
+    add_prefix(set, in);
+    add_rule_option(set, in, "--rate", "packets per second: 100, 100pps, 1.5kpps");
+    add_rule_option(set, in, "--burst", "packets a full bucket admits (default: one second's)");
+    add_rule_option(set, in, "--bytes", "byte rate: 10Mbit, 125kB/s");
+    add_rule_option(set, in, "--byte-burst", "bytes a full bucket admits: 256KiB");
+    std::vector<std::string_view> per = names_of(ratelimit::kPerNames);
+    per.push_back("/N"); // the form with a number (policy/names.hpp)
+    add_rule_option(set, in, "--per", "who shares a bucket: " + choices(per, ", or "));
     add_mode(set, in);
     add_ttl(set, in);
-    subs.push_back({Command::Set, set, runtime_rule_args(Command::Set, in)});
+    return runtime_rule_command(Command::Set, set, in);
+}
 
-    for (auto [command, verb] : {std::pair(Command::Allow, "never limit"),
-                                 std::pair(Command::Deny, "drop every packet of")}) {
-        const std::string name(control::command_name(command));
-        CLI::App *sub = add(app, command, std::string(verb) + " a prefix, as a runtime rule",
-                            "ratelimitctl " + name + " 198.51.100.7 --ttl 30m");
-        sub->add_option("PREFIX", in.prefix, "an IPv4 or IPv6 prefix, or one address")->required();
-        add_ttl(sub, in);
-        if (command == Command::Deny) {
-            add_mode(sub, in);
-            sub->add_flag("--force", in.force,
-                          "take a deny of every source of a family (0.0.0.0/0, ::/0), which cuts "
-                          "this host off");
-        }
-        subs.push_back({command, sub, runtime_rule_args(command, in)});
+// allow and deny: a prefix, and for deny the mode and --force.
+Subcommand allow_or_deny_command(CLI::App &app, Command command, const std::string &verb,
+                                 Inputs &in)
+{
+    const std::string name(control::command_name(command));
+    CLI::App *sub = add(app, command, verb + " a prefix, as a runtime rule",
+                        "ratelimitctl " + name + " 198.51.100.7 --ttl 30m");
+    add_prefix(sub, in);
+    add_ttl(sub, in);
+    if (command == Command::Deny) {
+        add_mode(sub, in);
+        sub->add_flag("--force", in.force,
+                      "take a deny of every source of a family (0.0.0.0/0, ::/0), which cuts "
+                      "this host off");
     }
+    return runtime_rule_command(command, sub, in);
+}
 
+Subcommand unset_command(CLI::App &app, Inputs &in)
+{
     CLI::App *unset = add(app, Command::Unset, "remove the runtime rule for a prefix",
                           "ratelimitctl unset 203.0.113.0/24");
     unset->add_option("PREFIX", in.prefix, "the prefix the runtime rule is for")->required();
-    subs.push_back({Command::Unset, unset, [&in] {
-                        return control::encode_args(
-                            control::decode_unset_args({{"match", in.prefix}}, typed_name));
-                    }});
+    return {Command::Unset, unset, [unset, &in] {
+                return control::encode_args(
+                    control::decode_unset_args({{"match", in.prefix}}, typed_names(unset)));
+            }};
+}
 
+// ----- show, top, stats, flush: the data path --------------------------
+
+Subcommand show_command(CLI::App &app, Inputs &in)
+{
     CLI::App *show = add(app, Command::Show,
                          "which rule applies to an address and why, its buckets and its traffic",
                          "ratelimitctl show 203.0.113.9");
     show->add_option("ADDRESS", in.address, "an IPv4 or IPv6 address")->required();
-    subs.push_back({Command::Show, show, [&in] {
-                        return control::encode_args(
-                            control::decode_show_args({{"address", in.address}}, typed_name));
-                    }});
+    return {Command::Show, show, [show, &in] {
+                return control::encode_args(
+                    control::decode_show_args({{"address", in.address}}, typed_names(show)));
+            }};
+}
 
+Subcommand top_command(CLI::App &app, Inputs &in)
+{
     CLI::App *top = add(app, Command::Top,
                         "the heaviest sources, summed over all CPUs, with their rates over an "
                         "interval",
                         "ratelimitctl top -n 20 --by bytes --interval 5s --watch");
     CLI::Option *count = top->add_option("-n,--count", in.count, "how many sources (default 10)")
                              ->check(CLI::Range(1u, control::kMaxTopCount));
+    const std::vector<std::string_view> orders(std::begin(control::kTopOrderNames),
+                                               std::end(control::kTopOrderNames));
     CLI::Option *by =
-        top->add_option("--by", in.by, "rank by drops (default), packets or bytes")
-            ->check(CLI::IsMember(std::vector<std::string>(std::begin(control::kTopOrderNames),
-                                                           std::end(control::kTopOrderNames))));
+        top->add_option("--by", in.by, "rank by " + choices(orders, " or "))
+            ->check(CLI::IsMember(std::vector<std::string>(orders.begin(), orders.end())));
     top->add_option("--interval", in.interval,
                     "the window rates are over: sample, wait this long, sample (default 1s)");
     top->add_flag("--watch", in.watch,
                   "redraw every interval until Ctrl-C (or q on a terminal), like top(1)");
-    subs.push_back({Command::Top, top, [&in, count, by] {
-                        json args = json::object();
-                        if (*count)
-                            args["count"] = in.count;
-                        if (*by)
-                            args["by"] = in.by;
-                        return control::encode_args(control::decode_top_args(args, typed_name));
-                    }});
+    return {Command::Top, top, [top, &in, count, by] {
+                json args = json::object();
+                if (*count)
+                    args["count"] = in.count;
+                if (*by)
+                    args["by"] = in.by;
+                return control::encode_args(control::decode_top_args(args, typed_names(top)));
+            }};
+}
 
-    subs.push_back({Command::Stats,
-                    add(app, Command::Stats, "packets and bytes by interface, reason and verdict",
-                        "ratelimitctl stats"),
-                    without_args});
-
+Subcommand flush_command(CLI::App &app, Inputs &in)
+{
     CLI::App *flush = add(app, Command::Flush,
                           "forget bucket state: the sources in a prefix start with full buckets",
                           "ratelimitctl flush 203.0.113.0/24");
     CLI::Option *prefix = flush->add_option("PREFIX", in.prefix, "forget the sources in it");
     flush->add_flag("--all", in.all, "forget every bucket, per-rule buckets too")->excludes(prefix);
-    subs.push_back({Command::Flush, flush, [&in] {
-                        if (!in.all && in.prefix.empty())
-                            throw control::RequestError(control::ErrorCode::BadRequest,
-                                                        "give a PREFIX or --all");
-                        const json args = in.all ? json{{"all", true}} : json{{"match", in.prefix}};
-                        return control::encode_args(control::decode_flush_args(args, typed_name));
-                    }});
+    return {Command::Flush, flush, [flush, &in] {
+                if (!in.all && in.prefix.empty())
+                    throw control::RequestError(control::ErrorCode::BadRequest,
+                                                "give a PREFIX or --all");
+                const json args = in.all ? json{{"all", true}} : json{{"match", in.prefix}};
+                return control::encode_args(control::decode_flush_args(args, typed_names(flush)));
+            }};
+}
 
-    subs.push_back({Command::Reload,
-                    add(app, Command::Reload,
-                        "re-read the config file like SIGHUP, and say whether it was applied",
-                        "ratelimitctl reload"),
-                    without_args});
-    return subs;
+// Every command, in the order help lists them.
+std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
+{
+    return {
+        without_args(app, Command::Status,
+                     "version, uptime, interfaces and XDP mode, config and last reload, totals, "
+                     "tracked sources",
+                     "ratelimitctl status"),
+        without_args(app, Command::List,
+                     "rules in force: the default, config rules and runtime rules apart",
+                     "ratelimitctl list --json"),
+        set_command(app, in),
+        allow_or_deny_command(app, Command::Allow, "never limit", in),
+        allow_or_deny_command(app, Command::Deny, "drop every packet of", in),
+        unset_command(app, in),
+        show_command(app, in),
+        top_command(app, in),
+        without_args(app, Command::Stats, "packets and bytes by interface, reason and verdict",
+                     "ratelimitctl stats"),
+        flush_command(app, in),
+        without_args(app, Command::Reload,
+                     "re-read the config file like SIGHUP, and say whether it was applied",
+                     "ratelimitctl reload"),
+    };
 }
 
 // A refusal from the daemon, with what it said.
@@ -419,18 +498,19 @@ int run_top(const std::string &socket, json args, std::chrono::milliseconds time
     std::uint64_t id = 1;
     auto sample = [&](std::uint32_t count) {
         args["count"] = count;
-        return ask(socket, {id++, Command::Top, args}, timeout);
+        return control::decode_top_result(ask(socket, {id++, Command::Top, args}, timeout));
     };
-    auto show = [&](const json &earlier, const json &later) {
-        const json result = ctl::top_with_rates(earlier, later, shown);
+    auto show = [&](const control::TopResult &earlier, const control::TopResult &later) {
+        const ctl::TopRates rates = ctl::top_with_rates(earlier, later, shown);
         if (options.as_json) {
+            const json result = ctl::encode_top_rates(rates);
             std::cout << (options.watch ? result.dump() : result.dump(2)) << "\n";
         } else {
-            ctl::render(Command::Top, result, std::cout);
+            ctl::render(rates, std::cout);
         }
         std::cout.flush();
     };
-    json earlier = sample(control::kMaxTopCount);
+    control::TopResult earlier = sample(control::kMaxTopCount);
     if (!options.watch) {
         std::this_thread::sleep_for(options.interval);
         show(earlier, sample(static_cast<std::uint32_t>(shown)));
@@ -439,7 +519,7 @@ int run_top(const std::string &socket, json args, std::chrono::milliseconds time
     const Watch watch;
     const bool terminal = ::isatty(STDOUT_FILENO) && !options.as_json;
     while (watch.wait(options.interval)) {
-        json later = sample(control::kMaxTopCount);
+        control::TopResult later = sample(control::kMaxTopCount);
         if (terminal)
             std::cout << "\033[H\033[2J"; // home, clear: redraw in place like top(1)
         if (!options.as_json)
@@ -494,7 +574,7 @@ int main(int argc, char **argv)
                   << "\nRun with --help for more information.\n";
         return kUsage;
     };
-    auto unreadable_answer = [&name](const json::exception &e) {
+    auto unreadable_answer = [&name](const std::runtime_error &e) {
         std::cerr << "ratelimitctl: the daemon's answer lacks what " << name
                   << " shows (is it another version?): " << e.what() << "\n";
         return kUnreachable;
@@ -531,16 +611,18 @@ int main(int argc, char **argv)
         std::cerr << "ratelimitctl " << name << ": refused (" << code
                   << "): " << refused.error.message << "\n";
         return kRefused;
-    } catch (const json::exception &e) {
+    } catch (const std::runtime_error &e) {
         return unreadable_answer(e);
     }
+    // The result as the daemon sent it: scripts see every field of its version, the ones this
+    // ratelimitctl does not read too.
     if (as_json) {
         std::cout << result.dump(2) << "\n";
         return kDone;
     }
     try {
         ctl::render(chosen.command, result, std::cout);
-    } catch (const json::exception &e) {
+    } catch (const std::runtime_error &e) {
         return unreadable_answer(e);
     }
     return kDone;

@@ -5,10 +5,12 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config/units.hpp"
+#include "policy/names.hpp"
 
 namespace ratelimit::ctl
 {
@@ -51,11 +53,6 @@ class Table
     std::vector<std::vector<std::string>> rows_;
 };
 
-std::string number(const json &value)
-{
-    return std::to_string(value.get<std::uint64_t>());
-}
-
 std::string fixed(double value, int decimals)
 {
     char text[64];
@@ -80,206 +77,115 @@ std::string duration_text(std::int64_t seconds)
     return text;
 }
 
-std::string count_text(const json &count)
+std::string count_text(const control::Count &count)
 {
-    return number(count.at("packets")) + " packets, " + number(count.at("bytes")) + " bytes";
+    return std::to_string(count.packets) + " packets, " + std::to_string(count.bytes) + " bytes";
 }
 
-// One limit object of a rule, its numbers in base units, in human units: "100pps burst 200 per
-// source", "10Mbit burst 256KiB per /24".
-std::string limit_text(const json &limit)
+// One limit of a rule for `match`, in human units: "100pps burst 200 per source", "10Mbit burst
+// 256KiB per /24".
+std::string limit_text(const LimitSpec &limit, const Prefix &match)
 {
     std::string text;
-    if (limit.contains("rate"))
-        text = config::format_packet_rate(limit.at("rate").get<std::uint64_t>()) + " burst " +
-               number(limit.at("burst"));
+    if (limit.unit == RL_UNIT_PACKETS)
+        text = config::format_packet_rate(limit.rate) + " burst " + std::to_string(limit.burst);
     else
-        text = config::format_bit_rate(limit.at("bytes").get<std::uint64_t>()) + " burst " +
-               config::format_size(limit.at("byte_burst").get<std::uint64_t>());
-    return text + " per " + limit.at("per").get<std::string>();
+        text = config::format_bit_rate(limit.rate) + " burst " + config::format_size(limit.burst);
+    return text + " per " + control::per_text(limit, match);
 }
 
-std::string limits_text(const json &owner)
+std::string limits_text(const std::vector<LimitSpec> &limits, const Prefix &match)
 {
-    if (!owner.contains("limits"))
-        return "-";
     std::string text;
-    for (const auto &limit : owner.at("limits"))
-        text += (text.empty() ? "" : ", ") + limit_text(limit);
+    for (const auto &limit : limits)
+        text += (text.empty() ? "" : ", ") + limit_text(limit, match);
     return text;
 }
 
-std::string mode_text(const json &rule)
+// The default covers every source: its limits are never per /N.
+std::string limits_text(const control::DefaultLimits &fallback)
 {
-    return rule.value("mode", "enforce");
+    return limits_text(fallback.limits, Prefix{});
+}
+
+// "-" for a rule that does not limit.
+std::string limits_text(const config::Rule &rule)
+{
+    return rule.action == RL_ACTION_LIMIT ? limits_text(rule.limits, rule.match) : "-";
+}
+
+std::string action_text(const config::Rule &rule)
+{
+    return std::string(name_of(kActionNames, rule.action));
+}
+
+std::string mode_text(const config::Rule &rule)
+{
+    return std::string(name_of(kModeNames, rule.monitor ? Mode::Monitor : Mode::Enforce));
 }
 
 // "203.0.113.0/24 limit 100pps burst 200 per source"
-std::string rule_text(const json &rule)
+std::string rule_text(const config::Rule &rule)
 {
-    std::string text =
-        rule.at("match").get<std::string>() + " " + rule.at("action").get<std::string>();
-    if (rule.contains("limits"))
+    std::string text = control::match_text(rule) + " " + action_text(rule);
+    if (rule.action == RL_ACTION_LIMIT)
         text += " " + limits_text(rule);
-    if (mode_text(rule) != "enforce")
+    if (rule.monitor)
         text += " (" + mode_text(rule) + ")";
     return text;
 }
 
 // A runtime rule's expiry: "never", or "in 1m 30s (2026-11-29T08:01:30Z)".
-std::string expiry_text(const json &rule)
+std::string expiry_text(const control::ActiveRuntimeRule &rule)
 {
-    const json &left = rule.at("expires_in_s");
-    if (left.is_null())
+    if (!rule.expires_in_s)
         return "never";
-    return "in " + duration_text(left.get<std::int64_t>()) + " (" +
-           rule.at("expires").get<std::string>() + ")";
+    return "in " + duration_text(*rule.expires_in_s) + " (" + rule.expires.value() + ")";
 }
 
 // ", expires in 1m 30s (...)" for a rule that expires, else nothing.
-std::string expiry_clause(const json &rule)
+std::string expiry_clause(const control::ActiveRuntimeRule &rule)
 {
-    return rule.at("expires_in_s").is_null() ? "" : ", expires " + expiry_text(rule);
+    return rule.expires_in_s ? ", expires " + expiry_text(rule) : "";
 }
 
 // "/var/lib/ratelimitd/runtime-rules.json: saved", or why not.
-std::string state_file_text(const json &file)
+std::string state_file_text(const control::StateFileStatus &file)
 {
-    const std::string path = file.at("path").get<std::string>();
-    if (file.at("saved").get<bool>())
-        return path + ": saved";
-    return path + ": NOT SAVED (failed writes: " + number(file.at("write_failures")) +
-           "; retrying): " + file.at("error").get<std::string>();
+    if (file.saved)
+        return file.path + ": saved";
+    return file.path + ": NOT SAVED (failed writes: " + std::to_string(file.write_failures) +
+           "; retrying): " + file.error.value_or("");
 }
 
 // "passed", "dropped" and, when monitor mode passed some, "would drop".
-void add_traffic_rows(Table &table, const json &traffic)
+void add_traffic_rows(Table &table, const control::Traffic &traffic)
 {
-    table.add({"passed", count_text(traffic.at("passed"))});
-    table.add({"dropped", count_text(traffic.at("dropped"))});
-    if (const json &would = traffic.at("would_drop"); would.at("packets") != 0)
-        table.add({"would drop", count_text(would) + " (passed: monitor mode)"});
-}
-
-void status(const json &result, std::ostream &out)
-{
-    Table table;
-    table.add({"ratelimitd", result.at("version").get<std::string>() + ", up " +
-                                 duration_text(result.at("uptime_s").get<std::int64_t>())});
-    table.add({"config", result.at("config").get<std::string>()});
-    table.add({"mode", result.at("mode").get<std::string>()});
-    for (const auto &interface : result.at("interfaces"))
-        table.add({"interface", interface.at("name").get<std::string>() + ": XDP " +
-                                    interface.at("xdp_mode").get<std::string>() + ", program " +
-                                    number(interface.at("program_id"))});
-    const json &reload = result.at("last_reload");
-    table.add({"last reload", reload.at("time").get<std::string>() + " " +
-                                  (reload.at("ok").get<bool>() ? "ok" : "REFUSED") + ": " +
-                                  reload.at("message").get<std::string>()});
-    const json &rules = result.at("rules");
-    table.add({"rules", number(rules.at("config")) + " config, " + number(rules.at("runtime")) +
-                            " runtime"});
-    add_traffic_rows(table, result.at("totals"));
-    const auto tracked = result.at("tracked_sources").get<std::uint64_t>();
-    const auto capacity = result.at("max_sources").get<std::uint64_t>();
-    table.add({"tracked sources",
-               std::to_string(tracked) + " of " + std::to_string(capacity) + " (" +
-                   fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) +
-                   "% full)"});
-    const json &pins = result.at("pins");
-    table.add({"pins", pins.at("dir").get<std::string>() +
-                           (pins.at("warning").is_null()
-                                ? ""
-                                : "; WARNING: " + pins.at("warning").get<std::string>())});
-    for (const auto &file : result.at("state_files"))
-        table.add({"state file", state_file_text(file)});
-    table.print(out);
-}
-
-void list(const json &result, std::ostream &out)
-{
-    const json &fallback = result.at("default");
-    out << "default: "
-        << (fallback.is_null() ? "none (sources no rule matches are not limited)"
-                               : limits_text(fallback))
-        << "\n\nconfig rules:\n";
-    Table config({"MATCH", "ACTION", "LIMITS", "MODE", "NOTE", "COMMENT"});
-    for (const auto &rule : result.at("config"))
-        config.add({rule.at("match").get<std::string>(), rule.at("action").get<std::string>(),
-                    limits_text(rule), mode_text(rule),
-                    rule.at("overridden").get<bool>() ? "overridden by a runtime rule" : "",
-                    rule.value("comment", "")});
-    config.print(out);
-    out << "\nruntime rules:\n";
-    Table runtime({"MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES", "COMMENT"});
-    for (const auto &rule : result.at("runtime"))
-        runtime.add({rule.at("match").get<std::string>(), rule.at("action").get<std::string>(),
-                     limits_text(rule), mode_text(rule), expiry_text(rule),
-                     rule.value("comment", "")});
-    runtime.print(out);
+    table.add({"passed", count_text(traffic.passed)});
+    table.add({"dropped", count_text(traffic.dropped)});
+    if (traffic.would_drop.packets != 0)
+        table.add({"would drop", count_text(traffic.would_drop) + " (passed: monitor mode)"});
 }
 
 // After a change of the runtime rules that is in force but not in the state file.
-void not_saved_warning(const json &file, std::ostream &out)
+void not_saved_warning(const control::StateFileStatus &file, std::ostream &out)
 {
-    if (!file.at("saved").get<bool>())
+    if (!file.saved)
         out << "warning: in force, but not in the state file yet: a restart before the daemon "
                "can write it undoes this change. "
             << state_file_text(file) << "\n";
 }
 
-void runtime_rule_added(const json &result, std::ostream &out)
+// "default for 0.0.0.0/0: ...", "config rule ...", "runtime rule ..., expires ...".
+std::string applied_text(const control::AppliedRule &applied)
 {
-    const json &rule = result.at("rule");
-    out << "runtime rule " << (result.at("replaced").get<bool>() ? "replaced" : "added") << ": "
-        << rule_text(rule) << expiry_clause(rule) << "\n";
-    if (result.at("overrides_config").get<bool>())
-        out << "it overrides the config rule for " << rule.at("match").get<std::string>()
-            << " while it exists\n";
-    not_saved_warning(result.at("state_file"), out);
-}
-
-void runtime_rule_removed(const json &result, std::ostream &out)
-{
-    out << "runtime rule removed: " << rule_text(result.at("removed")) << "\n";
-    if (const json &configured = result.at("config_rule"); !configured.is_null())
-        out << "the config rule applies again: " << rule_text(configured) << "\n";
-    not_saved_warning(result.at("state_file"), out);
-}
-
-void show(const json &result, std::ostream &out)
-{
-    Table fields;
-    fields.add({"address", result.at("address").get<std::string>()});
-    const json &applies = result.at("rule");
-    if (applies.is_null()) {
-        fields.add({"rule", "none"});
-    } else {
-        const json &rule = applies.at("rule");
-        const std::string origin = applies.at("origin").get<std::string>();
-        std::string text = origin == "default"
-                               ? "default for " + applies.at("prefix").get<std::string>() + ": " +
-                                     limits_text(rule)
-                               : origin + " rule " + rule_text(rule);
-        if (origin == "runtime")
-            text += expiry_clause(rule);
-        fields.add({"rule", text});
-    }
-    fields.add({"why", result.at("why").get<std::string>()});
-    fields.add({"tracked", result.at("tracked").get<bool>() ? "yes" : "no"});
-    add_traffic_rows(fields, result.at("traffic"));
-    fields.print(out);
-    const json &buckets = result.at("buckets");
-    if (buckets.empty())
-        return;
-    out << "\n";
-    Table table({"LIMIT", "PER", "BUCKET", "TOKENS NOW"});
-    for (const auto &bucket : buckets)
-        table.add({number(bucket.at("limit")), bucket.at("per").get<std::string>(),
-                   bucket.at("key").get<std::string>(),
-                   number(bucket.at("tokens")) + " of " + number(bucket.at("burst")) + " " +
-                       bucket.at("unit").get<std::string>()});
-    table.print(out);
+    const std::string origin(name_of(kOriginNames, applied.origin()));
+    if (const auto *fallback = std::get_if<control::DefaultLimits>(&applied.rule))
+        return "default for " + applied.prefix.to_string() + ": " + limits_text(*fallback);
+    if (const auto *rule = std::get_if<config::Rule>(&applied.rule))
+        return origin + " rule " + rule_text(*rule);
+    const auto &runtime = std::get<control::ActiveRuntimeRule>(applied.rule);
+    return origin + " rule " + rule_text(runtime.rule) + expiry_clause(runtime);
 }
 
 // A source's totals in a top sample: all its packets, its drops, its would-drops, all its bytes.
@@ -287,71 +193,142 @@ struct SourceTotals {
     std::uint64_t packets = 0, dropped = 0, would_drop = 0, bytes = 0;
 };
 
-SourceTotals totals_of(const json &source)
+SourceTotals totals_of(const control::Traffic &traffic)
 {
-    const json &passed = source.at("passed"), &dropped = source.at("dropped");
-    auto sum = [&](const char *key) {
-        return passed.at(key).get<std::uint64_t>() + dropped.at(key).get<std::uint64_t>();
-    };
-    return {sum("packets"), dropped.at("packets").get<std::uint64_t>(),
-            source.at("would_drop").at("packets").get<std::uint64_t>(), sum("bytes")};
+    return {traffic.passed.packets + traffic.dropped.packets, traffic.dropped.packets,
+            traffic.would_drop.packets, traffic.passed.bytes + traffic.dropped.bytes};
 }
 
-// Per second from `before` to `now`; null if a count went back (the source was forgotten and
+// Per second from `before` to `now`; none if a count went back (the source was forgotten and
 // came back) or no time passed.
-json rates(const SourceTotals &before, const SourceTotals &now, double seconds)
+std::optional<SourceRates> rates(const SourceTotals &before, const SourceTotals &now,
+                                 double seconds)
 {
     if (seconds <= 0 || now.packets < before.packets || now.dropped < before.dropped ||
         now.would_drop < before.would_drop || now.bytes < before.bytes)
-        return nullptr;
+        return std::nullopt;
     auto per_second = [seconds](std::uint64_t later, std::uint64_t earlier) {
         return static_cast<double>(later - earlier) / seconds;
     };
-    return {{"packets", per_second(now.packets, before.packets)},
-            {"dropped", per_second(now.dropped, before.dropped)},
-            {"would_drop", per_second(now.would_drop, before.would_drop)},
-            {"bytes", per_second(now.bytes, before.bytes)}};
+    return SourceRates{
+        per_second(now.packets, before.packets), per_second(now.dropped, before.dropped),
+        per_second(now.would_drop, before.would_drop), per_second(now.bytes, before.bytes)};
 }
 
-void top(const json &result, std::ostream &out)
+// The rate shown is of what the sources are ranked by; would-drops rank as drops.
+double rate_by(control::TopOrder by, const SourceRates &rates)
 {
-    const std::string by = result.at("by").get<std::string>();
-    std::string rate_header = by + "/s";
-    std::ranges::transform(rate_header, rate_header.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    // The rate shown is of what the sources are ranked by; would-drops rank as drops.
-    auto rate_of = [&by](const json &rates) {
-        if (by == "drops")
-            return rates.at("dropped").get<double>() + rates.at("would_drop").get<double>();
-        return rates.at(by).get<double>();
-    };
-    Table table({"ADDRESS", "PACKETS", "DROPPED", "WOULD DROP", "BYTES", rate_header});
-    for (const auto &source : result.at("sources")) {
-        const SourceTotals totals = totals_of(source);
-        const json &rates = source.at("per_second");
-        table.add({source.at("address").get<std::string>(), std::to_string(totals.packets),
-                   std::to_string(totals.dropped), std::to_string(totals.would_drop),
-                   std::to_string(totals.bytes), rates.is_null() ? "-" : fixed(rate_of(rates), 1)});
+    switch (by) {
+    case control::TopOrder::Drops:
+        return rates.dropped + rates.would_drop;
+    case control::TopOrder::Packets:
+        return rates.packets;
+    case control::TopOrder::Bytes:
+        return rates.bytes;
     }
-    table.print(out);
-    out << "\n"
-        << number(result.at("scanned")) << " sources with traffic; rates over the last "
-        << fixed(result.at("interval_s").get<double>(), 1) << " s\n";
+    return 0;
 }
 
-void stats(const json &result, std::ostream &out)
+} // namespace
+
+void render(const control::StatusResult &result, std::ostream &out)
+{
+    Table table;
+    table.add({"ratelimitd", result.version + ", up " + duration_text(result.uptime_s)});
+    table.add({"config", result.config});
+    table.add({"mode", std::string(name_of(kModeNames, result.mode))});
+    for (const auto &interface : result.interfaces)
+        table.add({"interface", interface.name + ": XDP " + interface.xdp_mode + ", program " +
+                                    std::to_string(interface.program_id)});
+    const control::LastReload &reload = result.last_reload;
+    table.add({"last reload",
+               reload.time + " " + (reload.ok ? "ok" : "REFUSED") + ": " + reload.message});
+    table.add({"rules", std::to_string(result.rules.config) + " config, " +
+                            std::to_string(result.rules.runtime) + " runtime"});
+    add_traffic_rows(table, result.totals);
+    const std::uint64_t tracked = result.tracked_sources, capacity = result.max_sources;
+    table.add({"tracked sources",
+               std::to_string(tracked) + " of " + std::to_string(capacity) + " (" +
+                   fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) +
+                   "% full)"});
+    table.add({"pins", result.pins.dir +
+                           (result.pins.warning ? "; WARNING: " + *result.pins.warning : "")});
+    for (const auto &file : result.state_files)
+        table.add({"state file", state_file_text(file)});
+    table.print(out);
+}
+
+void render(const control::ListResult &result, std::ostream &out)
+{
+    out << "default: "
+        << (result.default_limits ? limits_text(*result.default_limits)
+                                  : "none (sources no rule matches are not limited)")
+        << "\n\nconfig rules:\n";
+    Table config({"MATCH", "ACTION", "LIMITS", "MODE", "NOTE", "COMMENT"});
+    for (const auto &[rule, overridden] : result.config)
+        config.add({control::match_text(rule), action_text(rule), limits_text(rule),
+                    mode_text(rule), overridden ? "overridden by a runtime rule" : "",
+                    rule.comment});
+    config.print(out);
+    out << "\nruntime rules:\n";
+    Table runtime({"MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES", "COMMENT"});
+    for (const auto &active : result.runtime)
+        runtime.add({control::match_text(active.rule), action_text(active.rule),
+                     limits_text(active.rule), mode_text(active.rule), expiry_text(active),
+                     active.rule.comment});
+    runtime.print(out);
+}
+
+void render(const control::RuleChangeResult &result, std::ostream &out)
+{
+    out << "runtime rule " << (result.replaced ? "replaced" : "added") << ": "
+        << rule_text(result.rule.rule) << expiry_clause(result.rule) << "\n";
+    if (result.overrides_config)
+        out << "it overrides the config rule for " << control::match_text(result.rule.rule)
+            << " while it exists\n";
+    not_saved_warning(result.state_file, out);
+}
+
+void render(const control::UnsetResult &result, std::ostream &out)
+{
+    out << "runtime rule removed: " << rule_text(result.removed.rule) << "\n";
+    if (result.config_rule)
+        out << "the config rule applies again: " << rule_text(*result.config_rule) << "\n";
+    not_saved_warning(result.state_file, out);
+}
+
+void render(const control::ShowResult &result, std::ostream &out)
+{
+    Table fields;
+    fields.add({"address", result.address.to_string()});
+    fields.add({"rule", result.rule ? applied_text(*result.rule) : "none"});
+    fields.add({"why", result.why});
+    fields.add({"tracked", result.tracked ? "yes" : "no"});
+    add_traffic_rows(fields, result.traffic);
+    fields.print(out);
+    if (result.buckets.empty())
+        return;
+    out << "\n";
+    Table table({"LIMIT", "PER", "BUCKET", "TOKENS NOW"});
+    for (const auto &bucket : result.buckets)
+        table.add({std::to_string(bucket.limit), bucket.per, bucket.key,
+                   std::to_string(bucket.tokens) + " of " + std::to_string(bucket.burst) + " " +
+                       std::string(name_of(kUnitNames, bucket.unit))});
+    table.print(out);
+}
+
+void render(const control::StatsResult &result, std::ostream &out)
 {
     Table table({"INTERFACE", "REASON", "VERDICT", "PACKETS", "BYTES"});
     bool counted = false;
-    for (const auto &interface : result.at("interfaces")) {
-        for (const auto &counter : interface.at("counters")) {
-            if (counter.at("packets").get<std::uint64_t>() == 0)
+    for (const auto &interface : result.interfaces) {
+        for (const auto &counter : interface.counters) {
+            if (counter.count.packets == 0)
                 continue;
             counted = true;
-            table.add({interface.at("name").get<std::string>(),
-                       counter.at("reason").get<std::string>(),
-                       counter.at("verdict").get<std::string>(), number(counter.at("packets")),
-                       number(counter.at("bytes"))});
+            table.add({interface.name, std::string(name_of(kReasonNames, counter.reason)),
+                       std::string(name_of(kVerdictNames, counter.verdict)),
+                       std::to_string(counter.count.packets), std::to_string(counter.count.bytes)});
         }
     }
     if (counted)
@@ -360,77 +337,106 @@ void stats(const json &result, std::ostream &out)
         out << "no packets counted yet\n";
 }
 
-void flush(const json &result, std::ostream &out)
+void render(const control::FlushResult &result, std::ostream &out)
 {
-    const json &match = result.at("match");
-    out << "forgot the buckets of " << number(result.at("sources")) << " sources and "
-        << number(result.at("blocks")) << " /N blocks";
-    if (match.is_null())
-        out << ", and refilled " << number(result.at("rule_buckets")) << " per-rule buckets\n";
+    out << "forgot the buckets of " << result.sources << " sources and " << result.blocks
+        << " /N blocks";
+    if (!result.match)
+        out << ", and refilled " << result.rule_buckets << " per-rule buckets\n";
     else
-        out << " in " << match.get<std::string>() << "\n";
+        out << " in " << result.match->to_string() << "\n";
 }
 
-void reload(const json &result, std::ostream &out)
+void render(const control::ReloadCommandResult &result, std::ostream &out)
 {
-    out << "reloaded at " << result.at("time").get<std::string>() << ": "
-        << result.at("message").get<std::string>() << "\n";
-}
-
-} // namespace
-
-json top_with_rates(const json &earlier, const json &later, std::size_t count)
-{
-    const double seconds = static_cast<double>(later.at("sampled_at_ms").get<std::int64_t>() -
-                                               earlier.at("sampled_at_ms").get<std::int64_t>()) /
-                           1000;
-    std::map<std::string, SourceTotals> before;
-    for (const auto &source : earlier.at("sources"))
-        before.emplace(source.at("address").get<std::string>(), totals_of(source));
-    // A sample that lists every source with traffic shows that one it does not list had none.
-    const bool listed_all = earlier.at("scanned").get<std::size_t>() == before.size();
-    json sources = json::array();
-    for (const auto &source : later.at("sources")) {
-        if (sources.size() == count)
-            break;
-        json row = source;
-        auto found = before.find(source.at("address").get<std::string>());
-        if (found != before.end())
-            row["per_second"] = rates(found->second, totals_of(source), seconds);
-        else
-            row["per_second"] = listed_all ? rates({}, totals_of(source), seconds) : json(nullptr);
-        sources.push_back(std::move(row));
-    }
-    return {{"by", later.at("by")},
-            {"scanned", later.at("scanned")},
-            {"interval_s", seconds},
-            {"sources", std::move(sources)}};
+    out << "reloaded at " << result.time << ": " << result.message << "\n";
 }
 
 void render(Command command, const json &result, std::ostream &out)
 {
     switch (command) {
     case Command::Status:
-        return status(result, out);
+        return render(control::decode_status_result(result), out);
     case Command::List:
-        return list(result, out);
+        return render(control::decode_list_result(result), out);
     case Command::Set:
     case Command::Allow:
     case Command::Deny:
-        return runtime_rule_added(result, out);
+        return render(control::decode_rule_change_result(result), out);
     case Command::Unset:
-        return runtime_rule_removed(result, out);
+        return render(control::decode_unset_result(result), out);
     case Command::Show:
-        return show(result, out);
+        return render(control::decode_show_result(result), out);
     case Command::Top:
-        return top(result, out);
+        throw std::invalid_argument("top is shown with its rates (top_with_rates)");
     case Command::Stats:
-        return stats(result, out);
+        return render(control::decode_stats_result(result), out);
     case Command::Flush:
-        return flush(result, out);
+        return render(control::decode_flush_result(result), out);
     case Command::Reload:
-        return reload(result, out);
+        return render(control::decode_reload_result(result), out);
     }
+}
+
+TopRates top_with_rates(const control::TopResult &earlier, const control::TopResult &later,
+                        std::size_t count)
+{
+    const double seconds = static_cast<double>(later.sampled_at_ms - earlier.sampled_at_ms) / 1000;
+    std::map<std::string, SourceTotals> before;
+    for (const auto &source : earlier.sources)
+        before.emplace(source.address.to_string(), totals_of(source.traffic));
+    // A sample that lists every source with traffic shows that one it does not list had none.
+    const bool listed_all = earlier.scanned == before.size();
+    TopRates shown{later.by, later.scanned, seconds, {}};
+    for (const auto &source : later.sources) {
+        if (shown.sources.size() == count)
+            break;
+        auto found = before.find(source.address.to_string());
+        std::optional<SourceRates> per_second;
+        if (found != before.end())
+            per_second = rates(found->second, totals_of(source.traffic), seconds);
+        else if (listed_all)
+            per_second = rates({}, totals_of(source.traffic), seconds);
+        shown.sources.push_back({source, per_second});
+    }
+    return shown;
+}
+
+json encode_top_rates(const TopRates &rates)
+{
+    json sources = json::array();
+    for (const auto &[source, per_second] : rates.sources) {
+        json row = control::encode_source(source);
+        row["per_second"] = per_second ? json{{"packets", per_second->packets},
+                                              {"dropped", per_second->dropped},
+                                              {"would_drop", per_second->would_drop},
+                                              {"bytes", per_second->bytes}}
+                                       : json();
+        sources.push_back(std::move(row));
+    }
+    return {{"by", control::top_order_name(rates.by)},
+            {"scanned", rates.scanned},
+            {"interval_s", rates.interval_s},
+            {"sources", std::move(sources)}};
+}
+
+void render(const TopRates &rates, std::ostream &out)
+{
+    std::string rate_header = std::string(control::top_order_name(rates.by)) + "/s";
+    std::ranges::transform(rate_header, rate_header.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    Table table({"ADDRESS", "PACKETS", "DROPPED", "WOULD DROP", "BYTES", rate_header});
+    for (const auto &[source, per_second] : rates.sources) {
+        const SourceTotals totals = totals_of(source.traffic);
+        table.add({source.address.to_string(), std::to_string(totals.packets),
+                   std::to_string(totals.dropped), std::to_string(totals.would_drop),
+                   std::to_string(totals.bytes),
+                   per_second ? fixed(rate_by(rates.by, *per_second), 1) : "-"});
+    }
+    table.print(out);
+    out << "\n"
+        << rates.scanned << " sources with traffic; rates over the last "
+        << fixed(rates.interval_s, 1) << " s\n";
 }
 
 } // namespace ratelimit::ctl

@@ -13,40 +13,16 @@
 // echoes (null when a request is too broken to read it); requests on one connection are answered
 // in order. "args" may be left out when a command takes none.
 //
-// Commands, their arguments and what "result" holds. Rules are rule objects exactly as in the
-// config file (rule_to_json), runtime rules with "expires" (RFC 3339 UTC) as in the runtime rule
-// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count,
-// "would_drop": count}, where would_drop is the part of "passed" that only monitor mode passed
-// (denied or over the limit). Rates and bursts are numbers in base units (packets, bytes). A state
-// file is {"path", "saved": bool, "write_failures", "error" or null}: whether the file holds the
-// state in force (a change that could not be written is in force all the same, and retried).
-//   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
-//                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
-//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources", "pins": {"dir",
-//                "mounted_at" (a bpffs the daemon mounted) or null, "outlives_daemon", "warning"
-//                or null}, "state_files": [state file]}
-//   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
-//                "runtime": [rule + "expires", "expires_in_s"]}
+// Commands and their arguments (results.hpp has what "result" holds for each):
+//   status, list, stats, reload: none
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}
 //   allow    {"match", "ttl"?, "comment"?}
 //   deny     {"match", "ttl"?, "mode"?, "force"?, "comment"?}
-//            -> {"rule": runtime rule, "replaced": bool, "overrides_config": bool,
-//                "state_file": state file}
-//   unset    {"match"} -> {"removed": runtime rule, "config_rule": rule or null,
-//                "state_file": state file}
-//   show     {"address"} -> {"address", "rule": {"origin", "prefix", "rule"} or null, "why",
-//                "tracked", "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}],
-//                "traffic"}
+//   unset    {"match"}
+//   show     {"address"}
 //   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops; would-drops
 //                count as drops)}
-//            -> {"by", "scanned", "sampled_at_ms", "sources": [{"address"} + traffic]}
-//               sampled_at_ms is the daemon's monotonic clock when it read the counters: the
-//               difference between two answers is the window their rates are over.
-//   stats    -> {"interfaces": [{"name", "slot", "counters": [{"reason", "verdict", "packets",
-//                "bytes"}]}]}
-//   flush    {"match"} or {"all": true} -> {"match" or null, "sources", "blocks",
-//                "rule_buckets"}
-//   reload   -> {"time", "message"}; a refused config is the error reload_failed
+//   flush    {"match"} or {"all": true}
 
 #include <chrono>
 #include <cstddef>

@@ -23,22 +23,6 @@ using control::ErrorCode;
 using control::RequestError;
 using nlohmann::json;
 
-json count_json(std::uint64_t packets, std::uint64_t bytes)
-{
-    return {{"packets", packets}, {"bytes", bytes}};
-}
-
-// "passed" holds what monitor mode passed, which "would_drop" tells apart.
-json traffic_json(const rl_source_counters &traffic)
-{
-    const auto &packets = traffic.packets, &bytes = traffic.bytes;
-    return {
-        {"passed", count_json(packets[RL_OUTCOME_PASSED] + packets[RL_OUTCOME_WOULD_DROP],
-                              bytes[RL_OUTCOME_PASSED] + bytes[RL_OUTCOME_WOULD_DROP])},
-        {"dropped", count_json(packets[RL_OUTCOME_DROPPED], bytes[RL_OUTCOME_DROPPED])},
-        {"would_drop", count_json(packets[RL_OUTCOME_WOULD_DROP], bytes[RL_OUTCOME_WOULD_DROP])}};
-}
-
 TrafficScore score_of(control::TopOrder order)
 {
     switch (order) {
@@ -52,39 +36,45 @@ TrafficScore score_of(control::TopOrder order)
     throw std::invalid_argument("unknown top order");
 }
 
-// The default's limits as the config's "default" states them: a rule's limits, without the rule.
-json default_json(const config::Config &config)
+// The config's "default", if it has one.
+std::optional<control::DefaultLimits> default_limits(const config::Config &config)
 {
     if (config.default_limits.empty())
-        return nullptr;
-    config::Rule everything;
-    everything.limits = config.default_limits;
-    return {{"limits", rule_to_json(everything)["limits"]}};
+        return std::nullopt;
+    return control::DefaultLimits{config.default_limits};
 }
 
 // Whole seconds until `expires`, rounded up: a rule still in force has at least one left.
-json seconds_left(const std::optional<WallClock::time_point> &expires)
+std::optional<std::int64_t> seconds_left(const std::optional<WallClock::time_point> &expires)
 {
     if (!expires)
-        return nullptr;
+        return std::nullopt;
     const auto left = std::chrono::ceil<std::chrono::seconds>(*expires - WallClock::now());
     return std::max<std::int64_t>(left.count(), 0);
 }
 
-json runtime_json(const RuntimeRule &runtime)
+control::RuntimeRuleEntry runtime_entry(const RuntimeRule &runtime)
 {
-    json object = runtime_rule_to_json(runtime);
-    object["expires_in_s"] = seconds_left(runtime.expires);
-    return object;
+    return {runtime.rule,
+            runtime.expires ? std::optional(format_utc(*runtime.expires)) : std::nullopt};
+}
+
+control::ActiveRuntimeRule active_rule(const RuntimeRule &runtime)
+{
+    return {runtime_entry(runtime), seconds_left(runtime.expires)};
 }
 
 // Whether a state file holds the state in force, and if not, why (the daemon retries).
-json state_file_json(const SaveStatus &file)
+control::StateFileStatus state_file_status(const SaveStatus &file)
 {
-    return {{"path", file.path()},
-            {"saved", file.saved()},
-            {"write_failures", file.failures()},
-            {"error", file.saved() ? json(nullptr) : json(file.error())}};
+    return {file.path(), file.saved(), file.failures(),
+            file.saved() ? std::nullopt : std::optional(file.error())};
+}
+
+// Empty text as none.
+std::optional<std::string> unless_empty(const std::string &text)
+{
+    return text.empty() ? std::nullopt : std::optional(text);
 }
 
 // The interfaces' names in attach-slot order, as read_counters takes them.
@@ -140,46 +130,45 @@ std::string ipv6_rule_note(const std::vector<DesiredRule> &desired, const Addres
 json Commands::run(const control::Request &request, const control::Server::Peer &peer)
 {
     using control::Command;
+    using control::encode_result;
     switch (request.command) {
     case Command::Status:
         control::decode_no_args(request.args);
-        return status();
+        return encode_result(status());
     case Command::List:
         control::decode_no_args(request.args);
-        return list();
+        return encode_result(list());
     case Command::Set:
     case Command::Allow:
     case Command::Deny:
-        return add_runtime_rule(control::decode_runtime_rule_args(request.command, request.args),
-                                who(peer));
+        return encode_result(add_runtime_rule(
+            control::decode_runtime_rule_args(request.command, request.args), who(peer)));
     case Command::Unset:
-        return unset(control::decode_unset_args(request.args), who(peer));
+        return encode_result(unset(control::decode_unset_args(request.args), who(peer)));
     case Command::Show:
-        return show(control::decode_show_args(request.args));
+        return encode_result(show(control::decode_show_args(request.args)));
     case Command::Top:
-        return top(control::decode_top_args(request.args));
+        return encode_result(top(control::decode_top_args(request.args)));
     case Command::Stats:
         control::decode_no_args(request.args);
-        return stats();
+        return encode_result(stats());
     case Command::Flush:
-        return flush(control::decode_flush_args(request.args), who(peer));
+        return encode_result(flush(control::decode_flush_args(request.args), who(peer)));
     case Command::Reload:
         control::decode_no_args(request.args);
-        return reload(who(peer));
+        return encode_result(reload(who(peer)));
     }
     throw std::invalid_argument("unknown command");
 }
 
-json Commands::status() const
+control::StatusResult Commands::status() const
 {
     const config::Config &config = daemon_.config();
     const Datapath &dp = daemon_.datapath();
-    json interfaces = json::array();
+    std::vector<control::InterfaceStatus> interfaces;
     for (const XdpLink &link : daemon_.links()) {
         const XdpAttachment attached = query_xdp(link.ifindex());
-        interfaces.push_back({{"name", link.ifname()},
-                              {"xdp_mode", attached.mode},
-                              {"program_id", attached.prog_id}});
+        interfaces.push_back({link.ifname(), attached.mode, attached.prog_id});
     }
     rl_source_counters totals{};
     for (const CounterRow &row : read_counters(dp, interface_names(daemon_.links()))) {
@@ -188,49 +177,39 @@ json Commands::status() const
         totals.bytes[outcome] += row.counted.bytes;
     }
     const ReloadResult &reload = daemon_.last_reload();
-    json state_files = json::array();
+    std::vector<control::StateFileStatus> state_files;
     for (const SaveStatus &file : daemon_.state_files())
-        state_files.push_back(state_file_json(file));
+        state_files.push_back(state_file_status(file));
+    const PinMount &pins = daemon_.pins();
     return {
-        {"version", RATELIMITD_VERSION},
-        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count()},
-        {"config", daemon_.config_path()},
-        {"mode", config.mode == config::Mode::Monitor ? "monitor" : "enforce"},
-        {"interfaces", std::move(interfaces)},
-        {"last_reload",
-         {{"time", format_utc(reload.when)}, {"ok", reload.ok}, {"message", reload.message}}},
-        {"rules", {{"config", config.rules.size()}, {"runtime", daemon_.runtime_rules().size()}}},
-        {"totals", traffic_json(totals)},
-        {"tracked_sources", tracked_sources(dp)},
-        {"max_sources", config.max_sources},
-        {"pins",
-         {{"dir", config.pin_dir},
-          {"mounted_at",
-           daemon_.pins().mounted_at.empty() ? json(nullptr) : json(daemon_.pins().mounted_at)},
-          {"outlives_daemon", daemon_.pins().outlives_daemon},
-          {"warning",
-           daemon_.pins().warning.empty() ? json(nullptr) : json(daemon_.pins().warning)}}},
-        {"state_files", std::move(state_files)},
+        .version = RATELIMITD_VERSION,
+        .uptime_s = std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count(),
+        .config = daemon_.config_path(),
+        .mode = config.mode,
+        .interfaces = std::move(interfaces),
+        .last_reload = {format_utc(reload.when), reload.ok, reload.message},
+        .rules = {config.rules.size(), daemon_.runtime_rules().size()},
+        .totals = control::traffic_of(totals),
+        .tracked_sources = tracked_sources(dp),
+        .max_sources = config.max_sources,
+        .pins = {config.pin_dir, unless_empty(pins.mounted_at), pins.outlives_daemon,
+                 unless_empty(pins.warning)},
+        .state_files = std::move(state_files),
     };
 }
 
-json Commands::list() const
+control::ListResult Commands::list() const
 {
-    json config_rules = json::array();
-    for (const auto &rule : daemon_.config().rules) {
-        json object = rule_to_json(rule);
-        object["overridden"] = runtime_rule(rule.match) != nullptr;
-        config_rules.push_back(std::move(object));
-    }
-    json runtime_rules = json::array();
+    control::ListResult result{default_limits(daemon_.config()), {}, {}};
+    for (const auto &rule : daemon_.config().rules)
+        result.config.push_back({rule, runtime_rule(rule.match) != nullptr});
     for (const auto &runtime : daemon_.runtime_rules())
-        runtime_rules.push_back(runtime_json(runtime));
-    return {{"default", default_json(daemon_.config())},
-            {"config", std::move(config_rules)},
-            {"runtime", std::move(runtime_rules)}};
+        result.runtime.push_back(active_rule(runtime));
+    return result;
 }
 
-json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args, const std::string &who)
+control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleArgs &args,
+                                                     const std::string &who)
 {
     RuntimeRule added{args.rule, std::nullopt};
     if (args.ttl)
@@ -243,13 +222,11 @@ json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args, const std:
     spdlog::info("control socket: {} {} runtime rule {}{}", who, replaced ? "replaced" : "added",
                  rule_to_json(added.rule).dump(),
                  args.ttl ? " for " + config::format_duration(*args.ttl) : std::string());
-    return {{"rule", runtime_json(added)},
-            {"replaced", replaced},
-            {"overrides_config", config_rule(prefix) != nullptr},
-            {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
+    return {active_rule(added), replaced, config_rule(prefix) != nullptr,
+            state_file_status(daemon_.runtime_rules_saved())};
 }
 
-json Commands::unset(const control::UnsetArgs &args, const std::string &who)
+control::UnsetResult Commands::unset(const control::UnsetArgs &args, const std::string &who)
 {
     const RuntimeRule *found = runtime_rule(args.match);
     const config::Rule *configured = config_rule(args.match);
@@ -264,116 +241,95 @@ json Commands::unset(const control::UnsetArgs &args, const std::string &who)
     commit(std::move(rules));
     spdlog::info("control socket: {} removed runtime rule {}", who,
                  rule_to_json(removed.rule).dump());
-    return {{"removed", runtime_rule_to_json(removed)},
-            {"config_rule", configured ? rule_to_json(*configured) : json(nullptr)},
-            {"state_file", state_file_json(daemon_.runtime_rules_saved())}};
+    return {runtime_entry(removed), configured ? std::optional(*configured) : std::nullopt,
+            state_file_status(daemon_.runtime_rules_saved())};
 }
 
-json Commands::show(const control::ShowArgs &args) const
+control::ShowResult Commands::show(const control::ShowArgs &args) const
 {
     const Address &address = args.address;
     const auto desired = desired_rules(daemon_.config(), daemon_.runtime_rules(), WallClock::now());
     const auto applies = rule_for(desired, address);
-    json rule = nullptr;
-    std::string why;
+    control::ShowResult result;
+    result.address = address;
     if (!applies) {
-        why = "no rule matches " + address.to_string() +
-              " and there is no default: its packets pass, counted as no_rule" +
-              ipv6_rule_note(desired, address);
+        result.why = "no rule matches " + address.to_string() +
+                     " and there is no default: its packets pass, counted as no_rule" +
+                     ipv6_rule_note(desired, address);
     } else {
         const auto &[desired_rule, prefix] = *applies;
-        json stated;
+        control::AppliedRule applied{prefix, control::DefaultLimits{}};
         switch (desired_rule.origin) {
         case Origin::Default:
-            stated = default_json(daemon_.config());
-            why = "no rule matches " + address.to_string() + ": the default applies" +
-                  ipv6_rule_note(desired, address);
+            applied.rule = control::DefaultLimits{daemon_.config().default_limits};
+            result.why = "no rule matches " + address.to_string() + ": the default applies" +
+                         ipv6_rule_note(desired, address);
             break;
         case Origin::Config:
-            stated = rule_to_json(*config_rule(prefix));
-            why = prefix.to_string() + " is the longest prefix that matches, a config rule";
+            applied.rule = *config_rule(prefix);
+            result.why = prefix.to_string() + " is the longest prefix that matches, a config rule";
             break;
         case Origin::Runtime:
-            stated = runtime_json(*runtime_rule(prefix));
-            why = prefix.to_string() + " is the longest prefix that matches, a runtime rule" +
-                  (config_rule(prefix) ? " (it overrides the config rule for that prefix)" : "");
+            applied.rule = active_rule(*runtime_rule(prefix));
+            result.why =
+                prefix.to_string() + " is the longest prefix that matches, a runtime rule" +
+                (config_rule(prefix) ? " (it overrides the config rule for that prefix)" : "");
             break;
         }
-        rule = {{"origin", to_string(desired_rule.origin)},
-                {"prefix", prefix.to_string()},
-                {"rule", std::move(stated)}};
+        result.rule = std::move(applied);
     }
     const SourceState state = inspect_source(daemon_.datapath(), address);
-    json buckets = json::array();
+    result.tracked = state.tracked;
     for (const auto &bucket : state.buckets)
-        buckets.push_back({{"limit", bucket.limit},
-                           {"unit", bucket.unit == RL_UNIT_BYTES ? "bytes" : "packets"},
-                           {"per", bucket.per},
-                           {"key", bucket.owner},
-                           {"tokens", bucket.tokens},
-                           {"burst", bucket.burst}});
-    return {{"address", address.to_string()},
-            {"rule", std::move(rule)},
-            {"why", why},
-            {"tracked", state.tracked},
-            {"buckets", std::move(buckets)},
-            {"traffic", traffic_json(state.traffic)}};
+        result.buckets.push_back(
+            {bucket.limit, bucket.unit, bucket.per, bucket.owner, bucket.tokens, bucket.burst});
+    result.traffic = control::traffic_of(state.traffic);
+    return result;
 }
 
 // One sample, no state kept: rates are the client's, over the window it chooses between two
-// samples (see protocol.hpp), so callers never share or disturb each other's window.
-json Commands::top(const control::TopArgs &args) const
+// samples (see control/results.hpp), so callers never share or disturb each other's window.
+control::TopResult Commands::top(const control::TopArgs &args) const
 {
     const auto sampled_at = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now().time_since_epoch());
     const SourceRanking ranking =
         heaviest_sources(daemon_.datapath(), args.count, score_of(args.by));
-    json sources = json::array();
-    for (const auto &source : ranking.heaviest) {
-        json row = traffic_json(source.traffic);
-        row["address"] = source.address.to_string();
-        sources.push_back(std::move(row));
-    }
-    return {{"by", control::top_order_name(args.by)},
-            {"scanned", ranking.scanned},
-            {"sampled_at_ms", sampled_at.count()},
-            {"sources", std::move(sources)}};
+    control::TopResult result{args.by, ranking.scanned, sampled_at.count(), {}};
+    for (const auto &source : ranking.heaviest)
+        result.sources.push_back({source.address, control::traffic_of(source.traffic)});
+    return result;
 }
 
-json Commands::stats() const
+control::StatsResult Commands::stats() const
 {
     const std::vector<std::string> names = interface_names(daemon_.links());
-    json interfaces = json::array();
+    control::StatsResult result;
     for (std::uint32_t slot = 0; slot < names.size(); slot++)
-        interfaces.push_back({{"name", names[slot]}, {"slot", slot}, {"counters", json::array()}});
+        result.interfaces.push_back({names[slot], slot, {}});
     for (const CounterRow &row : read_counters(daemon_.datapath(), names))
-        interfaces[row.slot]["counters"].push_back({{"reason", reason_name(row.reason)},
-                                                    {"verdict", verdict_name(row.verdict)},
-                                                    {"packets", row.counted.packets},
-                                                    {"bytes", row.counted.bytes}});
-    return {{"interfaces", std::move(interfaces)}};
+        result.interfaces[row.slot].counters.push_back(
+            {row.reason, row.verdict, {row.counted.packets, row.counted.bytes}});
+    return result;
 }
 
-json Commands::flush(const control::FlushArgs &args, const std::string &who)
+control::FlushResult Commands::flush(const control::FlushArgs &args, const std::string &who)
 {
     const ForgottenBuckets forgotten = forget_buckets(daemon_.datapath(), args.match);
     const std::string what = args.match ? args.match->to_string() : std::string("everything");
     spdlog::info("control socket: {} flushed the bucket state of {}: {} sources, {} blocks, {} "
                  "rule buckets",
                  who, what, forgotten.sources, forgotten.blocks, forgotten.rule_buckets);
-    return {{"match", args.match ? json(args.match->to_string()) : json(nullptr)},
-            {"sources", forgotten.sources},
-            {"blocks", forgotten.blocks},
-            {"rule_buckets", forgotten.rule_buckets}};
+    return {args.match, forgotten.sources, forgotten.blocks, forgotten.rule_buckets};
 }
 
-json Commands::reload(const std::string &who)
+control::ReloadCommandResult Commands::reload(const std::string &who)
 {
     spdlog::info("control socket: {} reloads {}", who, daemon_.config_path());
     const ReloadResult result = daemon_.reload();
     if (!result.ok)
         throw RequestError(ErrorCode::ReloadFailed, result.message);
-    return {{"time", format_utc(result.when)}, {"message", result.message}};
+    return {format_utc(result.when), result.message};
 }
 
 void Commands::commit(std::vector<RuntimeRule> rules)

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// The control socket's commands (control/protocol.hpp lists them with their results), run on the
-// daemon's event loop: they read the daemon's state and the data path's maps, and change
-// runtime rules only through Daemon::replace_runtime_rules, after their arguments have been
-// validated, so a refused request changes nothing.
+// The control socket's commands (control/protocol.hpp lists them, control/results.hpp their
+// results), run on the daemon's event loop: they read the daemon's state and the data path's
+// maps, and change runtime rules only through Daemon::replace_runtime_rules, after their
+// arguments have been validated, so a refused request changes nothing.
 
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "control/results.hpp"
 #include "control/server.hpp"
 #include "daemon/daemon.hpp"
 
@@ -26,15 +27,16 @@ class Commands
     nlohmann::json run(const control::Request &request, const control::Server::Peer &peer);
 
   private:
-    nlohmann::json status() const;
-    nlohmann::json list() const;
-    nlohmann::json add_runtime_rule(const control::RuntimeRuleArgs &args, const std::string &who);
-    nlohmann::json unset(const control::UnsetArgs &args, const std::string &who);
-    nlohmann::json show(const control::ShowArgs &args) const;
-    nlohmann::json top(const control::TopArgs &args) const;
-    nlohmann::json stats() const;
-    nlohmann::json flush(const control::FlushArgs &args, const std::string &who);
-    nlohmann::json reload(const std::string &who);
+    control::StatusResult status() const;
+    control::ListResult list() const;
+    control::RuleChangeResult add_runtime_rule(const control::RuntimeRuleArgs &args,
+                                               const std::string &who);
+    control::UnsetResult unset(const control::UnsetArgs &args, const std::string &who);
+    control::ShowResult show(const control::ShowArgs &args) const;
+    control::TopResult top(const control::TopArgs &args) const;
+    control::StatsResult stats() const;
+    control::FlushResult flush(const control::FlushArgs &args, const std::string &who);
+    control::ReloadCommandResult reload(const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
     const config::Rule *config_rule(const Prefix &prefix) const;

@@ -13,6 +13,7 @@
 #include "daemon/commands.hpp"
 #include "daemon/host_check.hpp"
 #include "json/reader.hpp"
+#include "policy/names.hpp"
 #include "state/desired.hpp"
 #include "state/map_rule_table.hpp"
 #include "sys/files.hpp"
@@ -412,8 +413,8 @@ std::string Daemon::summary() const
             (ifaces.empty() ? "" : ", ") + link.ifname() + " (" + xdp_mode_for_log(link) + ")";
     return std::to_string(config_.rules.size()) + " config rules, " +
            std::to_string(runtime_.size()) + " runtime rules, " +
-           (config_.mode == config::Mode::Monitor ? "monitor" : "enforce") + " mode on " + ifaces +
-           "; metrics " + (metrics_ ? "on " + config_.metrics.listen : std::string("off"));
+           std::string(name_of(kModeNames, config_.mode)) + " mode on " + ifaces + "; metrics " +
+           (metrics_ ? "on " + config_.metrics.listen : std::string("off"));
 }
 
 void Daemon::count_reload(const ReloadResult &result)

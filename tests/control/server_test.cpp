@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-// The control server on an event loop of the test's own, with no daemon and no root: when the
-// process runs out of descriptors the socket stops accepting, and it accepts again once they are
-// free, though no connection of its own closed to tell it so.
+// The control server on an event loop of the test's own, with no daemon and no root (the test's
+// own group is the control group): when the process runs out of descriptors the socket stops
+// accepting, and it accepts again once they are free, though no connection of its own closed to
+// tell it so; a request over kMaxRequestBytes is too_large; a peer neither root nor in the group
+// is refused; a handler that throws is an internal error and the server serves on; one
+// connection over kMaxConnections is answered busy.
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <grp.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,18 +57,24 @@ class ScratchDir
     fs::path path_;
 };
 
+// A handler that serves every request.
+nlohmann::json serve_all(const Request &, const Server::Peer &)
+{
+    return nlohmann::json{{"served", true}};
+}
+
 // The event loop and the server on a thread of their own; stop() (from any thread) ends it.
 class ServedSocket
 {
   public:
-    explicit ServedSocket(const fs::path &socket)
+    explicit ServedSocket(const fs::path &socket, Server::Handler handler = serve_all,
+                          const std::string &group = "")
         : stopper_(check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"))
     {
         config::Config::Control settings;
         settings.socket = socket.string();
-        server_.emplace(loop_, settings, [](const Request &, const Server::Peer &) {
-            return nlohmann::json{{"served", true}};
-        });
+        settings.group = group;
+        server_.emplace(loop_, settings, std::move(handler));
         loop_.watch(stopper_.get(), "the test's stopper", [this](std::uint32_t) { loop_.stop(); });
         thread_ = std::thread([this] { loop_.run(); });
     }
@@ -143,6 +155,188 @@ TEST(ControlServerTest, AcceptsAgainOnceTheDescriptorsItRanOutOfAreFree)
     if (::geteuid() == 0) {
         EXPECT_TRUE(response.ok()) << answer;
     }
+}
+
+// The name of the test process's own group: the control group that lets it in without root.
+std::string own_group()
+{
+    const group *own = ::getgrgid(::getegid());
+    if (!own)
+        throw std::runtime_error("the test's group has no name");
+    return own->gr_name;
+}
+
+void send_all(int fd, std::string_view bytes)
+{
+    while (!bytes.empty()) {
+        const ssize_t sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (sent < 0)
+            throw SystemError(errno, "send to the control socket");
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+    }
+}
+
+// The answer to `request` on `fd`.
+Response ask(int fd, const Request &request)
+{
+    send_all(fd, encode(request));
+    const std::string answer = answer_within(fd, 3s);
+    if (answer.empty())
+        throw std::runtime_error("no answer");
+    return decode_response(answer);
+}
+
+// Whether the server has closed `fd` (within a while).
+bool closed_by_server(int fd)
+{
+    pollfd readable{fd, POLLIN, 0};
+    char byte;
+    return ::poll(&readable, 1, 3000) == 1 && ::recv(fd, &byte, 1, 0) == 0;
+}
+
+const Request kStatus{7, Command::Status, nlohmann::json::object()};
+using Outcome = decltype(Response::outcome);
+
+TEST(ControlServerTest, ARequestOverTheBoundIsTooLargeAndTheConnectionCloses)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    ServedSocket served(socket, serve_all, own_group());
+    const UniqueFd client = connect_to(socket);
+    ASSERT_TRUE(ask(client.get(), kStatus).ok()) << "the test's group is let in";
+
+    send_all(client.get(), std::string(kMaxRequestBytes, 'x')); // no newline within the bound
+    const std::string answer = answer_within(client.get(), 3s);
+    ASSERT_NE(answer, "");
+    const Response response = decode_response(answer);
+    EXPECT_EQ(response.id, std::nullopt);
+    ASSERT_FALSE(response.ok());
+    EXPECT_EQ(std::get<Error>(response.outcome).code, ErrorCode::TooLarge);
+    EXPECT_TRUE(closed_by_server(client.get()));
+
+    // A request of the bound, its newline included, is read.
+    const UniqueFd next = connect_to(socket);
+    std::string line = encode(kStatus);
+    line.insert(line.size() - 2, kMaxRequestBytes - line.size(), ' '); // spaces before the '}'
+    ASSERT_EQ(line.size(), kMaxRequestBytes);
+    send_all(next.get(), line);
+    EXPECT_TRUE(decode_response(answer_within(next.get(), 3s)).ok());
+}
+
+// A connection from uid and gid 65534 (nobody), in no group: under root, from a thread whose own
+// credentials are dropped (the kernel records the connecting thread's); else the test's own,
+// which is not root.
+UniqueFd connect_as_stranger(const fs::path &socket)
+{
+    if (::geteuid() != 0)
+        return connect_to(socket);
+    constexpr long kNobody = 65534;
+    // The stranger must reach the socket to be refused by the server rather than by its mode.
+    check(::chmod(socket.parent_path().c_str(), 0711), "chmod the scratch directory");
+    check(::chmod(socket.c_str(), 0666), "chmod the socket");
+    UniqueFd connected;
+    std::string failure;
+    std::thread stranger([&] {
+        // Raw system calls change this thread's credentials only (glibc's change them all).
+        if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+            ::syscall(SYS_setresgid, kNobody, kNobody, kNobody) != 0 ||
+            ::syscall(SYS_setresuid, kNobody, kNobody, kNobody) != 0) {
+            failure = std::strerror(errno);
+            return;
+        }
+        try {
+            connected = connect_to(socket);
+        } catch (const std::exception &e) {
+            failure = e.what();
+        }
+    });
+    stranger.join();
+    if (!connected)
+        throw std::runtime_error("connect as nobody: " + failure);
+    return connected;
+}
+
+TEST(ControlServerTest, APeerNeitherRootNorInTheGroupIsRefused)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    bool handled = false;
+    ServedSocket served(socket, [&handled](const Request &, const Server::Peer &) {
+        handled = true;
+        return nlohmann::json::object();
+    });
+    const UniqueFd client = connect_as_stranger(socket);
+    const Response response = ask(client.get(), kStatus);
+    EXPECT_EQ(response.id, 7u);
+    ASSERT_FALSE(response.ok());
+    const Error &error = std::get<Error>(response.outcome);
+    EXPECT_EQ(error.code, ErrorCode::PermissionDenied);
+    EXPECT_NE(error.message.find("root only"), std::string::npos) << error.message;
+    EXPECT_TRUE(closed_by_server(client.get()));
+    EXPECT_FALSE(handled);
+}
+
+TEST(ControlServerTest, AHandlerThatThrowsIsAnInternalErrorAndTheServerServesOn)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    ServedSocket served(
+        socket,
+        [](const Request &request, const Server::Peer &) {
+            if (request.command == Command::Stats)
+                throw std::runtime_error("the maps cannot be read");
+            if (request.command == Command::Unset)
+                throw RequestError(ErrorCode::NotFound, "no runtime rule for 10.0.0.0/8");
+            return nlohmann::json{{"served", true}};
+        },
+        own_group());
+    const UniqueFd client = connect_to(socket);
+
+    const Response failed = ask(client.get(), {8, Command::Stats, nlohmann::json::object()});
+    EXPECT_EQ(failed.id, 8u);
+    EXPECT_EQ(failed.outcome, (Outcome{Error{ErrorCode::Internal, "the maps cannot be read"}}));
+    const Response refused = ask(client.get(), {9, Command::Unset, nlohmann::json::object()});
+    EXPECT_EQ(refused.outcome,
+              (Outcome{Error{ErrorCode::NotFound, "no runtime rule for 10.0.0.0/8"}}));
+    // The same connection, and a new one, are served.
+    EXPECT_EQ(ask(client.get(), kStatus).outcome, (Outcome{nlohmann::json{{"served", true}}}));
+    const UniqueFd another = connect_to(socket);
+    EXPECT_TRUE(ask(another.get(), kStatus).ok());
+}
+
+TEST(ControlServerTest, OneConnectionOverTheBoundIsAnsweredBusy)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    ServedSocket served(socket, serve_all, own_group());
+    std::vector<UniqueFd> held;
+    for (std::size_t i = 0; i < Server::kMaxConnections; i++) {
+        held.push_back(connect_to(socket));
+        ASSERT_TRUE(ask(held.back().get(), kStatus).ok()) << "connection " << i;
+    }
+    const UniqueFd extra = connect_to(socket);
+    const std::string answer = answer_within(extra.get(), 3s);
+    ASSERT_NE(answer, "") << "no answer over the bound";
+    const Response busy = decode_response(answer);
+    EXPECT_EQ(busy.id, std::nullopt);
+    ASSERT_FALSE(busy.ok());
+    EXPECT_EQ(std::get<Error>(busy.outcome).code, ErrorCode::Busy);
+    EXPECT_TRUE(closed_by_server(extra.get()));
+    EXPECT_TRUE(ask(held.front().get(), kStatus).ok()) << "the connections held are served on";
+
+    // Once one closes, a new connection is served.
+    held.pop_back();
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    bool served_again = false;
+    while (!served_again && std::chrono::steady_clock::now() < deadline) {
+        try {
+            const UniqueFd next = connect_to(socket);
+            served_again = ask(next.get(), kStatus).ok();
+        } catch (const std::exception &) {
+            // busy, and closed, until the server has seen the close
+        }
+    }
+    EXPECT_TRUE(served_again);
 }
 
 } // namespace
