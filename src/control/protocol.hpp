@@ -14,8 +14,8 @@
 // in order. "args" may be left out when a command takes none.
 //
 // Commands, their arguments and what "result" holds. Rules are rule objects exactly as in the
-// config file (rule_to_json), runtime rules with "expires" (RFC 3339 UTC) as in the runtime rule
-// file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count,
+// config file (policy/rule_json.hpp), runtime rules with "expires" (RFC 3339 UTC) as in the runtime
+// rule file; counts are {"packets", "bytes"}; traffic is {"passed": count, "dropped": count,
 // "would_drop": count}, where would_drop is the part of "passed" that only monitor mode passed
 // (denied or over the limit). Rates and bursts are numbers in base units (packets, bytes). A state
 // file is {"path", "saved": bool, "write_failures", "error" or null}: whether the file holds the
@@ -62,6 +62,7 @@
 
 #include "config/config.hpp"
 #include "net/address.hpp"
+#include "policy/rule.hpp"
 
 namespace ratelimit::control
 {
@@ -70,7 +71,7 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 // Answers come from the daemon, which the client trusts; a long rule list can exceed 64 KiB.
 inline constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;
 inline constexpr std::uint32_t kMaxTopCount = 1000;
-inline constexpr char kDefaultSocket[] = "/run/ratelimitd/ratelimitd.sock";
+inline constexpr const char *kDefaultSocket = config::kDefaultSocket;
 
 // Stable: scripts match on these names (error_code_name).
 enum class ErrorCode {
@@ -157,7 +158,7 @@ void decode_no_args(const nlohmann::json &args);
 
 // set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
 struct RuntimeRuleArgs {
-    config::Rule rule;
+    Rule rule;
     std::optional<std::chrono::milliseconds> ttl; // empty: until unset
     bool operator==(const RuntimeRuleArgs &) const = default;
 };

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config/units.hpp"
+#include "policy/units.hpp"
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
 #include "state/desired.hpp"
@@ -56,7 +56,7 @@ json default_json(const config::Config &config)
 {
     if (config.default_limits.empty())
         return nullptr;
-    config::Rule everything;
+    Rule everything;
     everything.limits = config.default_limits;
     return {{"limits", rule_to_json(everything)["limits"]}};
 }
@@ -251,7 +251,7 @@ json Commands::add_runtime_rule(const control::RuntimeRuleArgs &args, const std:
 json Commands::unset(const control::UnsetArgs &args, const std::string &who)
 {
     const RuntimeRule *found = runtime_rule(args.match);
-    const config::Rule *configured = config_rule(args.match);
+    const Rule *configured = config_rule(args.match);
     if (!found)
         throw RequestError(
             ErrorCode::NotFound,
@@ -384,10 +384,10 @@ void Commands::commit(std::vector<RuntimeRule> rules)
     }
 }
 
-const config::Rule *Commands::config_rule(const Prefix &prefix) const
+const Rule *Commands::config_rule(const Prefix &prefix) const
 {
     const auto &rules = daemon_.config().rules;
-    auto found = std::ranges::find(rules, prefix, &config::Rule::match);
+    auto found = std::ranges::find(rules, prefix, &Rule::match);
     return found == rules.end() ? nullptr : &*found;
 }
 

@@ -87,20 +87,20 @@ int main(int argc, char **argv)
 
     // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
     auto parsed = ratelimit::load_config_for_host(config_path);
-    if (!parsed.config) {
+    if (!parsed.value) {
         for (const auto &e : parsed.errors)
             std::cerr << config_path << ": " << e.to_string() << "\n";
         return kExitConfig;
     }
     if (check_only) {
-        std::cout << config_path << ": valid (" << parsed.config->rules.size() << " rules, "
-                  << parsed.config->interfaces.size() << " interfaces)\n";
+        std::cout << config_path << ": valid (" << parsed.value->rules.size() << " rules, "
+                  << parsed.value->interfaces.size() << " interfaces)\n";
         return 0;
     }
     spdlog::set_level(
-        spdlog::level::from_str(log_level.empty() ? parsed.config->log_level : log_level));
+        spdlog::level::from_str(log_level.empty() ? parsed.value->log_level : log_level));
     try {
-        ratelimit::Daemon daemon(config_path, *parsed.config);
+        ratelimit::Daemon daemon(config_path, *parsed.value);
         daemon.run();
     } catch (const ratelimit::UntrustedFile &e) {
         report_exit_reason(e);

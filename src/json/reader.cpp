@@ -209,11 +209,6 @@ class Builder
 
 } // namespace
 
-std::string JsonError::to_string() const
-{
-    return path.empty() ? message : path + ": " + message;
-}
-
 JsonDocument read_json(std::string_view text, const JsonLimits &limits)
 {
     if (text.size() > limits.max_bytes)

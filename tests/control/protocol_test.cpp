@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "policy/rule_json.hpp"
 
 namespace ratelimit::control
 {
@@ -41,9 +42,9 @@ Rejection rejected(std::string_view line)
     return std::get<Rejection>(decoded);
 }
 
-config::Rule parsed_rule(std::string_view text)
+Rule parsed_rule(std::string_view text)
 {
-    return *config::parse_rule(json::parse(text), "rule").rule;
+    return *parse_rule(json::parse(text), "rule").value;
 }
 
 // The error a decoder throws for `args`, or a failure if it accepts them.

@@ -19,9 +19,9 @@ namespace
 class ReconcileMapsTest : public DatapathTest
 {
   protected:
-    config::Rule limit(const char *match, std::uint64_t rate, std::uint64_t burst)
+    Rule limit(const char *match, std::uint64_t rate, std::uint64_t burst)
     {
-        config::Rule r;
+        Rule r;
         r.match = prefix(match);
         r.text = match;
         r.limits = {{RL_UNIT_PACKETS, rate, burst}};
@@ -92,10 +92,10 @@ TEST_F(ReconcileMapsTest, RemovedRuleStopsMatchingAndDefaultCoversBothFamilies)
 
 TEST_F(ReconcileMapsTest, Ipv6RuleNeverCoversIpv4AsRulesForEverythingComeAndGo)
 {
-    config::Rule deny = limit("::/8", 1, 1);
+    Rule deny = limit("::/8", 1, 1);
     deny.action = RL_ACTION_DENY;
     deny.limits.clear();
-    config::Rule everything4 = limit("0.0.0.0/0", 1, 4);
+    Rule everything4 = limit("0.0.0.0/0", 1, 4);
     config_.rules = {deny, everything4};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 4u);

@@ -20,18 +20,18 @@ Prefix pfx(const char *text)
     return *parse_prefix(text);
 }
 
-config::Rule limit_rule(const char *match, std::uint64_t rate)
+Rule limit_rule(const char *match, std::uint64_t rate)
 {
-    config::Rule r;
+    Rule r;
     r.match = pfx(match);
     r.text = match;
     r.limits = {{RL_UNIT_PACKETS, rate, rate}};
     return r;
 }
 
-config::Rule action_rule(const char *match, rl_action action)
+Rule action_rule(const char *match, rl_action action)
 {
-    config::Rule r;
+    Rule r;
     r.match = pfx(match);
     r.text = match;
     r.action = action;

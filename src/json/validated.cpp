@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "json/validated.hpp"
+
+namespace ratelimit
+{
+
+std::string JsonError::to_string() const
+{
+    return path.empty() ? message : path + ": " + message;
+}
+
+std::string join(const JsonErrors &errors, std::string_view separator)
+{
+    std::string joined;
+    for (const auto &error : errors)
+        joined += (joined.empty() ? "" : std::string(separator)) + error.to_string();
+    return joined;
+}
+
+} // namespace ratelimit
