@@ -109,13 +109,7 @@ void read_metrics(const Fields &top, Config::Metrics &metrics)
 {
     Fields fields = top.object("metrics", kMetricsFields);
     fields.read("enabled", metrics.enabled);
-    auto listen = fields.string("listen");
-    if (!listen)
-        return;
-    if (auto problem = explain_bad_listen(*listen))
-        fields.fail("listen", quote(*listen) + " " + *problem);
-    else
-        metrics.listen = *listen;
+    fields.read("listen", metrics.listen, explain_bad_listen);
 }
 
 Config read_config(const Fields &top, const InterfaceExists &interface_exists)
@@ -139,12 +133,7 @@ Config read_config(const Fields &top, const InterfaceExists &interface_exists)
     top.read_absolute_path("state_dir", config.state_dir);
     top.read_absolute_path("pin_dir", config.pin_dir);
     top.read("keep_attached_on_exit", config.keep_attached_on_exit);
-    if (auto level = top.string("log_level")) {
-        if (auto problem = explain_bad_log_level(*level))
-            top.fail("log_level", *problem);
-        else
-            config.log_level = *level;
-    }
+    top.read("log_level", config.log_level, explain_bad_log_level);
     return config;
 }
 

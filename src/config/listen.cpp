@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "json/text.hpp"
 #include "net/address.hpp"
 
 namespace ratelimit::config
@@ -23,9 +24,7 @@ bool is_host_name(std::string_view host)
     return std::ranges::all_of(host, name_character) && std::ranges::any_of(host, letter);
 }
 
-} // namespace
-
-std::optional<std::string> explain_bad_listen(std::string_view listen)
+std::optional<std::string> listen_problem(std::string_view listen)
 {
     auto colon = listen.rfind(':');
     if (colon == std::string_view::npos)
@@ -44,6 +43,14 @@ std::optional<std::string> explain_bad_listen(std::string_view listen)
     if (!parse_address(host) && !is_host_name(host))
         return "has no valid host before the port (an IPv4 or IPv6 address, or a host name)";
     return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> explain_bad_listen(std::string_view listen)
+{
+    auto problem = listen_problem(listen);
+    return problem ? std::optional(quote(listen) + " " + *problem) : std::nullopt;
 }
 
 } // namespace ratelimit::config

@@ -117,6 +117,18 @@ void Fields::read(std::string_view key, std::uint32_t &target, std::uint32_t min
         fail(key, json_text(*value) + " is out of range" + range);
 }
 
+void Fields::read(std::string_view key, std::string &target,
+                  std::optional<std::string> (*problem_of)(std::string_view)) const
+{
+    auto text = string(key);
+    if (!text)
+        return;
+    if (auto problem = problem_of(*text))
+        fail(key, *problem);
+    else
+        target = *text;
+}
+
 void Fields::read_absolute_path(std::string_view key, std::string &target) const
 {
     auto text = string(key);

@@ -57,6 +57,9 @@ class Fields
     void read(std::string_view key, std::uint32_t &target, std::uint32_t min,
               std::uint32_t max) const;
     void read_absolute_path(std::string_view key, std::string &target) const;
+    // A string that `problem_of` finds nothing wrong with; what it finds is the field's error.
+    void read(std::string_view key, std::string &target,
+              std::optional<std::string> (*problem_of)(std::string_view)) const;
 
     // One of the words of `table`; anything else is an error listing them.
     template <typename T, std::size_t N>

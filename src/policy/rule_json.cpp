@@ -254,12 +254,7 @@ std::optional<Rule> read_rule(const Fields &fields)
                 fields.fail(key, quote(*fields.string("action")) + " rules take no limits");
     }
     fields.read("force", rule.force);
-    if (auto comment = fields.string("comment")) {
-        if (auto problem = explain_bad_comment(*comment))
-            fields.fail("comment", *problem);
-        else
-            rule.comment = *comment;
-    }
+    fields.read("comment", rule.comment, explain_bad_comment);
     if (fields.errors().size() == errors_before) {
         rule.match = *match;
         rule.action = *action;
