@@ -26,8 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
-#include "config/suggest.hpp"
-#include "config/units.hpp"
+#include "json/suggest.hpp"
+#include "policy/units.hpp"
 #include "control/protocol.hpp"
 #include "control/results.hpp"
 #include "policy/names.hpp"

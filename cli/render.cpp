@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "config/units.hpp"
 #include "policy/names.hpp"
+#include "policy/units.hpp"
 
 namespace ratelimit::ctl
 {
@@ -109,23 +109,23 @@ std::string limits_text(const control::DefaultLimits &fallback)
 }
 
 // "-" for a rule that does not limit.
-std::string limits_text(const config::Rule &rule)
+std::string limits_text(const Rule &rule)
 {
     return rule.action == RL_ACTION_LIMIT ? limits_text(rule.limits, rule.match) : "-";
 }
 
-std::string action_text(const config::Rule &rule)
+std::string action_text(const Rule &rule)
 {
     return std::string(name_of(kActionNames, rule.action));
 }
 
-std::string mode_text(const config::Rule &rule)
+std::string mode_text(const Rule &rule)
 {
     return std::string(name_of(kModeNames, rule.monitor ? Mode::Monitor : Mode::Enforce));
 }
 
 // "203.0.113.0/24 limit 100pps burst 200 per source"
-std::string rule_text(const config::Rule &rule)
+std::string rule_text(const Rule &rule)
 {
     std::string text = control::match_text(rule) + " " + action_text(rule);
     if (rule.action == RL_ACTION_LIMIT)
@@ -182,7 +182,7 @@ std::string applied_text(const control::AppliedRule &applied)
     const std::string origin(name_of(kOriginNames, applied.origin()));
     if (const auto *fallback = std::get_if<control::DefaultLimits>(&applied.rule))
         return "default for " + applied.prefix.to_string() + ": " + limits_text(*fallback);
-    if (const auto *rule = std::get_if<config::Rule>(&applied.rule))
+    if (const auto *rule = std::get_if<Rule>(&applied.rule))
         return origin + " rule " + rule_text(*rule);
     const auto &runtime = std::get<control::ActiveRuntimeRule>(applied.rule);
     return origin + " rule " + rule_text(runtime.rule) + expiry_clause(runtime);

@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <iterator>
 
-#include "config/units.hpp"
 #include "json/reader.hpp"
 #include "json/text.hpp"
-#include "state/runtime_store.hpp"
+#include "policy/names.hpp"
+#include "policy/rule_json.hpp"
+#include "policy/units.hpp"
 
 namespace ratelimit::control
 {
@@ -79,13 +80,7 @@ std::string list_names(const Named<T> (&table)[N])
 // Compact JSON; invalid UTF-8 (from a client's bytes echoed in a message) is replaced, not thrown.
 std::string dump_line(const json &message)
 {
-    return message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-// A value as a message shows it.
-std::string describe(const json &value)
-{
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return json_text(message) + "\n";
 }
 
 // One JSON message of at most `max_bytes`; throws std::runtime_error saying where and why it is
@@ -93,12 +88,8 @@ std::string describe(const json &value)
 json parse_message(std::string_view line, std::size_t max_bytes)
 {
     JsonDocument document = read_json(line, {.max_bytes = max_bytes});
-    if (!document.value) {
-        std::string message;
-        for (const auto &error : document.errors)
-            message += (message.empty() ? "" : "; ") + error.to_string();
-        throw std::runtime_error(message);
-    }
+    if (!document.value)
+        throw std::runtime_error(join_errors(document.errors));
     return std::move(*document.value);
 }
 
@@ -115,10 +106,9 @@ class Args
         : args_(args), name_(name)
     {
         if (!args.is_object())
-            throw bad_request(name("") + " must be an object, not " + describe(args));
-        for (const auto &[key, unused] : args.items())
-            if (std::ranges::find(known, key) == known.end())
-                throw bad_request(name(key) + ": unknown argument");
+            throw bad_request(name("") + " must be an object, not " + json_text(args));
+        if (auto unknown = unknown_fields(args, {known.begin(), known.end()}); !unknown.empty())
+            throw bad_request(name(unknown[0].key) + ": unknown argument" + unknown[0].suggestion);
     }
 
     bool has(std::string_view key) const { return args_.contains(key); }
@@ -127,10 +117,10 @@ class Args
     {
         const json *value = require(key);
         if (!value->is_string())
-            throw bad_request(path(key) + ": must be a string, not " + describe(*value));
+            throw bad_request(path(key) + ": must be a string, not " + json_text(*value));
         const auto &text = value->get_ref<const std::string &>();
         if (auto problem = control_character_problem(text))
-            throw bad_request(path(key) + ": " + describe(*value) + " " + *problem);
+            throw bad_request(path(key) + ": " + json_text(*value) + " " + *problem);
         return text;
     }
 
@@ -140,7 +130,7 @@ class Args
         if (!value->is_number_unsigned() || value->get<std::uint64_t>() < min ||
             value->get<std::uint64_t>() > max)
             throw bad_request(path(key) + ": must be a whole number " + std::to_string(min) +
-                              " .. " + std::to_string(max) + ", not " + describe(*value));
+                              " .. " + std::to_string(max) + ", not " + json_text(*value));
         return value->get<std::uint64_t>();
     }
 
@@ -149,7 +139,7 @@ class Args
         const std::string written = text(key);
         auto prefix = parse_prefix(written);
         if (!prefix)
-            throw bad_request(path(key) + ": " + describe(written) +
+            throw bad_request(path(key) + ": " + json_text(written) +
                               " is not an IPv4 or IPv6 prefix (or address) with the host bits "
                               "zero");
         return *prefix;
@@ -171,15 +161,15 @@ class Args
 };
 
 // The action of the rules `command` adds.
-std::string_view action_name(Command command)
+rl_action action_of(Command command)
 {
     switch (command) {
     case Command::Set:
-        return "limit";
+        return RL_ACTION_LIMIT;
     case Command::Allow:
-        return "allow";
+        return RL_ACTION_ALLOW;
     case Command::Deny:
-        return "deny";
+        return RL_ACTION_DENY;
     default:
         throw std::invalid_argument(std::string(command_name(command)) + " adds no rule");
     }
@@ -201,27 +191,26 @@ std::variant<Request, Rejection> read_request(const json &message)
     };
     if (!message.is_object())
         return reject(std::nullopt, "a request is an object {\"id\", \"cmd\", \"args\"}, not " +
-                                        describe(message));
+                                        json_text(message));
     const std::optional<std::uint64_t> id = read_id(message);
     if (!id)
         return reject(std::nullopt, "\"id\" must be a whole number, not " +
-                                        describe(message.value("id", json())));
-    for (const auto &[key, unused] : message.items())
-        if (std::ranges::find(kFields, key) == std::end(kFields))
-            return reject(id, key + ": unknown field of a request");
+                                        json_text(message.value("id", json())));
+    if (auto unknown = unknown_fields(message, kFields); !unknown.empty())
+        return reject(id, unknown[0].key + ": unknown field of a request" + unknown[0].suggestion);
     auto cmd = message.find("cmd");
     if (cmd == message.end() || !cmd->is_string())
         return reject(id, "\"cmd\" must be a command name, not " +
-                              describe(message.value("cmd", json())));
+                              json_text(message.value("cmd", json())));
     auto command = value_of(kCommands, cmd->get<std::string>());
     if (!command)
         return Rejection{
             id,
             {ErrorCode::UnknownCommand,
-             "unknown command " + describe(*cmd) + "; the commands are " + list_names(kCommands)}};
+             "unknown command " + json_text(*cmd) + "; the commands are " + list_names(kCommands)}};
     json args = message.value("args", json::object());
     if (!args.is_object())
-        return reject(id, "\"args\" must be an object, not " + describe(args));
+        return reject(id, "\"args\" must be an object, not " + json_text(args));
     return Request{*id, *command, std::move(args)};
 }
 
@@ -230,10 +219,10 @@ Error read_error(const json &error)
 {
     if (!error.is_object() || !error.contains("code") || !error["code"].is_string() ||
         !error.contains("message") || !error["message"].is_string())
-        throw std::runtime_error("\"error\" is not {\"code\", \"message\"}: " + describe(error));
+        throw std::runtime_error("\"error\" is not {\"code\", \"message\"}: " + json_text(error));
     auto code = error_code_from_name(error["code"].get<std::string>());
     if (!code)
-        throw std::runtime_error("unknown error code " + describe(error["code"]));
+        throw std::runtime_error("unknown error code " + json_text(error["code"]));
     return {*code, error["message"].get<std::string>()};
 }
 
@@ -287,7 +276,7 @@ Response decode_response(std::string_view line)
 {
     const json message = parse_message(line, kMaxResponseBytes);
     if (!message.is_object() || !message.contains("ok") || !message["ok"].is_boolean())
-        throw std::runtime_error("not a response {\"id\", \"ok\", ...}: " + describe(message));
+        throw std::runtime_error("not a response {\"id\", \"ok\", ...}: " + json_text(message));
     Response response;
     response.id = read_id(message);
     if (!response.id && !message.value("id", json()).is_null())
@@ -323,7 +312,7 @@ json encode_args(const RuntimeRuleArgs &args)
 RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, const ArgNamer &name)
 {
     if (!args.is_object())
-        throw bad_request(name("") + " must be a rule object, not " + describe(args));
+        throw bad_request(name("") + " must be a rule object, not " + json_text(args));
     auto invalid = [](const std::string &message) {
         return RequestError(ErrorCode::InvalidRule, message);
     };
@@ -332,22 +321,22 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, cons
     if (auto ttl = rule.find("ttl"); ttl != rule.end()) {
         if (!ttl->is_string())
             throw invalid(name("ttl") + ": must be a duration like \"30s\" or \"1h30m\", not " +
-                          describe(*ttl));
+                          json_text(*ttl));
         auto parsed = config::parse_duration(ttl->get<std::string>());
         if (!parsed.value)
             throw invalid(name("ttl") + ": " + parsed.error);
         decoded.ttl = parsed.value;
         rule.erase(ttl);
     }
-    const std::string_view action = action_name(command);
+    const std::string_view action = name_of(kActionNames, action_of(command));
     if (auto given = rule.find("action"); given != rule.end() && *given != json(action))
-        throw invalid(name("action") + ": " + describe(*given) + " does not go with " +
+        throw invalid(name("action") + ": " + json_text(*given) + " does not go with " +
                       std::string(command_name(command)) + ", which adds \"" + std::string(action) +
                       "\" rules");
     rule["action"] = action;
     constexpr std::string_view kRoot = "args";
-    auto parsed = config::parse_rule(rule, std::string(kRoot));
-    if (!parsed.rule) {
+    auto parsed = parse_rule(rule, std::string(kRoot));
+    if (!parsed.value) {
         std::string message;
         for (const auto &error : parsed.errors) {
             // The error's path below the rule: "args.rate" -> "rate".
@@ -358,7 +347,7 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, cons
         }
         throw invalid(message);
     }
-    decoded.rule = std::move(*parsed.rule);
+    decoded.rule = std::move(*parsed.value);
     return decoded;
 }
 
@@ -382,7 +371,7 @@ ShowArgs decode_show_args(const json &args, const ArgNamer &name)
     const std::string written = Args(args, {"address"}, name).text("address");
     auto address = parse_address(written);
     if (!address)
-        throw bad_request(name("address") + ": " + describe(written) +
+        throw bad_request(name("address") + ": " + json_text(written) +
                           " is not an IPv4 or IPv6 address");
     return {*address};
 }
@@ -412,7 +401,7 @@ TopArgs decode_top_args(const json &args, const ArgNamer &name)
         const std::string by = checked.text("by");
         auto order = top_order_from_name(by);
         if (!order)
-            throw bad_request(name("by") + ": " + describe(by) + " is not one of " +
+            throw bad_request(name("by") + ": " + json_text(by) + " is not one of " +
                               list_names(kTopOrders));
         decoded.by = *order;
     }
@@ -434,7 +423,7 @@ FlushArgs decode_flush_args(const json &args, const ArgNamer &name)
     if (checked.has("match"))
         return {checked.prefix("match")};
     if (args["all"] != true)
-        throw bad_request(name("all") + ": must be true, not " + describe(args["all"]));
+        throw bad_request(name("all") + ": must be true, not " + json_text(args["all"]));
     return {std::nullopt};
 }
 

@@ -38,6 +38,7 @@
 
 #include "config/config.hpp"
 #include "net/address.hpp"
+#include "policy/rule.hpp"
 
 namespace ratelimit::control
 {
@@ -46,7 +47,7 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 // Answers come from the daemon, which the client trusts; a long rule list can exceed 64 KiB.
 inline constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;
 inline constexpr std::uint32_t kMaxTopCount = 1000;
-inline constexpr char kDefaultSocket[] = "/run/ratelimitd/ratelimitd.sock";
+inline constexpr const char *kDefaultSocket = config::kDefaultSocket;
 
 // Stable: scripts match on these names (error_code_name).
 enum class ErrorCode {
@@ -133,7 +134,7 @@ void decode_no_args(const nlohmann::json &args);
 
 // set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
 struct RuntimeRuleArgs {
-    config::Rule rule;
+    Rule rule;
     std::optional<std::chrono::milliseconds> ttl; // empty: until unset
     bool operator==(const RuntimeRuleArgs &) const = default;
 };

@@ -9,9 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/names.hpp"
-// The rule codec, until policy/rule_json.hpp has it: read_rule and write_rule below are the only
-// users here.
-#include "state/runtime_store.hpp"
+#include "policy/rule_json.hpp"
 
 namespace ratelimit::control
 {
@@ -147,36 +145,32 @@ class Fields
 
 // ----- rules: the one pair this module reads and writes them with ----
 
-json write_rule(const config::Rule &rule)
+json write_rule(const Rule &rule)
 {
     return rule_to_json(rule);
 }
 
 // A rule object as the config file states it; `annotations` are the result's own fields on it
 // ("overridden", "expires"), left for the caller to read.
-config::Rule read_rule(const Fields &fields, const std::vector<std::string_view> &annotations)
+Rule read_rule(const Fields &fields, const std::vector<std::string_view> &annotations)
 {
     json rule = fields.object();
     for (std::string_view annotation : annotations)
         rule.erase(std::string(annotation));
-    auto parsed = config::parse_rule(rule, fields.path());
-    if (!parsed.rule) {
-        std::string message;
-        for (const auto &error : parsed.errors)
-            message += (message.empty() ? "" : "; ") + error.to_string();
-        throw std::runtime_error(message);
-    }
-    return std::move(*parsed.rule);
+    auto parsed = parse_rule(rule, fields.path());
+    if (!parsed.value)
+        throw std::runtime_error(join_errors(parsed.errors));
+    return std::move(*parsed.value);
 }
 
-config::Rule read_rule(const json &rule, const std::string &path)
+Rule read_rule(const json &rule, const std::string &path)
 {
     return read_rule(Fields(rule, path), {});
 }
 
 json write_default(const DefaultLimits &limits)
 {
-    config::Rule everything;
+    Rule everything;
     everything.limits = limits.limits;
     return {{"limits", write_rule(everything)["limits"]}};
 }
@@ -320,7 +314,7 @@ json write_applied(const AppliedRule &applied)
             using Stated = std::decay_t<decltype(stated)>;
             if constexpr (std::is_same_v<Stated, DefaultLimits>)
                 return write_default(stated);
-            else if constexpr (std::is_same_v<Stated, config::Rule>)
+            else if constexpr (std::is_same_v<Stated, Rule>)
                 return write_rule(stated);
             else
                 return write_active_rule(stated);
@@ -609,14 +603,14 @@ ReloadCommandResult decode_reload_result(const json &result)
     return {fields.text("time"), fields.text("message")};
 }
 
-std::string match_text(const config::Rule &rule)
+std::string match_text(const Rule &rule)
 {
     return write_rule(rule).at("match").get<std::string>();
 }
 
 std::string per_text(const LimitSpec &limit, const Prefix &match)
 {
-    config::Rule rule;
+    Rule rule;
     rule.match = match;
     rule.limits = {limit};
     return write_rule(rule).at("limits").at(0).at("per").get<std::string>();

@@ -83,7 +83,7 @@ struct StateFileStatus {
 
 // A runtime rule as the runtime rule file states it.
 struct RuntimeRuleEntry {
-    config::Rule rule;
+    Rule rule;
     std::optional<std::string> expires; // RFC 3339 UTC; none: until unset
     bool operator==(const RuntimeRuleEntry &) const = default;
 };
@@ -149,7 +149,7 @@ StatusResult decode_status_result(const nlohmann::json &result);
 // ----- list ----------------------------------------------------------
 
 struct ListedConfigRule {
-    config::Rule rule;
+    Rule rule;
     bool overridden = false; // by a runtime rule for its prefix
     bool operator==(const ListedConfigRule &) const = default;
 };
@@ -177,7 +177,7 @@ RuleChangeResult decode_rule_change_result(const nlohmann::json &result);
 
 struct UnsetResult {
     RuntimeRuleEntry removed;
-    std::optional<config::Rule> config_rule; // the config rule for the prefix, in force again
+    std::optional<Rule> config_rule; // the config rule for the prefix, in force again
     StateFileStatus state_file;
     bool operator==(const UnsetResult &) const = default;
 };
@@ -189,7 +189,7 @@ UnsetResult decode_unset_result(const nlohmann::json &result);
 // The rule the program's longest-prefix match finds for an address, and the prefix it found.
 struct AppliedRule {
     Prefix prefix;
-    std::variant<DefaultLimits, config::Rule, ActiveRuntimeRule> rule;
+    std::variant<DefaultLimits, Rule, ActiveRuntimeRule> rule;
     Origin origin() const;
     bool operator==(const AppliedRule &) const = default;
 };
@@ -283,7 +283,7 @@ ReloadCommandResult decode_reload_result(const nlohmann::json &result);
 // ----- a rule's words ------------------------------------------------
 // As the rule codec writes them, for the CLI's tables: the match (one address bare), a limit's
 // "per" ("source", "rule", "/24").
-std::string match_text(const config::Rule &rule);
+std::string match_text(const Rule &rule);
 std::string per_text(const LimitSpec &limit, const Prefix &match);
 
 } // namespace ratelimit::control

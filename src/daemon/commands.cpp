@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config/units.hpp"
+#include "policy/units.hpp"
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
 #include "state/desired.hpp"
@@ -229,7 +229,7 @@ control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleA
 control::UnsetResult Commands::unset(const control::UnsetArgs &args, const std::string &who)
 {
     const RuntimeRule *found = runtime_rule(args.match);
-    const config::Rule *configured = config_rule(args.match);
+    const Rule *configured = config_rule(args.match);
     if (!found)
         throw RequestError(
             ErrorCode::NotFound,
@@ -341,10 +341,10 @@ void Commands::commit(std::vector<RuntimeRule> rules)
     }
 }
 
-const config::Rule *Commands::config_rule(const Prefix &prefix) const
+const Rule *Commands::config_rule(const Prefix &prefix) const
 {
     const auto &rules = daemon_.config().rules;
-    auto found = std::ranges::find(rules, prefix, &config::Rule::match);
+    auto found = std::ranges::find(rules, prefix, &Rule::match);
     return found == rules.end() ? nullptr : &*found;
 }
 

@@ -39,7 +39,7 @@ class Commands
     control::ReloadCommandResult reload(const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
-    const config::Rule *config_rule(const Prefix &prefix) const;
+    const Rule *config_rule(const Prefix &prefix) const;
     const RuntimeRule *runtime_rule(const Prefix &prefix) const;
 
     Daemon &daemon_;

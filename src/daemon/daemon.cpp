@@ -25,18 +25,6 @@ namespace ratelimit
 namespace
 {
 
-XdpAttachMode attach_mode(config::XdpMode mode)
-{
-    switch (mode) {
-    case config::XdpMode::Native:
-        return XdpAttachMode::Native;
-    case config::XdpMode::Generic:
-        return XdpAttachMode::Generic;
-    default:
-        return XdpAttachMode::Auto;
-    }
-}
-
 std::string runtime_dir(const config::Config &config)
 {
     return std::filesystem::path(config.control.socket).parent_path().string();
@@ -165,8 +153,7 @@ void Daemon::attach_interfaces()
 {
     for (std::uint32_t slot = 0; slot < config_.interfaces.size(); slot++) {
         const auto &iface = config_.interfaces[slot];
-        links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name,
-                                         attach_mode(iface.xdp_mode),
+        links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name, iface.xdp_mode,
                                          pin_root_ + "/links/" + iface.name));
         spdlog::info("{}: {} in {} mode", iface.name,
                      links_.back().adopted() ? "program swapped into the pinned link" : "attached",
@@ -262,12 +249,12 @@ ReloadResult Daemon::reload()
 Daemon::ReloadOutcome Daemon::load_and_apply_config()
 {
     auto parsed = load_config_for_host(config_path_);
-    if (!parsed.config) {
+    if (!parsed.value) {
         const std::string message = join_errors(parsed.errors);
         return {{WallClock::now(), false, message},
                 "reload refused, running rules kept: " + message};
     }
-    config::Config next = *parsed.config;
+    config::Config next = *parsed.value;
     std::string outcome = "applied";
     if (auto kept = keep_restart_only_fields(config_, next); !kept.empty()) {
         std::string fields;

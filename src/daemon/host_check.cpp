@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "control/server.hpp"
+#include "json/text.hpp"
 
 namespace ratelimit
 {
@@ -46,7 +47,7 @@ std::vector<config::ConfigError> host_errors(const config::Config &config)
     std::vector<config::ConfigError> errors;
     auto directory = [&](const char *field, const std::filesystem::path &dir) {
         if (auto problem = unusable_directory(dir))
-            errors.push_back({field, config::quote(dir.string()) + ": " + *problem});
+            errors.push_back({field, quote(dir.string()) + ": " + *problem});
     };
     directory("state_dir", config.state_dir);
     directory("pin_dir", config.pin_dir);
@@ -55,12 +56,12 @@ std::vector<config::ConfigError> host_errors(const config::Config &config)
     struct stat status {
     };
     if (::lstat(socket.c_str(), &status) == 0 && !S_ISSOCK(status.st_mode))
-        errors.push_back({"control.socket", config::quote(socket.string()) +
+        errors.push_back({"control.socket", quote(socket.string()) +
                                                 " exists and is not a socket; remove it or "
                                                 "choose another path"});
     if (!config.control.group.empty() && !control::lookup_group(config.control.group))
-        errors.push_back({"control.group", "no group named " + config::quote(config.control.group) +
-                                               " on this system"});
+        errors.push_back(
+            {"control.group", "no group named " + quote(config.control.group) + " on this system"});
     return errors;
 }
 
@@ -74,10 +75,10 @@ bool interface_exists(const std::string &name)
 config::ParseResult load_config_for_host(const std::string &file)
 {
     config::ParseResult parsed = config::load_config_file(file, interface_exists);
-    if (parsed.config) {
-        parsed.errors = host_errors(*parsed.config);
+    if (parsed.value) {
+        parsed.errors = host_errors(*parsed.value);
         if (!parsed.errors.empty())
-            parsed.config.reset();
+            parsed.value.reset();
     }
     return parsed;
 }

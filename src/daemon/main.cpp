@@ -88,19 +88,21 @@ int main(int argc, char **argv)
 
     // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
     auto parsed = ratelimit::load_config_for_host(config_path);
-    if (!parsed.config) {
-        std::cerr << ratelimit::join_errors(parsed.errors, "\n", config_path + ": ") << "\n";
+    if (!parsed.value) {
+        std::cerr << ratelimit::join_errors(parsed.errors, "
+", config_path + ": ") << "
+";
         return kExitConfig;
     }
     if (check_only) {
-        std::cout << config_path << ": valid (" << parsed.config->rules.size() << " rules, "
-                  << parsed.config->interfaces.size() << " interfaces)\n";
+        std::cout << config_path << ": valid (" << parsed.value->rules.size() << " rules, "
+                  << parsed.value->interfaces.size() << " interfaces)\n";
         return 0;
     }
     spdlog::set_level(
-        spdlog::level::from_str(log_level.empty() ? parsed.config->log_level : log_level));
+        spdlog::level::from_str(log_level.empty() ? parsed.value->log_level : log_level));
     try {
-        ratelimit::Daemon daemon(config_path, *parsed.config);
+        ratelimit::Daemon daemon(config_path, *parsed.value);
         daemon.run();
     } catch (const ratelimit::UntrustedFile &e) {
         report_exit_reason(e);

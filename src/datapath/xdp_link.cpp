@@ -71,7 +71,7 @@ XdpLink::XdpLink(std::string ifname, int ifindex, UniqueFd link, std::string pin
 {
 }
 
-XdpLink XdpLink::attach(int prog_fd, const std::string &ifname, XdpAttachMode mode,
+XdpLink XdpLink::attach(int prog_fd, const std::string &ifname, XdpMode mode,
                         const std::string &pin_path)
 {
     int ifindex = ifindex_of(ifname);
@@ -89,9 +89,9 @@ XdpLink XdpLink::attach(int prog_fd, const std::string &ifname, XdpAttachMode mo
                                      ifname + " xdp off) or stop whatever owns it");
 
     int fd = -1;
-    if (mode != XdpAttachMode::Generic) {
+    if (mode != XdpMode::Generic) {
         fd = create_link(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
-        if (fd < 0 && mode == XdpAttachMode::Native)
+        if (fd < 0 && mode == XdpMode::Native)
             check(fd, "attach XDP in native mode to " + ifname);
         if (fd < 0)
             spdlog::warn("{}: native XDP unavailable ({}); falling back to generic mode, which "

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <string>
 
+#include "policy/rule.hpp"
 #include "sys/fd.hpp"
 
 namespace ratelimit
 {
-
-enum class XdpAttachMode { Auto, Native, Generic };
 
 class XdpLink
 {
@@ -21,7 +20,7 @@ class XdpLink
     // swapping the program in. `Auto` tries native mode and falls back to generic with a
     // warning. Refuses an interface that already has an XDP program not attached by a link of
     // ours, naming it.
-    static XdpLink attach(int prog_fd, const std::string &ifname, XdpAttachMode mode,
+    static XdpLink attach(int prog_fd, const std::string &ifname, XdpMode mode,
                           const std::string &pin_path);
 
     const std::string &ifname() const { return ifname_; }

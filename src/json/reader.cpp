@@ -209,24 +209,6 @@ class Builder
 
 } // namespace
 
-std::string JsonError::to_string() const
-{
-    return path.empty() ? message : path + ": " + message;
-}
-
-std::string join_errors(const std::vector<JsonError> &errors, std::string_view separator,
-                        std::string_view prefix)
-{
-    std::string joined;
-    for (const auto &error : errors) {
-        if (!joined.empty())
-            joined += separator;
-        joined += prefix;
-        joined += error.to_string();
-    }
-    return joined;
-}
-
 JsonDocument read_json(std::string_view text, const JsonLimits &limits)
 {
     if (text.size() > limits.max_bytes)

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json/validated.hpp"
+
 namespace ratelimit
 {
 
@@ -33,25 +35,7 @@ struct JsonLimits {
     std::size_t max_depth = kMaxJsonDepth; // the outermost object or list is level 1
 };
 
-// One problem at one place of a document (or of what was read from it).
-struct JsonError {
-    std::string path;    // "rules[3].match"; empty for the document as a whole
-    std::string message; // "is given twice (line 4, column 21)"
-    // rules[3].match: "10.0.0.300/8" is not an IPv4 or IPv6 prefix
-    std::string to_string() const;
-    bool operator==(const JsonError &) const = default;
-};
-
-// Errors as one message: each as to_string() shows it after `prefix` (a file's name and ": ",
-// say), `separator` between them. "; " for a line (a log line, an answer to a client), "\n" for
-// a list.
-std::string join_errors(const std::vector<JsonError> &errors, std::string_view separator = "; ",
-                        std::string_view prefix = "");
-
-struct JsonDocument {
-    std::optional<nlohmann::json> value; // set exactly when there are no errors
-    std::vector<JsonError> errors;
-};
+using JsonDocument = Validated<nlohmann::json>;
 
 JsonDocument read_json(std::string_view text, const JsonLimits &limits);
 

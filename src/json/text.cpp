@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json/suggest.hpp"
+
 namespace ratelimit
 {
 
@@ -60,6 +62,38 @@ std::string json_field_path(const std::string &object, std::string_view key)
 std::string json_element_path(const std::string &array, std::size_t index)
 {
     return array + "[" + std::to_string(index) + "]";
+}
+
+std::string json_text(const nlohmann::json &value)
+{
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string quote(std::string_view text)
+{
+    return json_text(text);
+}
+
+std::string describe(const nlohmann::json &value)
+{
+    if (value.is_object())
+        return "an object";
+    if (value.is_array())
+        return "a list";
+    return json_text(value);
+}
+
+std::vector<UnknownField> unknown_fields(const nlohmann::json &object,
+                                         std::span<const std::string_view> known)
+{
+    std::vector<UnknownField> unknown;
+    for (const auto &[key, unused] : object.items()) {
+        if (std::ranges::find(known, key) != known.end())
+            continue;
+        auto nearest = config::nearest_name(key, known);
+        unknown.push_back({key, nearest ? "; did you mean " + quote(*nearest) + "?" : ""});
+    }
+    return unknown;
 }
 
 } // namespace ratelimit

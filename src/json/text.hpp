@@ -5,8 +5,12 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace ratelimit
 {
@@ -23,5 +27,23 @@ std::optional<std::string> control_character_problem(std::string_view text);
 // input into a log.
 std::string json_field_path(const std::string &object, std::string_view key);
 std::string json_element_path(const std::string &array, std::size_t index);
+
+// Compact JSON text of `value`, as messages quote it: escapes what a terminal should not see raw,
+// replaces invalid UTF-8 (a client's bytes echoed back) rather than throwing.
+std::string json_text(const nlohmann::json &value);
+// `text` as a JSON string, as messages quote a name, prefix or path.
+std::string quote(std::string_view text);
+// A value as an error message shows it: scalars as written, containers by kind ("an object",
+// "a list"), so that a message never repeats a whole document.
+std::string describe(const nlohmann::json &value);
+
+// A key of an object that is not one of the fields its reader knows.
+struct UnknownField {
+    std::string key;
+    std::string suggestion; // "; did you mean \"rate\"?" for a typo of a known field, else ""
+};
+// The keys of `object` (an object) that `known` does not name, in order.
+std::vector<UnknownField> unknown_fields(const nlohmann::json &object,
+                                         std::span<const std::string_view> known);
 
 } // namespace ratelimit

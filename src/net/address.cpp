@@ -90,12 +90,13 @@ std::optional<Address> parse_address(std::string_view text)
     return std::nullopt;
 }
 
-std::optional<Prefix> parse_prefix(std::string_view text)
+Parsed<Prefix> read_prefix(std::string_view text)
 {
+    const std::string not_a_prefix = quote(text) + " is not an IPv4 or IPv6 prefix";
     auto slash = text.find('/');
     auto addr = parse_address(text.substr(0, slash));
     if (!addr)
-        return std::nullopt;
+        return {std::nullopt, not_a_prefix};
     // "::ffff:a.b.c.d" parses as IPv4-mapped too; its length is then counted in IPv6 bits.
     bool v4_syntax = text.substr(0, slash).find(':') == std::string_view::npos;
     std::uint32_t max_len = v4_syntax ? 32 : 128;
@@ -105,12 +106,20 @@ std::optional<Prefix> parse_prefix(std::string_view text)
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), len);
         if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
             len > max_len)
-            return std::nullopt;
+            return {std::nullopt,
+                    not_a_prefix + " (the length must be 0 .. " + std::to_string(max_len) + ")"};
     }
     Prefix prefix{*addr, v4_syntax ? len + RL_IPV4_MAPPED_PREFIXLEN : len};
-    if (mask(prefix.address, prefix.length) != prefix.address)
-        return std::nullopt; // host bits set: almost always a typo, never silently widened
-    return prefix;
+    Prefix intended{mask(prefix.address, prefix.length), prefix.length};
+    if (intended != prefix) // host bits set: almost always a typo, never silently widened
+        return {std::nullopt,
+                quote(text) + " has host bits set; did you mean " + intended.to_string() + "?"};
+    return {prefix, ""};
+}
+
+std::optional<Prefix> parse_prefix(std::string_view text)
+{
+    return read_prefix(text).value;
 }
 
 } // namespace ratelimit

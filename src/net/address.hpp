@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "json/validated.hpp"
 #include "ratelimit/abi.h"
 
 namespace ratelimit
@@ -39,6 +40,10 @@ struct Prefix {
 std::optional<Address> parse_address(std::string_view text);
 // "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128). Host bits must be zero.
 std::optional<Prefix> parse_prefix(std::string_view text);
+// parse_prefix, or why `text` is not a prefix, quoting it: "\"10.0.0.300/8\" is not an IPv4 or
+// IPv6 prefix", the same with " (the length must be 0 .. 32)", or, with the likely intent,
+// "\"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?".
+Parsed<Prefix> read_prefix(std::string_view text);
 
 // The first `length` bits of `addr`, the rest zeroed.
 Address mask(const Address &addr, std::uint32_t length);

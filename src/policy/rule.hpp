@@ -3,8 +3,12 @@
 // The policy's words: a limit as a user states it. Pure: config, state, control and the CLI all
 // speak in these types; the data path compiles them (datapath/compile.hpp).
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "net/address.hpp"
 #include "ratelimit/abi.h"
 
 namespace ratelimit
@@ -25,6 +29,28 @@ struct LimitSpec {
     rl_per per = RL_PER_SOURCE;
     std::uint32_t per_prefixlen = 0; // RL_PER_PREFIX: in IPv6 (or mapped) bits
     auto operator<=>(const LimitSpec &) const = default;
+};
+
+// A byte bucket smaller than one full-size Ethernet frame could never pass such a frame.
+inline constexpr std::uint64_t kMinByteBurst = 1518;
+inline constexpr std::size_t kMaxCommentBytes = 200;
+
+// What to do with traffic from one prefix: the rule object of the config file, of the runtime
+// rule file and of ratelimitctl set/allow/deny (rule_json.hpp reads and writes it).
+struct Rule {
+    Prefix match;
+    rl_action action = RL_ACTION_LIMIT;
+    std::vector<LimitSpec> limits; // RL_ACTION_LIMIT: 1 .. RL_MAX_LIMITS; else empty
+    bool monitor = false;          // count would-be drops of this rule, pass everything
+    std::string text;              // the match as written, for error messages
+    bool force = false;            // taken although it denies a whole address family
+    std::string comment{};         // the operator's note, shown by ratelimitctl list
+    // The same rule however its match was spelled: `text` is left out.
+    bool operator==(const Rule &other) const
+    {
+        return match == other.match && action == other.action && limits == other.limits &&
+               monitor == other.monitor && force == other.force && comment == other.comment;
+    }
 };
 
 } // namespace ratelimit

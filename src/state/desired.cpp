@@ -5,27 +5,20 @@
 #include <map>
 
 #include "datapath/compile.hpp"
+#include "policy/names.hpp"
 
 namespace ratelimit
 {
 
-const char *to_string(Origin origin)
+std::string to_string(Origin origin)
 {
-    switch (origin) {
-    case Origin::Config:
-        return "config";
-    case Origin::Runtime:
-        return "runtime";
-    case Origin::Default:
-        return "default";
-    }
-    return "?";
+    return std::string(name_of(kOriginNames, origin));
 }
 
 namespace
 {
 
-rl_rule compile(const config::Rule &rule)
+rl_rule compile(const Rule &rule)
 {
     return compile_rule(rule.action, rule.limits, rule.monitor);
 }

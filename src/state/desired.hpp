@@ -18,12 +18,13 @@ using WallClock = std::chrono::system_clock;
 
 // A rule added at run time (ratelimitctl), optionally expiring.
 struct RuntimeRule {
-    config::Rule rule;
+    Rule rule;
     std::optional<WallClock::time_point> expires;
     bool operator==(const RuntimeRule &) const = default;
 };
 
-const char *to_string(Origin origin);
+// Its word in kOriginNames (policy/names.hpp).
+std::string to_string(Origin origin);
 
 // One logical rule: the prefixes that select it (the default has two, ::/0 and 0.0.0.0/0) and the
 // compiled rule. Its identity across reloads is its prefix set.

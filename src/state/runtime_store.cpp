@@ -6,14 +6,15 @@
 #include <chrono>
 #include <cstdio>
 #include <iterator>
-#include <map>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
-#include "config/units.hpp"
+#include "json/reader.hpp"
+#include "json/text.hpp"
+#include "policy/rule_json.hpp"
 #include "state/state_file.hpp"
 
 namespace ratelimit
@@ -24,52 +25,10 @@ namespace
 
 namespace chrono = std::chrono;
 using nlohmann::json;
-using Errors = std::vector<config::ConfigError>;
 
 constexpr int kFormatVersion = 1;
 constexpr std::string_view kFileFields[] = {"version", "rules"};
 constexpr std::string_view kExampleTime = "2026-11-29T08:00:00Z";
-
-// ----- rules as JSON -------------------------------------------------
-
-const char *action_name(rl_action action)
-{
-    switch (action) {
-    case RL_ACTION_LIMIT:
-        return "limit";
-    case RL_ACTION_ALLOW:
-        return "allow";
-    case RL_ACTION_DENY:
-        return "deny";
-    }
-    throw std::invalid_argument("rule_to_json: unknown action " + std::to_string(action));
-}
-
-std::string per_text(const LimitSpec &limit, const Prefix &match)
-{
-    switch (limit.per) {
-    case RL_PER_SOURCE:
-        return "source";
-    case RL_PER_RULE:
-        return "rule";
-    case RL_PER_PREFIX: // per_prefixlen is in mapped bits; the file states the family's
-        return "/" +
-               std::to_string(limit.per_prefixlen - (match.is_v4() ? RL_IPV4_MAPPED_PREFIXLEN : 0));
-    }
-    throw std::invalid_argument("rule_to_json: unknown per " + std::to_string(limit.per));
-}
-
-// One limit per object, so that the limits parse back one LimitSpec each and in their order.
-// Numbers in the base units (packets or bytes, per second for rates), as the config reads bare
-// numbers: scripts compare them without parsing units; ratelimitctl's tables add the units.
-json limit_to_json(const LimitSpec &limit, const Prefix &match)
-{
-    json object = {{"per", per_text(limit, match)}};
-    const bool packets = limit.unit == RL_UNIT_PACKETS;
-    object[packets ? "rate" : "bytes"] = limit.rate;
-    object[packets ? "burst" : "byte_burst"] = limit.burst;
-    return object;
-}
 
 // ----- RFC 3339 UTC times --------------------------------------------
 
@@ -152,31 +111,27 @@ std::optional<WallClock::time_point> parse_utc(std::string_view text)
 
 // ----- reading the file ----------------------------------------------
 
-std::string describe(const json &value)
-{
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::optional<WallClock::time_point> read_expiry(const json &expires, const std::string &path,
-                                                 Errors &errors)
+                                                 JsonErrors &errors)
 {
     const std::string like = "an RFC 3339 UTC time like \"" + std::string(kExampleTime) + "\"";
     if (!expires.is_string()) {
-        errors.push_back({path, "must be " + like + ", not " + describe(expires)});
+        errors.push_back({path, "must be " + like + ", not " + json_text(expires)});
         return std::nullopt;
     }
     auto time = parse_utc(expires.get<std::string>());
     if (!time)
-        errors.push_back({path, describe(expires) + " is not " + like +
+        errors.push_back({path, json_text(expires) + " is not " + like +
                                     " (a real date and time, 1678 .. 2261)"});
     return time;
 }
 
 // One element of "rules": a rule object as parse_rule takes it, plus "expires".
-std::optional<RuntimeRule> read_runtime_rule(json element, const std::string &path, Errors &errors)
+std::optional<RuntimeRule> read_runtime_rule(json element, const std::string &path,
+                                             JsonErrors &errors)
 {
     if (!element.is_object()) {
-        errors.push_back({path, "must be a rule object, not " + describe(element)});
+        errors.push_back({path, "must be a rule object, not " + json_text(element)});
         return std::nullopt;
     }
     const std::size_t errors_before = errors.size();
@@ -185,53 +140,44 @@ std::optional<RuntimeRule> read_runtime_rule(json element, const std::string &pa
         runtime.expires = read_expiry(*expires, path + ".expires", errors);
         element.erase(expires);
     }
-    auto parsed = config::parse_rule(element, path);
+    auto parsed = parse_rule(element, path);
     std::ranges::move(parsed.errors, std::back_inserter(errors));
     if (errors.size() != errors_before)
         return std::nullopt;
-    runtime.rule = std::move(*parsed.rule);
+    runtime.rule = std::move(*parsed.value);
     return runtime;
 }
 
-std::vector<RuntimeRule> read_rule_list(const json &list, Errors &errors)
+std::vector<RuntimeRule> read_rule_list(const json &list, JsonErrors &errors)
 {
     std::vector<RuntimeRule> rules;
-    std::map<Prefix, std::size_t> index_of_prefix;
+    DistinctPrefixes distinct;
     for (std::size_t i = 0; i < list.size(); i++) {
-        const std::string path = "rules[" + std::to_string(i) + "]";
-        auto rule = read_runtime_rule(list[i], path, errors);
-        if (!rule)
-            continue;
-        // Two rules for one prefix: which one the daemon enforced cannot be told from the file.
-        auto [first, inserted] = index_of_prefix.emplace(rule->rule.match, i);
-        if (!inserted)
-            errors.push_back({path + ".match", describe(rule->rule.text) +
-                                                   " is the same prefix as rules[" +
-                                                   std::to_string(first->second) + "]"});
-        rules.push_back(std::move(*rule));
+        auto rule = read_runtime_rule(list[i], json_element_path("rules", i), errors);
+        if (rule && distinct.add(rule->rule, "rules", i, errors))
+            rules.push_back(std::move(*rule));
     }
     return rules;
 }
 
 // The top level: {"version": 1, "rules": [...]}.
-std::vector<RuntimeRule> read_file_object(const json &root, Errors &errors)
+std::vector<RuntimeRule> read_file_object(const json &root, JsonErrors &errors)
 {
     if (!root.is_object()) {
         errors.push_back({"", "the file must be an object {\"version\": 1, \"rules\": [...]}, "
                               "not " +
-                                  describe(root)});
+                                  json_text(root)});
         return {};
     }
-    for (const auto &[key, unused] : root.items())
-        if (std::ranges::find(kFileFields, key) == std::end(kFileFields))
-            errors.push_back({key, "unknown field"});
+    for (const auto &unknown : unknown_fields(root, kFileFields))
+        errors.push_back({unknown.key, "unknown field" + unknown.suggestion});
     auto version = root.find("version");
     if (version == root.end()) {
         errors.push_back({"version", "missing (required)"});
         return {};
     }
     if (*version != kFormatVersion) {
-        errors.push_back({"version", describe(*version) + " is not a version this ratelimitd " +
+        errors.push_back({"version", json_text(*version) + " is not a version this ratelimitd " +
                                          "reads (" + std::to_string(kFormatVersion) + ")"});
         return {}; // the rules of another version are not this version's to judge
     }
@@ -239,18 +185,21 @@ std::vector<RuntimeRule> read_file_object(const json &root, Errors &errors)
     if (list == root.end())
         errors.push_back({"rules", "missing (required)"});
     else if (!list->is_array())
-        errors.push_back({"rules", "must be a list of rules, not " + describe(*list)});
+        errors.push_back({"rules", "must be a list of rules, not " + json_text(*list)});
     else
         return read_rule_list(*list, errors);
     return {};
 }
 
-std::runtime_error load_error(const std::string &path, const Errors &errors)
+// The rules of a file's text, or every problem in it.
+Validated<std::vector<RuntimeRule>> read_rule_file(std::string_view text)
 {
-    std::string message;
-    for (const auto &error : errors)
-        message += (message.empty() ? "" : "\n") + path + ": " + error.to_string();
-    return std::runtime_error(message);
+    JsonDocument document = read_json(text, {.max_bytes = config::kMaxConfigBytes});
+    if (!document.value)
+        return {std::nullopt, std::move(document.errors)};
+    JsonErrors errors;
+    auto rules = read_file_object(*document.value, errors);
+    return Validated<std::vector<RuntimeRule>>::checked(std::move(rules), std::move(errors));
 }
 
 // ----- writing the file ----------------------------------------------
@@ -270,28 +219,6 @@ const Prefix &match_of(const RuntimeRule &runtime)
 }
 
 } // namespace
-
-json rule_to_json(const config::Rule &rule)
-{
-    // Canonical, however it was written: 10.0.0.0/08 and ::ffff:10.0.0.0/104 are 10.0.0.0/8, and
-    // 192.0.2.1/32 is one address, 192.0.2.1.
-    const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
-    json object = {{"match", one_address ? rule.match.address.to_string() : rule.match.to_string()},
-                   {"action", action_name(rule.action)}};
-    if (rule.monitor)
-        object["mode"] = "monitor";
-    if (rule.force)
-        object["force"] = true;
-    if (!rule.comment.empty())
-        object["comment"] = rule.comment;
-    if (rule.action != RL_ACTION_LIMIT)
-        return object;
-    json limits = json::array();
-    for (const auto &limit : rule.limits)
-        limits.push_back(limit_to_json(limit, rule.match));
-    object["limits"] = std::move(limits);
-    return object;
-}
 
 json runtime_rule_to_json(const RuntimeRule &runtime)
 {
@@ -327,14 +254,10 @@ std::vector<RuntimeRule> RuntimeStore::load() const
     auto text = read_state_file(path_, config::kMaxConfigBytes);
     if (!text)
         return {};
-    JsonDocument document = read_json(*text, {.max_bytes = config::kMaxConfigBytes});
-    if (!document.value)
-        throw load_error(path_, document.errors);
-    Errors errors;
-    auto rules = read_file_object(*document.value, errors);
-    if (!errors.empty())
-        throw load_error(path_, errors);
-    return rules;
+    auto rules = read_rule_file(*text);
+    if (!rules.value)
+        throw std::runtime_error(join_errors(rules.errors, "\n", path_ + ": "));
+    return std::move(*rules.value);
 }
 
 void RuntimeStore::save(const std::vector<RuntimeRule> &rules) const

@@ -9,8 +9,8 @@
 //      "expires": "2026-11-29T08:00:00Z"},
 //     {"match": "198.51.100.7", "action": "deny"}]}
 //
-// Each rule is a rule object exactly as in the config file (config.hpp), written back by
-// rule_to_json, plus an optional "expires": an RFC 3339 UTC time, with a fraction of a second
+// Each rule is a rule object exactly as in the config file (policy/rule_json.hpp), written back
+// by rule_to_json, plus an optional "expires": an RFC 3339 UTC time, with a fraction of a second
 // only when the expiry has one. The file is replaced whole and atomically on every change; a file
 // that cannot be read back is an error naming what is wrong, never a silently shorter rule list.
 
@@ -20,18 +20,12 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "config/config.hpp"
 #include "net/address.hpp"
+#include "policy/rule_json.hpp"
 #include "state/desired.hpp"
 
 namespace ratelimit
 {
-
-// The inverse of config::parse_rule: a rule object that parses back to an equal rule (its match
-// written canonically). Every limit is written as its own entry of "limits", rates and bursts as
-// numbers in base units (packets or bytes, per second for rates) and "per" as "source", "rule" or
-// "/N"; "mode", "force" and "comment" only when set.
-nlohmann::json rule_to_json(const config::Rule &rule);
 
 // A runtime rule as the file (and ratelimitctl) shows it: rule_to_json plus "expires".
 nlohmann::json runtime_rule_to_json(const RuntimeRule &runtime);

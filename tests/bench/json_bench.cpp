@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     row("1 MiB of nested lists: refused",
         best_of(runs,
                 [&] {
-                    require(!config::parse_config(nesting, any_interface).config,
+                    require(!config::parse_config(nesting, any_interface).value,
                             "nesting accepted");
                 }),
         "< 1 ms, no memory (was 25 s, 3 GB)");
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
         const std::string text = config_text(count);
         const double seconds = best_of(runs, [&] {
             auto result = config::parse_config(text, any_interface);
-            require(result.config && result.config->rules.size() == std::size_t(count),
+            require(result.value && result.value->rules.size() == std::size_t(count),
                     "config refused");
         });
         const std::string what = "config, " + std::to_string(count / 1000) + "k rules (" +
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     {
         auto parsed = config::parse_config(config_text(100'000), any_interface);
         std::vector<RuntimeRule> rules;
-        for (auto &rule : parsed.config->rules)
+        for (auto &rule : parsed.value->rules)
             rules.push_back(RuntimeRule{std::move(rule), std::nullopt});
         store.save(rules);
     }

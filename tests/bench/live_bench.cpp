@@ -201,15 +201,15 @@ std::shared_ptr<Datapath> ratelimitd_with(const std::string &rules)
     auto parsed =
         config::parse_config(R"({"interfaces": [{"name": "bench"}], "rules": )" + rules + "}",
                              [](const std::string &) { return true; });
-    if (!parsed.config)
+    if (!parsed.value)
         throw std::invalid_argument("benchmark rules: " + parsed.errors.front().to_string());
     DatapathOptions options;
     options.max_sources = kTrackedSources;
     options.max_rules = 16;
     auto dp = std::make_shared<Datapath>(options);
-    dp->set_settings_flags(desired_settings_flags(*parsed.config));
+    dp->set_settings_flags(desired_settings_flags(*parsed.value));
     DatapathRuleTable table(*dp);
-    reconcile(*parsed.config, {}, table, WallClock::now());
+    reconcile(*parsed.value, {}, table, WallClock::now());
     return dp;
 }
 

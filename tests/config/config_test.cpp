@@ -54,9 +54,9 @@ Config parse_valid(const std::string &text)
     std::string errors;
     for (const auto &error : result.errors)
         errors += error.to_string() + "\n";
-    EXPECT_TRUE(result.config) << text << "\n" << errors;
+    EXPECT_TRUE(result.value) << text << "\n" << errors;
     EXPECT_TRUE(result.errors.empty()) << errors;
-    return result.config.value_or(Config{});
+    return result.value.value_or(Config{});
 }
 
 Prefix prefix(const char *text)
@@ -206,7 +206,7 @@ TEST(Config, ShippedConfigsValidate)
         ParseResult result = load_config_file(path, any_interface_exists);
         for (const auto &error : result.errors)
             ADD_FAILURE() << path << ": " << error.to_string();
-        EXPECT_TRUE(result.config) << path;
+        EXPECT_TRUE(result.value) << path;
     }
 }
 
@@ -450,7 +450,7 @@ TEST_P(InvalidConfig, IsRefusedNamingTheFieldAndWhy)
 {
     const Invalid &invalid = GetParam();
     ParseResult result = parse_config(invalid.json, eth0_and_eth1_exist);
-    EXPECT_FALSE(result.config);
+    EXPECT_FALSE(result.value);
     std::string errors;
     bool found = false;
     for (const auto &error : result.errors) {
@@ -470,7 +470,7 @@ TEST(Config, ReportsEveryErrorNotJustTheFirst)
     ParseResult result = parse_config(on_eth0(R"("mode": "loud", "max_rules": 1, "rules": [
         {"match": "10.0.0.0/8"}, {"match": "bad", "action": "deny"}])"),
                                       eth0_and_eth1_exist);
-    EXPECT_FALSE(result.config);
+    EXPECT_FALSE(result.value);
     std::vector<std::string> paths;
     for (const auto &error : result.errors)
         paths.push_back(error.path);
@@ -525,7 +525,7 @@ double parse_seconds(int count)
         const double start = cpu_seconds();
         ParseResult result = parse_config(text, eth0_and_eth1_exist);
         best = std::min(best, cpu_seconds() - start);
-        EXPECT_EQ(result.config ? result.config->rules.size() : 0u, std::size_t(count));
+        EXPECT_EQ(result.value ? result.value->rules.size() : 0u, std::size_t(count));
     }
     return best;
 }
@@ -582,7 +582,7 @@ TEST(Config, ErrorTextNamesPathValueAndReason)
 TEST(Config, UnreadableFileIsOneErrorNamingIt)
 {
     ParseResult result = load_config_file("/nonexistent/ratelimitd.json", any_interface_exists);
-    EXPECT_FALSE(result.config);
+    EXPECT_FALSE(result.value);
     ASSERT_EQ(result.errors.size(), 1u);
     EXPECT_EQ(result.errors[0].path, "");
     EXPECT_EQ(result.errors[0].message,
@@ -607,7 +607,7 @@ class ConfigFile : public ::testing::Test
     std::string refusal(const std::string &file) const
     {
         ParseResult result = load_config_file(file, any_interface_exists);
-        if (result.config)
+        if (result.value)
             return "";
         EXPECT_EQ(result.errors.size(), 1u);
         return result.errors.at(0).to_string();
@@ -667,79 +667,6 @@ TEST_F(ConfigFile, ARefusedFileIsNotQuoted)
     std::ofstream(path()) << R"("hunter2-secret")";
     fs::permissions(path(), fs::perms(0666));
     EXPECT_EQ(refusal(path()).find("hunter2"), std::string::npos) << refusal(path());
-}
-
-// ----- one rule on its own, as the control socket adds them --------------------------------------
-
-TEST(Rule, ParsesLikeAConfigRule)
-{
-    auto rule = nlohmann::json::parse(R"({"match": "2001:db8::/48", "rate": "1kpps",
-                                          "per": "/64", "mode": "monitor"})");
-    RuleResult result = parse_rule(rule, "runtime");
-    ASSERT_TRUE(result.rule);
-    EXPECT_TRUE(result.errors.empty());
-    EXPECT_EQ(*result.rule, (Rule{prefix("2001:db8::/48"),
-                                  RL_ACTION_LIMIT,
-                                  {packet_limit(1000, 1000, RL_PER_PREFIX, 64)},
-                                  true,
-                                  "2001:db8::/48"}));
-}
-
-TEST(Rule, ForceTakesADenyOfEveryoneAndMonitorNeedsNoForce)
-{
-    for (const char *text : {R"({"match": "0.0.0.0/0", "action": "deny", "force": true})",
-                             R"({"match": "::/0", "action": "deny", "force": true})",
-                             R"({"match": "0.0.0.0/0", "action": "deny", "mode": "monitor"})",
-                             R"({"match": "0.0.0.0/1", "action": "deny"})"}) {
-        RuleResult result = parse_rule(nlohmann::json::parse(text), "runtime");
-        EXPECT_TRUE(result.rule) << text << ": " << result.errors.front().to_string();
-    }
-    RuleResult forced = parse_rule(
-        nlohmann::json::parse(R"({"match": "::/0", "action": "deny", "force": true})"), "runtime");
-    ASSERT_TRUE(forced.rule);
-    EXPECT_TRUE(forced.rule->force);
-}
-
-TEST(Rule, KeepsItsComment)
-{
-    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.0/8",
-        "action": "deny", "comment": "ticket 4711: scanner, ask Sam"})"),
-                                   "runtime");
-    ASSERT_TRUE(result.rule);
-    EXPECT_EQ(result.rule->comment, "ticket 4711: scanner, ask Sam");
-}
-
-TEST(Rule, BareNumbersAreInBaseUnits)
-{
-    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.0/8",
-        "bytes": 1250000, "byte_burst": 2000, "rate": 10, "burst": 20})"),
-                                   "runtime");
-    ASSERT_TRUE(result.rule) << result.errors.front().to_string();
-    ASSERT_EQ(result.rule->limits.size(), 2u);
-    EXPECT_EQ(result.rule->limits[0].rate, 10u);
-    EXPECT_EQ(result.rule->limits[0].burst, 20u);
-    EXPECT_EQ(result.rule->limits[1].rate, 1'250'000u) << "bytes per second";
-    EXPECT_EQ(result.rule->limits[1].burst, 2000u);
-}
-
-TEST(Rule, ErrorsArePrefixedWithTheGivenPath)
-{
-    RuleResult result = parse_rule(nlohmann::json::parse(R"({"match": "10.0.0.1/8", "rate": 0,
-                                                             "ttl": "1h"})"),
-                                   "runtime");
-    EXPECT_FALSE(result.rule);
-    std::vector<std::string> paths;
-    for (const auto &error : result.errors)
-        paths.push_back(error.path);
-    EXPECT_EQ(paths, (std::vector<std::string>{"runtime.ttl", "runtime.match", "runtime.rate"}));
-}
-
-TEST(Rule, NotAnObject)
-{
-    RuleResult result = parse_rule(nlohmann::json::array(), "runtime");
-    EXPECT_FALSE(result.rule);
-    ASSERT_EQ(result.errors.size(), 1u);
-    EXPECT_EQ(result.errors[0].to_string(), "runtime: must be an object, not a list");
 }
 
 } // namespace

@@ -10,16 +10,17 @@
 #include <nlohmann/json.hpp>
 
 #include "control/results.hpp"
+#include "policy/rule_json.hpp"
 
 namespace ratelimit::control::samples
 {
 
-inline config::Rule rule(std::string_view text)
+inline Rule rule(std::string_view text)
 {
-    auto parsed = config::parse_rule(nlohmann::json::parse(text), "rule");
-    if (!parsed.rule)
+    auto parsed = parse_rule(nlohmann::json::parse(text), "rule");
+    if (!parsed.value)
         throw std::invalid_argument("not a rule: " + std::string(text));
-    return *parsed.rule;
+    return *parsed.value;
 }
 
 inline const Traffic kTraffic{{15, 1500}, {3, 300}, {5, 500}};

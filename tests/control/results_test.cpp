@@ -168,7 +168,7 @@ TEST(ResultsTest, EveryResultSurvivesEncodeDecode)
 TEST(ResultsTest, AnAppliedRuleIsOfTheOriginItsRuleIs)
 {
     EXPECT_EQ((AppliedRule{prefix("0.0.0.0/0"), DefaultLimits{}}).origin(), Origin::Default);
-    EXPECT_EQ((AppliedRule{prefix("10.0.0.0/8"), config::Rule{}}).origin(), Origin::Config);
+    EXPECT_EQ((AppliedRule{prefix("10.0.0.0/8"), Rule{}}).origin(), Origin::Config);
     EXPECT_EQ((AppliedRule{prefix("10.0.0.0/8"), ActiveRuntimeRule{}}).origin(), Origin::Runtime);
 }
 

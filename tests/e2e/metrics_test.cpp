@@ -451,8 +451,8 @@ TEST_F(MetricsTest, AReloadIsCountedAndPublishedBeforeItIsLogged)
         std::vector<std::string>{"rules (reload)", "reload refused"}, [this] { return scrape(); });
     host_ns_->run([&] {
         auto parsed = load_config_for_host(config_path());
-        ASSERT_TRUE(parsed.config) << parsed.errors.at(0).to_string();
-        Daemon daemon(config_path(), *parsed.config);
+        ASSERT_TRUE(parsed.value) << parsed.errors.at(0).to_string();
+        Daemon daemon(config_path(), *parsed.value);
         spdlog::default_logger()->sinks().push_back(sink);
         write_config(R"([{"match": "10.4.0.0/16", "action": "deny"}])");
         EXPECT_TRUE(daemon.reload().ok);

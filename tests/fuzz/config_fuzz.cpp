@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     const std::string_view text(reinterpret_cast<const char *>(data), size);
     const auto result =
         ratelimit::config::parse_config(text, [](const std::string &) { return true; });
-    if (result.config.has_value() == !result.errors.empty())
+    if (result.value.has_value() == !result.errors.empty())
         std::abort(); // a config exactly when there are no errors
     for (const auto &error : result.errors)
         (void)error.to_string();

@@ -81,10 +81,10 @@ TEST_F(ReconcileMapsTest, RemovedRuleStopsMatchingAndDefaultCoversBothFamilies)
 
 TEST_F(ReconcileMapsTest, Ipv6RuleNeverCoversIpv4AsRulesForEverythingComeAndGo)
 {
-    config::Rule deny = limit_rule("::/8", 1, 1);
+    Rule deny = limit_rule("::/8", 1, 1);
     deny.action = RL_ACTION_DENY;
     deny.limits.clear();
-    config::Rule everything4 = limit_rule("0.0.0.0/0", 1, 4);
+    Rule everything4 = limit_rule("0.0.0.0/0", 1, 4);
     config_.rules = {deny, everything4};
     reconcile();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 4u);

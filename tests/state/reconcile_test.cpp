@@ -21,10 +21,10 @@ using test::action_rule;
 using test::limit_rule;
 
 // `count` limit rules, on the prefixes `before` + 0 + `after`, `before` + 1 + `after`, ...
-std::vector<config::Rule> numbered_rules(int count, const std::string &before,
+std::vector<Rule> numbered_rules(int count, const std::string &before,
                                          const std::string &after)
 {
-    std::vector<config::Rule> rules;
+    std::vector<Rule> rules;
     for (int i = 0; i < count; i++)
         rules.push_back(limit_rule((before + std::to_string(i) + after).c_str(), 10));
     return rules;

@@ -78,12 +78,12 @@ class RoundTrip : public ::testing::TestWithParam<const char *>
 
 TEST_P(RoundTrip, RuleToJsonParsesBackToAnEqualRule)
 {
-    const config::Rule rule = parsed_rule(GetParam());
+    const Rule rule = parsed_rule(GetParam());
     const json written = rule_to_json(rule);
-    auto back = config::parse_rule(written, "rule");
-    ASSERT_TRUE(back.rule) << written.dump() << ": " << back.errors.front().to_string();
-    EXPECT_EQ(*back.rule, rule) << written.dump();
-    EXPECT_EQ(rule_to_json(*back.rule), written);
+    auto back = parse_rule(written, "rule");
+    ASSERT_TRUE(back.value) << written.dump() << ": " << back.errors.front().to_string();
+    EXPECT_EQ(*back.value, rule) << written.dump();
+    EXPECT_EQ(rule_to_json(*back.value), written);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryKind, RoundTrip, ::testing::ValuesIn(kRules));
@@ -132,7 +132,7 @@ TEST(RuleToJson, WritesNoLimitsForAllowAndDeny)
 
 TEST(RuleToJson, WritesTheEnforcedPrefixWhenTheTextNamesAnother)
 {
-    config::Rule rule = parsed_rule(R"({"match": "10.0.0.0/8", "action": "allow"})");
+    Rule rule = parsed_rule(R"({"match": "10.0.0.0/8", "action": "allow"})");
     rule.text = "";
     EXPECT_EQ(rule_to_json(rule)["match"], "10.0.0.0/8");
     rule.text = "192.0.2.0/24";
@@ -210,7 +210,7 @@ TEST_F(RuntimeStoreFile, SaveThenLoadGivesTheSameRules)
 TEST_F(RuntimeStoreFile, ExpiryIsAnRfc3339UtcTime)
 {
     RuntimeStore store(path());
-    const config::Rule deny = parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})");
+    const Rule deny = parsed_rule(R"({"match": "198.51.100.7", "action": "deny"})");
     store.save({{deny, kMorning}});
     EXPECT_EQ(json::parse(read(path())), json::parse(R"({"version": 1, "rules": [
         {"match": "198.51.100.7", "action": "deny", "expires": "2026-11-29T08:00:00Z"}]})"));

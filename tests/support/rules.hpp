@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "policy/rule_json.hpp"
 #include "datapath/compile.hpp"
 #include "net/address.hpp"
 #include "policy/rule.hpp"
@@ -36,10 +37,10 @@ inline LimitSpec byte_limit(std::uint64_t rate, std::uint64_t burst, rl_per per 
 
 // A rule limiting `match` to `rate` packets a second per source, bursts of `burst` (of `rate`
 // if not given).
-inline config::Rule limit_rule(const char *match, std::uint64_t rate,
+inline Rule limit_rule(const char *match, std::uint64_t rate,
                                std::optional<std::uint64_t> burst = std::nullopt)
 {
-    config::Rule rule;
+    Rule rule;
     rule.match = parse_prefix(match).value();
     rule.text = match;
     rule.limits = {packet_limit(rate, burst.value_or(rate))};
@@ -47,9 +48,9 @@ inline config::Rule limit_rule(const char *match, std::uint64_t rate,
 }
 
 // A rule that allows or denies `match`.
-inline config::Rule action_rule(const char *match, rl_action action)
+inline Rule action_rule(const char *match, rl_action action)
 {
-    config::Rule rule;
+    Rule rule;
     rule.match = parse_prefix(match).value();
     rule.text = match;
     rule.action = action;
@@ -57,12 +58,12 @@ inline config::Rule action_rule(const char *match, rl_action action)
 }
 
 // One rule's JSON as the config reads it; throws std::invalid_argument with the first error.
-inline config::Rule parsed_rule(std::string_view text)
+inline Rule parsed_rule(std::string_view text)
 {
-    auto result = config::parse_rule(nlohmann::json::parse(text), "rule");
-    if (!result.rule)
+    auto result = parse_rule(nlohmann::json::parse(text), "rule");
+    if (!result.value)
         throw std::invalid_argument(std::string(text) + ": " + result.errors.front().to_string());
-    return *result.rule;
+    return *result.value;
 }
 
 // What the program's rules map holds for a rule of `limits`.

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "config/suggest.hpp"
+#include "json/suggest.hpp"
 
 namespace ratelimit::config
 {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "config/units.hpp"
+#include "policy/units.hpp"
 
 namespace ratelimit::config
 {

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "json/validated.hpp"
+
 namespace ratelimit::config
 {
 
@@ -27,13 +29,6 @@ inline constexpr std::uint64_t kMaxPacketRate = 100'000'000;  // 100 Mpps
 inline constexpr std::uint64_t kMaxByteRate = 50'000'000'000; // 400 Gbit/s
 inline constexpr std::uint64_t kMaxBurst = 1'000'000'000;     // packets, or bytes
 inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::days(365);
-
-// A value read from text, or why the text is not one.
-template <typename T>
-struct Parsed {
-    std::optional<T> value;
-    std::string error; // set exactly when there is no value
-};
 
 // Packets per second, 1 .. kMaxPacketRate. A bare number is packets per second.
 Parsed<std::uint64_t> parse_packet_rate(std::string_view text);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// "Did you mean": the known name nearest to a mistyped one, for the config's field names and
-// ratelimitctl's commands alike.
+// "Did you mean": the known name nearest to a mistyped one, for the field names of every document
+// read (config, rule files, requests) and ratelimitctl's commands alike. In namespace config, as
+// where it was first written: ratelimitctl calls it config::nearest_name.
 
 #include <cstddef>
 #include <optional>

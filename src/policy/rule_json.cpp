@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "policy/rule_json.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/names.hpp"
+#include "policy/units.hpp"
+
+namespace ratelimit
+{
+
+namespace
+{
+
+using nlohmann::json;
+
+// ----- "per" ---------------------------------------------------------
+
+// "/N" counts bits of the rule's family; per_prefixlen counts IPv6 (or mapped) bits.
+std::uint32_t mapped_bits(std::uint32_t family_bits, bool v4)
+{
+    return v4 ? family_bits + RL_IPV4_MAPPED_PREFIXLEN : family_bits;
+}
+
+std::uint32_t family_bits(std::uint32_t mapped, bool v4)
+{
+    return v4 ? mapped - RL_IPV4_MAPPED_PREFIXLEN : mapped;
+}
+
+struct Per {
+    rl_per per = RL_PER_SOURCE;
+    std::uint32_t prefixlen = 0; // RL_PER_PREFIX, in IPv6 (or mapped) bits
+};
+
+std::string not_a_per(const std::string &text)
+{
+    std::string words;
+    for (const auto &entry : kPerNames)
+        words += quote(entry.name) + ", ";
+    words.resize(words.size() - 2);
+    return quote(text) + " is not " + words + " or a prefix length like \"/24\"";
+}
+
+// "/N": sources sharing the first N bits of their address share a bucket.
+std::optional<Per> read_prefix_per(const Fields &limit, const std::string &text,
+                                   const PerScope &scope)
+{
+    std::uint32_t bits = 0;
+    const char *first = text.data() + 1, *last = text.data() + text.size();
+    auto [end, error] = std::from_chars(first, last, bits);
+    if (error != std::errc() || end != last || first == last) {
+        limit.fail("per", not_a_per(text));
+        return std::nullopt;
+    }
+    if (scope.in_default) {
+        limit.fail("per", quote(text) + " cannot apply to the default, which covers IPv4 and " +
+                              "IPv6; write rules for 0.0.0.0/0 and ::/0 instead");
+        return std::nullopt;
+    }
+    if (!scope.match)
+        return std::nullopt; // the match itself is reported
+    const bool v4 = scope.match->is_v4();
+    const std::uint32_t address_bits = v4 ? 32 : 128;
+    if (bits > address_bits) {
+        limit.fail("per", quote(text) + " is longer than an " + (v4 ? "IPv4" : "IPv6") +
+                              " address (" + std::to_string(address_bits) + " bits)");
+        return std::nullopt;
+    }
+    if (bits < scope.match->family_length()) {
+        limit.fail("per", quote(text) + " is wider than the rule's prefix " +
+                              scope.match->to_string() +
+                              ": a bucket would span sources outside the rule");
+        return std::nullopt;
+    }
+    return Per{RL_PER_PREFIX, mapped_bits(bits, v4)};
+}
+
+std::optional<Per> read_per(const Fields &limit, const PerScope &scope)
+{
+    auto text = limit.string("per");
+    if (!text)
+        return std::nullopt;
+    if (auto per = value_of(kPerNames, *text))
+        return Per{*per};
+    if (text->starts_with('/'))
+        return read_prefix_per(limit, *text, scope);
+    limit.fail("per", not_a_per(*text));
+    return std::nullopt;
+}
+
+// ----- limits --------------------------------------------------------
+
+// The fields of one unit within a limit object.
+struct RateFields {
+    std::string_view rate;
+    std::string_view burst;
+    rl_unit unit;
+    Parsed<std::uint64_t> (*parse_rate)(std::string_view);
+    Parsed<std::uint64_t> (*parse_burst)(std::string_view);
+    std::string_view rate_base, burst_base; // what a bare JSON number counts
+    std::uint64_t min_burst;                // also the least default burst
+};
+
+constexpr RateFields kPacketFields{
+    "rate", "burst", RL_UNIT_PACKETS, config::parse_packet_rate, config::parse_packet_count, "pps",
+    "",     1};
+constexpr RateFields kByteFields{
+    "bytes", "byte_burst", RL_UNIT_BYTES, config::parse_byte_rate, config::parse_size,
+    "B/s",   "B",          kMinByteBurst};
+
+const RateFields &fields_of(rl_unit unit)
+{
+    return unit == RL_UNIT_PACKETS ? kPacketFields : kByteFields;
+}
+
+std::optional<LimitSpec> read_rate(const Fields &limit, const RateFields &fields)
+{
+    if (!limit.get(fields.rate)) {
+        if (limit.get(fields.burst))
+            limit.fail(fields.burst, "is set without \"" + std::string(fields.rate) + "\"");
+        return std::nullopt;
+    }
+    auto rate = limit.quantity(fields.rate, fields.parse_rate, fields.rate_base);
+    auto burst = limit.quantity(fields.burst, fields.parse_burst, fields.burst_base);
+    if (burst && *burst < fields.min_burst) {
+        limit.fail(fields.burst, describe(*limit.get(fields.burst)) +
+                                     " is smaller than one full-size frame (" +
+                                     config::format_size(fields.min_burst) +
+                                     "): the bucket could never pass one");
+        return std::nullopt;
+    }
+    if (!rate || (limit.get(fields.burst) && !burst))
+        return std::nullopt;
+    // Omitted, the burst is one second's worth.
+    return LimitSpec{fields.unit, *rate, burst.value_or(std::max(*rate, fields.min_burst))};
+}
+
+// One limit object: a packet rate and/or a byte rate, each one LimitSpec, sharing one "per".
+std::vector<LimitSpec> read_limit(const Fields &limit, const PerScope &scope)
+{
+    if (!limit.get("rate") && !limit.get("bytes")) {
+        limit.fail_here("needs \"rate\" (packets per second), \"bytes\" (a byte rate) or both");
+        return {};
+    }
+    const Per per = read_per(limit, scope).value_or(Per{});
+    std::vector<LimitSpec> specs;
+    for (const RateFields &fields : {kPacketFields, kByteFields}) {
+        if (auto spec = read_rate(limit, fields)) {
+            spec->per = per.per;
+            spec->per_prefixlen = per.prefixlen;
+            specs.push_back(*spec);
+        }
+    }
+    return specs;
+}
+
+// One limit per object, so that the limits parse back one LimitSpec each and in their order.
+// Numbers in the base units (packets or bytes, per second for rates), as the config reads bare
+// numbers: scripts compare them without parsing units; ratelimitctl's tables add the units.
+json limit_to_json(const LimitSpec &limit, const Prefix &match)
+{
+    const RateFields &fields = fields_of(limit.unit);
+    return {{"per", per_name(limit, match.is_v4())},
+            {fields.rate, limit.rate},
+            {fields.burst, limit.burst}};
+}
+
+// ----- rules ---------------------------------------------------------
+
+std::optional<Prefix> read_match(const Fields &rule)
+{
+    if (!rule.require("match"))
+        return std::nullopt;
+    auto text = rule.string("match");
+    if (!text)
+        return std::nullopt;
+    auto prefix = read_prefix(*text);
+    if (!prefix.value)
+        rule.fail("match", prefix.error);
+    return prefix.value;
+}
+
+// Why `comment` cannot be shown as it is, if it cannot: it is printed in tables and logs.
+std::optional<std::string> explain_bad_comment(std::string_view comment)
+{
+    if (comment.size() > kMaxCommentBytes)
+        return "is " + std::to_string(comment.size()) + " bytes long; at most " +
+               std::to_string(kMaxCommentBytes) + " are kept";
+    return std::nullopt; // control characters are refused in every string Fields reads
+}
+
+// A deny for a whole address family (0.0.0.0/0, ::/0) cuts the host off from everyone, its
+// operator included: it takes "force", unless the rule only monitors.
+void check_deny_everything(const Fields &fields, const Rule &rule)
+{
+    if (rule.action != RL_ACTION_DENY || rule.monitor || rule.force ||
+        rule.match.family_length() != 0)
+        return;
+    const std::string everyone = rule.match.is_v4() ? "every IPv4 source" : "every source";
+    fields.fail("match", quote(rule.text) + " with \"action\": \"deny\" drops " + everyone +
+                             ", cutting this host off; if that is meant, force it (\"force\": " +
+                             "true on the rule, ratelimitctl deny --force)");
+}
+
+} // namespace
+
+std::vector<LimitSpec> read_limits(const Fields &owner, const PerScope &scope)
+{
+    const json *list = owner.get("limits");
+    if (!list)
+        return read_limit(owner, scope);
+    for (std::string_view key : kLimitFields)
+        if (owner.get(key))
+            owner.fail(key, "cannot be combined with \"limits\"; move it into one of them");
+    if (!list->is_array() || list->empty()) {
+        owner.fail("limits", "must be a non-empty list of limits, not " + describe(*list));
+        return {};
+    }
+    std::vector<LimitSpec> specs;
+    for (std::size_t i = 0; i < list->size(); i++) {
+        Fields limit(&(*list)[i], json_element_path(owner.path("limits"), i), kLimitFields,
+                     owner.errors());
+        if (limit.is_object())
+            std::ranges::copy(read_limit(limit, scope), std::back_inserter(specs));
+    }
+    if (specs.size() > RL_MAX_LIMITS)
+        owner.fail("limits", std::to_string(specs.size()) + " limits; at most " +
+                                 std::to_string(RL_MAX_LIMITS) + " can be stacked (a limit " +
+                                 "with both \"rate\" and \"bytes\" counts as two)");
+    return specs;
+}
+
+std::optional<Rule> read_rule(const Fields &fields)
+{
+    if (!fields.is_object())
+        return std::nullopt;
+    const std::size_t errors_before = fields.errors().size();
+    Rule rule;
+    auto match = read_match(fields);
+    std::optional<rl_action> action = RL_ACTION_LIMIT;
+    if (fields.get("action"))
+        action = fields.choose("action", kActionNames);
+    if (auto mode = fields.choose("mode", kModeNames))
+        rule.monitor = *mode == Mode::Monitor;
+    if (action == RL_ACTION_LIMIT) {
+        rule.limits = read_limits(fields, PerScope{false, match});
+    } else if (action) {
+        for (std::string_view key : kLimitingFields)
+            if (fields.get(key))
+                fields.fail(key, quote(*fields.string("action")) + " rules take no limits");
+    }
+    fields.read("force", rule.force);
+    fields.read("comment", rule.comment, explain_bad_comment);
+    if (fields.errors().size() == errors_before) {
+        rule.match = *match;
+        rule.action = *action;
+        rule.text = *fields.string("match");
+        check_deny_everything(fields, rule);
+    }
+    if (fields.errors().size() != errors_before)
+        return std::nullopt;
+    return rule;
+}
+
+Validated<Rule> parse_rule(const json &rule, const std::string &path)
+{
+    JsonErrors errors;
+    Fields fields(&rule, path, kRuleFields, errors);
+    auto parsed = read_rule(fields);
+    return Validated<Rule>::checked(std::move(parsed), std::move(errors));
+}
+
+bool DistinctPrefixes::add(const Rule &rule, const std::string &list_path, std::size_t index,
+                           JsonErrors &errors)
+{
+    auto [first, inserted] = first_index_.emplace(rule.match, index);
+    if (!inserted)
+        errors.push_back({json_field_path(json_element_path(list_path, index), "match"),
+                          quote(rule.text) + " is the same prefix as " +
+                              json_element_path(list_path, first->second)});
+    return inserted;
+}
+
+std::string per_name(const LimitSpec &limit, bool v4)
+{
+    if (limit.per == RL_PER_PREFIX)
+        return "/" + std::to_string(family_bits(limit.per_prefixlen, v4));
+    return std::string(name_of(kPerNames, limit.per));
+}
+
+json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix &match)
+{
+    json list = json::array();
+    for (const auto &limit : limits)
+        list.push_back(limit_to_json(limit, match));
+    return list;
+}
+
+json rule_to_json(const Rule &rule)
+{
+    const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
+    json object = {{"match", one_address ? rule.match.address.to_string() : rule.match.to_string()},
+                   {"action", name_of(kActionNames, rule.action)}};
+    if (rule.monitor)
+        object["mode"] = name_of(kModeNames, Mode::Monitor);
+    if (rule.force)
+        object["force"] = true;
+    if (!rule.comment.empty())
+        object["comment"] = rule.comment;
+    if (rule.action == RL_ACTION_LIMIT)
+        object["limits"] = limits_to_json(rule.limits, rule.match);
+    return object;
+}
+
+} // namespace ratelimit

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#pragma once
+// The rule object, both ways: the one reader and the one writer of a rule's JSON form, for the
+// config file's "rules" and "default", the runtime rule file and the control requests that add
+// rules. parse_rule(rule_to_json(r)) == r, and rule_to_json(parse_rule(j)) is j's canonical form.
+//
+// A rule: {"match": prefix or bare address, "action": limit (default)|allow|deny,
+// "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no control characters),
+// "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), and for "limit" one
+// limit written on the rule itself or "limits": a list of them}. A limit: "rate" (packets/s) with
+// "burst" (packets, default one second's worth) and/or "bytes" (a byte rate) with "byte_burst"
+// (default one second's worth, at least kMinByteBurst bytes), and "per": "source" (default),
+// "rule", or "/N" within the rule's address family. Each rate is one LimitSpec; a rule holds at
+// most RL_MAX_LIMITS of them. Rates and sizes are spelled as in units.hpp; a bare JSON number is
+// in the base unit: packets per second, bytes per second, packets or bytes.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "json/validated.hpp"
+#include "net/address.hpp"
+#include "policy/fields.hpp"
+#include "policy/rule.hpp"
+
+namespace ratelimit
+{
+
+// The fields of one limit object.
+inline constexpr std::string_view kLimitFields[] = {"rate", "burst", "bytes", "byte_burst", "per"};
+// The fields that set limits: all that the config's "default" has.
+inline constexpr std::string_view kLimitingFields[] = {"limits", "rate",       "burst",
+                                                       "bytes",  "byte_burst", "per"};
+inline constexpr std::string_view kRuleFields[] = {"match", "action", "mode",   "limits",
+                                                   "rate",  "burst",  "bytes",  "byte_burst",
+                                                   "per",   "force",  "comment"};
+
+// ----- reading -------------------------------------------------------
+
+// One rule object, with `path` ("runtime", "rules[2]", "args") naming it in errors. Duplicates
+// among rules are the caller's to find (DistinctPrefixes).
+Validated<Rule> parse_rule(const nlohmann::json &rule, const std::string &path);
+
+// The same within a larger document: the rule whose fields `rule` reads (its errors go to the
+// document's list), if it has none.
+std::optional<Rule> read_rule(const Fields &rule);
+
+// What a limit's "per": "/N" is counted against.
+struct PerScope {
+    bool in_default = false;     // the config's "default" covers both families: "/N" means nothing
+    std::optional<Prefix> match; // the rule's prefix; empty when it is itself invalid
+};
+
+// The limits of a rule or of the config's "default": one limit written on the owner itself, or a
+// list of them in "limits".
+std::vector<LimitSpec> read_limits(const Fields &owner, const PerScope &scope);
+
+// Finds the rules of a list that name a prefix an earlier one named, compared parsed, so that
+// 10.0.0.0/8 and ::ffff:10.0.0.0/104 are one prefix: which of the two would be enforced could not
+// be told from the document.
+class DistinctPrefixes
+{
+  public:
+    // False, with an error at LIST[index].match ("... is the same prefix as rules[0]"), when an
+    // earlier rule of the list has `rule`'s prefix.
+    bool add(const Rule &rule, const std::string &list_path, std::size_t index, JsonErrors &errors);
+
+  private:
+    std::map<Prefix, std::size_t> first_index_;
+};
+
+// ----- writing -------------------------------------------------------
+
+// A rule object that parses back to an equal rule, its match written canonically (10.0.0.0/08
+// and ::ffff:10.0.0.0/104 as 10.0.0.0/8, 192.0.2.1/32 as 192.0.2.1). Every limit is written as
+// its own entry of "limits", rates and bursts as numbers in base units (packets or bytes, per
+// second for rates) and "per" as "source", "rule" or "/N"; "mode", "force" and "comment" only
+// when set.
+nlohmann::json rule_to_json(const Rule &rule);
+
+// The "limits" list of rule_to_json, for limits on `match` (the config's default: any prefix).
+nlohmann::json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix &match);
+
+// A limit's "per" as written: "source", "rule", or "/N" in the bits of the rule's address family
+// (`v4`: an IPv4 rule).
+std::string per_name(const LimitSpec &limit, bool v4);
+
+} // namespace ratelimit

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The rule object's codec: every rule of the shipped configs survives print -> parse -> print,
+// and each invalid rule is refused with the path of the field and why.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/rule_json.hpp"
+
+namespace ratelimit
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Prefix prefix(const char *text)
+{
+    return parse_prefix(text).value();
+}
+
+LimitSpec packets(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
+                  std::uint32_t per_prefixlen = 0)
+{
+    return {RL_UNIT_PACKETS, rate, burst, per, per_prefixlen};
+}
+
+std::string errors_of(const JsonErrors &errors)
+{
+    return join_errors(errors, "\n");
+}
+
+// ----- round trip over configs/ --------------------------------------------------------------
+
+struct ShippedRule {
+    std::string where; // "ratelimitd.json rules[3]"
+    json rule;
+};
+
+std::vector<ShippedRule> shipped_rules()
+{
+    std::vector<ShippedRule> rules;
+    for (const auto &entry : fs::directory_iterator(fs::path(RL_SOURCE_DIR) / "configs")) {
+        if (entry.path().extension() != ".json")
+            continue;
+        std::ifstream file(entry.path());
+        std::stringstream text;
+        text << file.rdbuf();
+        const json config = json::parse(text.str());
+        if (!config.contains("rules"))
+            continue;
+        for (std::size_t i = 0; i < config["rules"].size(); i++)
+            rules.push_back({entry.path().filename().string() + " rules[" + std::to_string(i) + "]",
+                             config["rules"][i]});
+    }
+    return rules;
+}
+
+TEST(RuleJson, EveryShippedRuleSurvivesARoundTrip)
+{
+    const auto rules = shipped_rules();
+    ASSERT_GE(rules.size(), 5u) << "configs/ratelimitd.json shows every kind of rule";
+    for (const auto &[where, written] : rules) {
+        auto parsed = parse_rule(written, where);
+        ASSERT_TRUE(parsed.value) << where << ": " << errors_of(parsed.errors);
+        const json printed = rule_to_json(*parsed.value);
+        auto again = parse_rule(printed, where);
+        ASSERT_TRUE(again.value) << where << " printed as " << printed.dump() << ": "
+                                 << errors_of(again.errors);
+        EXPECT_EQ(*again.value, *parsed.value) << where << " printed as " << printed.dump();
+        EXPECT_EQ(rule_to_json(*again.value), printed) << where;
+    }
+}
+
+TEST(RuleJson, PerIsWrittenInTheBitsOfTheRulesFamily)
+{
+    for (const auto &[match, per] : {std::pair{"10.0.0.0/8", "/24"},
+                                     {"2001:db8::/32", "/64"},
+                                     {"10.0.0.0/8", "source"},
+                                     {"10.0.0.0/8", "rule"}}) {
+        auto parsed = parse_rule({{"match", match}, {"rate", 5}, {"per", per}}, "rule");
+        ASSERT_TRUE(parsed.value) << errors_of(parsed.errors);
+        EXPECT_EQ(rule_to_json(*parsed.value)["limits"][0]["per"], per) << match;
+        EXPECT_EQ(per_name(parsed.value->limits[0], parsed.value->match.is_v4()), per);
+    }
+    auto v4 = parse_rule({{"match", "10.0.0.0/8"}, {"rate", 5}, {"per", "/24"}}, "rule");
+    ASSERT_TRUE(v4.value);
+    EXPECT_EQ(v4.value->limits[0].per_prefixlen, 24u + RL_IPV4_MAPPED_PREFIXLEN);
+}
+
+TEST(RuleJson, DistinctPrefixesNamesTheFirstRuleForAPrefix)
+{
+    DistinctPrefixes distinct;
+    JsonErrors errors;
+    auto rule = [](const char *match) {
+        return *parse_rule({{"match", match}, {"action", "deny"}}, "rule").value;
+    };
+    EXPECT_TRUE(distinct.add(rule("10.0.0.0/8"), "rules", 0, errors));
+    EXPECT_TRUE(distinct.add(rule("10.1.0.0/16"), "rules", 1, errors));
+    EXPECT_FALSE(distinct.add(rule("::ffff:10.0.0.0/104"), "rules", 2, errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].to_string(),
+              "rules[2].match: \"::ffff:10.0.0.0/104\" is the same prefix as rules[0]");
+}
+
+// ----- errors: the field's path and why --------------------------------------------------------
+
+struct Invalid {
+    const char *name;
+    std::string rule;   // a rule object, read at "rules[0]"
+    std::string path;   // of the error that must be among those reported
+    std::string reason; // a distinctive part of its message
+};
+
+void PrintTo(const Invalid &invalid, std::ostream *out)
+{
+    *out << invalid.name;
+}
+
+// The rule cases of the config's table (tests/config/config_test.cpp), on the codec alone.
+const Invalid kInvalid[] = {
+    {"Typo", R"({"match": "10.0.0.0/8", "rtae": "1kpps"})", "rules[0].rtae",
+     "unknown field; did you mean \"rate\"?"},
+    {"LimitTypo", R"({"match": "10.0.0.0/8", "limits": [{"rate": 1, "brust": 2}]})",
+     "rules[0].limits[0].brust", "did you mean \"burst\"?"},
+    {"ModeUnknown", R"({"match": "10.0.0.0/8", "rate": 1, "mode": "on"})", "rules[0].mode",
+     "\"on\" is not one of enforce or monitor"},
+    {"PrefixInvalid", R"({"match": "10.0.0.300/8", "rate": 1})", "rules[0].match",
+     "\"10.0.0.300/8\" is not an IPv4 or IPv6 prefix"},
+    {"PrefixHostBits", R"({"match": "10.0.0.1/8", "rate": 1})", "rules[0].match",
+     "\"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?"},
+    {"PrefixHostBitsIpv6", R"({"match": "2001:db8::1/32", "rate": 1})", "rules[0].match",
+     "did you mean 2001:db8::/32?"},
+    {"PrefixTooLong", R"({"match": "10.0.0.0/33", "rate": 1})", "rules[0].match",
+     "the length must be 0 .. 32"},
+    {"MatchMissing", R"({"rate": "1kpps"})", "rules[0].match", "missing"},
+    {"MatchNotAString", R"({"match": 42, "rate": 1})", "rules[0].match",
+     "must be a string, not 42"},
+    {"ActionUnknown", R"({"match": "10.0.0.0/8", "action": "drop"})", "rules[0].action",
+     "\"drop\" is not one of limit, allow or deny"},
+    {"RateZero", R"({"match": "10.0.0.0/8", "rate": "0pps"})", "rules[0].rate",
+     "below the minimum of 1pps"},
+    {"RateWrongType", R"({"match": "10.0.0.0/8", "rate": true})", "rules[0].rate",
+     "must be a string with a unit or a number, not true"},
+    {"BurstWithoutRate", R"({"match": "10.0.0.0/8", "bytes": "10Mbit", "burst": 10})",
+     "rules[0].burst", "set without \"rate\""},
+    {"DenyAllIpv4", R"({"match": "0.0.0.0/0", "action": "deny"})", "rules[0].match",
+     "\"0.0.0.0/0\" with \"action\": \"deny\" drops every IPv4 source, cutting this host off"},
+    {"DenyEverything", R"({"match": "::/0", "action": "deny"})", "rules[0].match",
+     "drops every source, cutting this host off; if that is meant, force it"},
+    {"ForceNotABool", R"({"match": "0.0.0.0/0", "action": "deny", "force": "yes"})",
+     "rules[0].force", "must be true or false"},
+    {"CommentTooLong",
+     R"({"match": "10.0.0.0/8", "action": "deny", "comment": ")" + std::string(201, 'x') + R"("})",
+     "rules[0].comment", "is 201 bytes long; at most 200"},
+    {"ByteBurstBelowAFrame", R"({"match": "10.0.0.0/8", "bytes": "1Mbit", "byte_burst": "1000B"})",
+     "rules[0].byte_burst", "\"1000B\" is smaller than one full-size frame (1518B)"},
+    {"PerWiderThanRule", R"({"match": "203.0.113.0/24", "rate": 1, "per": "/16"})", "rules[0].per",
+     "\"/16\" is wider than the rule's prefix 203.0.113.0/24"},
+    {"PerBeyondIpv4", R"({"match": "10.0.0.0/8", "rate": 1, "per": "/33"})", "rules[0].per",
+     "longer than an IPv4 address (32 bits)"},
+    {"PerUnknown", R"({"match": "10.0.0.0/8", "rate": 1, "per": "subnet"})", "rules[0].per",
+     "\"subnet\" is not \"source\", \"rule\" or a prefix length"},
+    {"AllowWithRate", R"({"match": "10.0.0.0/8", "action": "allow", "rate": 1})", "rules[0].rate",
+     "\"allow\" rules take no limits"},
+    {"LimitWithoutRate", R"({"match": "10.0.0.0/8", "per": "rule"})", "rules[0]",
+     "needs \"rate\" (packets per second), \"bytes\" (a byte rate) or both"},
+    {"ShorthandAndLimits", R"({"match": "10.0.0.0/8", "rate": 1, "limits": [{"rate": 2}]})",
+     "rules[0].rate", "cannot be combined with \"limits\""},
+    {"LimitsEmpty", R"({"match": "10.0.0.0/8", "limits": []})", "rules[0].limits",
+     "must be a non-empty list of limits"},
+    {"FiveLimits", R"({"match": "10.0.0.0/8", "limits": [{"rate": 1}, {"rate": 2},
+                       {"rate": 3}, {"rate": 4}, {"rate": 5}]})",
+     "rules[0].limits", "5 limits; at most 4 can be stacked"},
+};
+
+class InvalidRule : public testing::TestWithParam<Invalid>
+{
+};
+
+TEST_P(InvalidRule, IsRefusedNamingTheFieldAndWhy)
+{
+    const Invalid &invalid = GetParam();
+    auto result = parse_rule(json::parse(invalid.rule), "rules[0]");
+    EXPECT_FALSE(result.value);
+    bool found = false;
+    for (const auto &error : result.errors)
+        found |=
+            error.path == invalid.path && error.message.find(invalid.reason) != std::string::npos;
+    EXPECT_TRUE(found) << "expected " << invalid.path << ": ..." << invalid.reason << "...\ngot:\n"
+                       << errors_of(result.errors);
+}
+
+INSTANTIATE_TEST_SUITE_P(RuleJson, InvalidRule, testing::ValuesIn(kInvalid),
+                         [](const auto &info) { return std::string(info.param.name); });
+
+// ----- one rule on its own, as the control socket adds them --------------------------------------
+
+TEST(RuleJson, ParsesLikeAConfigRule)
+{
+    auto rule = json::parse(R"({"match": "2001:db8::/48", "rate": "1kpps",
+                                          "per": "/64", "mode": "monitor"})");
+    Validated<Rule> result = parse_rule(rule, "runtime");
+    ASSERT_TRUE(result.value);
+    EXPECT_TRUE(result.errors.empty());
+    EXPECT_EQ(*result.value, (Rule{prefix("2001:db8::/48"),
+                                   RL_ACTION_LIMIT,
+                                   {packets(1000, 1000, RL_PER_PREFIX, 64)},
+                                   true,
+                                   "2001:db8::/48"}));
+}
+
+TEST(RuleJson, ForceTakesADenyOfEveryoneAndMonitorNeedsNoForce)
+{
+    for (const char *text : {R"({"match": "0.0.0.0/0", "action": "deny", "force": true})",
+                             R"({"match": "::/0", "action": "deny", "force": true})",
+                             R"({"match": "0.0.0.0/0", "action": "deny", "mode": "monitor"})",
+                             R"({"match": "0.0.0.0/1", "action": "deny"})"}) {
+        Validated<Rule> result = parse_rule(json::parse(text), "runtime");
+        EXPECT_TRUE(result.value) << text << ": " << result.errors.front().to_string();
+    }
+    Validated<Rule> forced =
+        parse_rule(json::parse(R"({"match": "::/0", "action": "deny", "force": true})"), "runtime");
+    ASSERT_TRUE(forced.value);
+    EXPECT_TRUE(forced.value->force);
+}
+
+TEST(RuleJson, KeepsItsComment)
+{
+    Validated<Rule> result = parse_rule(json::parse(R"({"match": "10.0.0.0/8",
+        "action": "deny", "comment": "ticket 4711: scanner, ask Sam"})"),
+                                        "runtime");
+    ASSERT_TRUE(result.value);
+    EXPECT_EQ(result.value->comment, "ticket 4711: scanner, ask Sam");
+}
+
+TEST(RuleJson, BareNumbersAreInBaseUnits)
+{
+    Validated<Rule> result = parse_rule(json::parse(R"({"match": "10.0.0.0/8",
+        "bytes": 1250000, "byte_burst": 2000, "rate": 10, "burst": 20})"),
+                                        "runtime");
+    ASSERT_TRUE(result.value) << result.errors.front().to_string();
+    ASSERT_EQ(result.value->limits.size(), 2u);
+    EXPECT_EQ(result.value->limits[0].rate, 10u);
+    EXPECT_EQ(result.value->limits[0].burst, 20u);
+    EXPECT_EQ(result.value->limits[1].rate, 1'250'000u) << "bytes per second";
+    EXPECT_EQ(result.value->limits[1].burst, 2000u);
+}
+
+TEST(RuleJson, ErrorsArePrefixedWithTheGivenPath)
+{
+    Validated<Rule> result = parse_rule(json::parse(R"({"match": "10.0.0.1/8", "rate": 0,
+                                                             "ttl": "1h"})"),
+                                        "runtime");
+    EXPECT_FALSE(result.value);
+    std::vector<std::string> paths;
+    for (const auto &error : result.errors)
+        paths.push_back(error.path);
+    EXPECT_EQ(paths, (std::vector<std::string>{"runtime.ttl", "runtime.match", "runtime.rate"}));
+}
+
+TEST(RuleJson, NotAnObject)
+{
+    Validated<Rule> result = parse_rule(json::array(), "runtime");
+    EXPECT_FALSE(result.value);
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_EQ(result.errors[0].to_string(), "runtime: must be an object, not a list");
+}
+
+} // namespace
+} // namespace ratelimit
