@@ -89,9 +89,7 @@ int main(int argc, char **argv)
     // The same checks as a reload's: what --check accepts, a start does not refuse halfway.
     auto parsed = ratelimit::load_config_for_host(config_path);
     if (!parsed.value) {
-        std::cerr << ratelimit::join_errors(parsed.errors, "
-", config_path + ": ") << "
-";
+        std::cerr << ratelimit::join_errors(parsed.errors, "\n", config_path + ": ") << "\n";
         return kExitConfig;
     }
     if (check_only) {
