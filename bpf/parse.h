@@ -100,10 +100,7 @@ static __always_inline int rl_parse_ipv4(struct rl_cursor *c, struct rl_packet *
 
     if (!ip || ip->version != 4)
         return RL_PARSE_MALFORMED;
-    __builtin_memset(pkt->source.addr, 0, 10);
-    pkt->source.addr[10] = 0xff;
-    pkt->source.addr[11] = 0xff;
-    __builtin_memcpy(&pkt->source.addr[12], &ip->saddr, sizeof(ip->saddr));
+    RL_ADDR_FROM_IPV4(pkt->source.addr, &ip->saddr);
 
     /* What ip_rcv refuses: an IHL under 5, options beyond the frame, a total length that does
      * not hold the header or does not fit the frame. */

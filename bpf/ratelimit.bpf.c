@@ -5,7 +5,6 @@
  * skb. Bucket arithmetic lives in ratelimit/gcra.h, shared with user space and its unit tests.
  */
 #include "parse.h"
-#include "ratelimit/addr.h"
 #include "ratelimit/gcra.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -19,47 +18,47 @@ struct {
     __type(key, struct rl_prefix_key);
     __type(value, struct rl_prefix_value);
     __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, 65536);
-} prefixes SEC(".maps");
+    __uint(max_entries, RL_PREFIX_ENTRIES(RL_DEFAULT_MAX_RULES));
+} RL_MAP_PREFIXES SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __type(key, __u32);
     __type(value, struct rl_rule);
-    __uint(max_entries, 16384);
-} rules SEC(".maps");
+    __uint(max_entries, RL_DEFAULT_MAX_RULES);
+} RL_MAP_RULES SEC(".maps");
 
-/* Buckets of RL_PER_RULE limits, at rule * RL_MAX_LIMITS + limit. */
+/* Buckets of RL_PER_RULE limits, at rl_rule_bucket_slot(rule, limit). */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __type(key, __u32);
     __type(value, struct rl_bucket);
-    __uint(max_entries, 16384 * RL_MAX_LIMITS);
-} rule_buckets SEC(".maps");
+    __uint(max_entries, RL_RULE_BUCKET_ENTRIES(RL_DEFAULT_MAX_RULES));
+} RL_MAP_RULE_BUCKETS SEC(".maps");
 
 /* Shared per-source state: cached rule and RL_PER_SOURCE buckets. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __type(key, struct rl_source_key);
     __type(value, struct rl_source);
-    __uint(max_entries, 65536);
-} sources SEC(".maps");
+    __uint(max_entries, RL_DEFAULT_MAX_SOURCES);
+} RL_MAP_SOURCES SEC(".maps");
 
 /* Per-CPU per-source counters: counting never writes a cache line another CPU uses. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
     __type(key, struct rl_source_key);
     __type(value, struct rl_source_counters);
-    __uint(max_entries, 65536);
-} source_counters SEC(".maps");
+    __uint(max_entries, RL_DEFAULT_MAX_SOURCES);
+} RL_MAP_SOURCE_COUNTERS SEC(".maps");
 
 /* Buckets of RL_PER_PREFIX limits. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __type(key, struct rl_block_key);
     __type(value, struct rl_bucket);
-    __uint(max_entries, 65536);
-} blocks SEC(".maps");
+    __uint(max_entries, RL_DEFAULT_MAX_SOURCES);
+} RL_MAP_BLOCKS SEC(".maps");
 
 /* This CPU's last dropped source (struct rl_drop_memo). */
 struct {
@@ -67,21 +66,21 @@ struct {
     __type(key, __u32);
     __type(value, struct rl_drop_memo);
     __uint(max_entries, 1);
-} drop_memo SEC(".maps");
+} RL_MAP_DROP_MEMO SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __type(key, __u32);
     __type(value, struct rl_settings);
     __uint(max_entries, 1);
-} settings SEC(".maps");
+} RL_MAP_SETTINGS SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __type(key, __u32);
     __type(value, struct rl_counter);
     __uint(max_entries, RL_STATS_ENTRIES);
-} stats SEC(".maps");
+} RL_MAP_STATS SEC(".maps");
 
 /* What classification decided, and for whom. */
 struct rl_decision {
@@ -102,7 +101,7 @@ struct rl_decision {
 static __always_inline struct rl_source *
 rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, int *untracked)
 {
-    struct rl_source *src = bpf_map_lookup_elem(&sources, &pkt->source);
+    struct rl_source *src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
     struct rl_prefix_key lpm = {.prefixlen = RL_ADDR_LEN * 8};
     struct rl_prefix_value *match;
     __u32 rule;
@@ -111,7 +110,7 @@ rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, i
         return src;
 
     __builtin_memcpy(lpm.addr, pkt->source.addr, RL_ADDR_LEN);
-    match = bpf_map_lookup_elem(&prefixes, &lpm);
+    match = bpf_map_lookup_elem(&RL_MAP_PREFIXES, &lpm);
     rule = match ? match->rule : RL_NO_RULE;
 
     if (!src) {
@@ -120,8 +119,8 @@ rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, i
         if (rule == RL_NO_RULE)
             return NULL;
         /* Another CPU may create it first (-EEXIST): either way, look it up. */
-        bpf_map_update_elem(&sources, &pkt->source, &fresh, BPF_NOEXIST);
-        src = bpf_map_lookup_elem(&sources, &pkt->source);
+        bpf_map_update_elem(&RL_MAP_SOURCES, &pkt->source, &fresh, BPF_NOEXIST);
+        src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
         if (src)
             *created = 1;
         else
@@ -149,19 +148,18 @@ static __always_inline __u64 *rl_limit_bucket(const struct rl_limit *limit, __u3
     case RL_PER_SOURCE:
         return &src->tat[index];
     case RL_PER_RULE:
-        slot = rule_index * RL_MAX_LIMITS + index;
-        bucket = bpf_map_lookup_elem(&rule_buckets, &slot);
+        slot = rl_rule_bucket_slot(rule_index, index);
+        bucket = bpf_map_lookup_elem(&RL_MAP_RULE_BUCKETS, &slot);
         return bucket ? &bucket->tat : NULL;
     default: {
-        struct rl_block_key block = {.rule = rule_index, .limit = index};
+        struct rl_block_key block;
         struct rl_bucket full = {};
 
-        __builtin_memcpy(block.addr, pkt->source.addr, RL_ADDR_LEN);
-        rl_mask_addr(block.addr, limit->per_prefixlen);
-        bucket = bpf_map_lookup_elem(&blocks, &block);
+        RL_BLOCK_KEY_OF(&block, rule_index, index, pkt->source.addr, limit->per_prefixlen);
+        bucket = bpf_map_lookup_elem(&RL_MAP_BLOCKS, &block);
         if (!bucket) {
-            bpf_map_update_elem(&blocks, &block, &full, BPF_NOEXIST);
-            bucket = bpf_map_lookup_elem(&blocks, &block);
+            bpf_map_update_elem(&RL_MAP_BLOCKS, &block, &full, BPF_NOEXIST);
+            bucket = bpf_map_lookup_elem(&RL_MAP_BLOCKS, &block);
         }
         return bucket ? &bucket->tat : NULL;
     }
@@ -279,7 +277,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->reason = RL_REASON_NO_RULE;
         return;
     }
-    rule = bpf_map_lookup_elem(&rules, &rule_index);
+    rule = bpf_map_lookup_elem(&RL_MAP_RULES, &rule_index);
     if (!rule) {
         d->reason = RL_REASON_NO_RULE;
         return;
@@ -315,10 +313,10 @@ static __always_inline int rl_same_source(const struct rl_source_key *a,
 static __always_inline void rl_count_source(const struct rl_source_key *source,
                                             const struct rl_source_counters *traffic)
 {
-    struct rl_source_counters *counters = bpf_map_lookup_elem(&source_counters, source);
+    struct rl_source_counters *counters = bpf_map_lookup_elem(&RL_MAP_SOURCE_COUNTERS, source);
 
     if (!counters) {
-        bpf_map_update_elem(&source_counters, source, traffic, BPF_NOEXIST);
+        bpf_map_update_elem(&RL_MAP_SOURCE_COUNTERS, source, traffic, BPF_NOEXIST);
         return;
     }
 #pragma unroll
@@ -381,7 +379,7 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
 {
     __u32 verdict = d->verdict & 1; /* pass or drop: the mask shows the verifier it is 0 or 1 */
     __u32 index = rl_stats_index(iface_slot, d->reason, verdict);
-    struct rl_counter *counter = bpf_map_lookup_elem(&stats, &index);
+    struct rl_counter *counter = bpf_map_lookup_elem(&RL_MAP_STATS, &index);
     struct rl_source_counters one = {};
     __u32 outcome = rl_outcome_of(d->reason, verdict);
 
@@ -416,8 +414,8 @@ int ratelimit_xdp(struct xdp_md *ctx)
     __u32 zero = 0, drop_malformed;
     int parsed;
 
-    cfg = bpf_map_lookup_elem(&settings, &zero);
-    memo = bpf_map_lookup_elem(&drop_memo, &zero);
+    cfg = bpf_map_lookup_elem(&RL_MAP_SETTINGS, &zero);
+    memo = bpf_map_lookup_elem(&RL_MAP_DROP_MEMO, &zero);
     if (!cfg || !memo)
         return XDP_PASS; /* unreachable: a one-entry array always has entry 0 */
 

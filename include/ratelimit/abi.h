@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The contract between the XDP program and user space: every map key and value, flag and
- * constant that both sides use. Included by bpf/ratelimit.bpf.c and by the C++ daemon, CLI and
- * tests, so a layout is written exactly once. Fixed-width types only; no padding the compiler
- * could choose differently on the two sides (the C++ side static_asserts the sizes).
+ * constant that both sides use, with the map names and capacities and the helpers that compute
+ * a key or a slot. Included by bpf/ratelimit.bpf.c and by the C++ daemon, CLI and tests, so a
+ * layout is written exactly once. Fixed-width types only; no padding the compiler could choose
+ * differently on the two sides (the C++ side static_asserts the sizes). Helpers are static
+ * inline C that both compilers take.
  */
 #ifndef RATELIMIT_ABI_H
 #define RATELIMIT_ABI_H
@@ -23,6 +25,36 @@
 #define RL_MAX_INTERFACES 32 /* attach slots with their own counters */
 #define RL_CAS_RETRIES 8     /* compare-and-swap attempts on a contended bucket */
 #define RL_NO_RULE 0xffffffffu
+
+/*
+ * Capacities the maps are compiled with. The daemon sizes them at load (max_rules, max_sources:
+ * see RL_RULE_BUCKET_ENTRIES and RL_PREFIX_ENTRIES for the maps sized from the rule count).
+ */
+#define RL_DEFAULT_MAX_RULES 16384
+#define RL_DEFAULT_MAX_SOURCES 65536
+#define RL_PREFIXES_PER_RULE 4 /* trie entries per rule slot: a rule may match several prefixes */
+#define RL_RULE_BUCKET_ENTRIES(rules) ((rules)*RL_MAX_LIMITS)
+#define RL_PREFIX_ENTRIES(rules) ((rules)*RL_PREFIXES_PER_RULE)
+
+/*
+ * The program's maps by name: the SEC(".maps") variables of ratelimit.bpf.c, the skeleton's
+ * fields (skel->maps.RL_MAP_SOURCES) and the pin files (RL_MAP_NAME(RL_MAP_SOURCES)). The rld_
+ * prefix says whose they are in `bpftool map`. The kernel keeps 15 characters of a name
+ * (BPF_OBJ_NAME_LEN): libbpf cuts a longer one short when it creates the map, and takes that
+ * short name for the map when it adopts a pinned one, so "ratelimitd_sources" and
+ * "ratelimitd_source_counters" would both be "ratelimitd_sour". Every name here fits.
+ */
+#define RL_MAP_PREFIXES rld_prefixes
+#define RL_MAP_RULES rld_rules
+#define RL_MAP_RULE_BUCKETS rld_rule_bkts
+#define RL_MAP_SOURCES rld_sources
+#define RL_MAP_SOURCE_COUNTERS rld_src_counts
+#define RL_MAP_BLOCKS rld_blocks
+#define RL_MAP_DROP_MEMO rld_drop_memo
+#define RL_MAP_SETTINGS rld_settings
+#define RL_MAP_STATS rld_stats
+#define RL_STRINGIFY_(x) #x
+#define RL_MAP_NAME(map) RL_STRINGIFY_(map) /* the name as a string: RL_MAP_NAME(RL_MAP_STATS) */
 
 /*
  * Bucket time. Token buckets are kept in GCRA form (see gcra.h): one 64-bit "theoretical
@@ -199,5 +231,60 @@ static inline __u32 rl_stats_index(__u32 iface_slot, __u32 reason, __u32 verdict
 }
 
 #define RL_STATS_ENTRIES (RL_MAX_INTERFACES * RL_REASON_COUNT * RL_VERDICT_COUNT)
+
+/* Where the bucket of limit `limit` of rule `rule` is in rule_buckets (an RL_PER_RULE limit). */
+static inline __u32 rl_rule_bucket_slot(__u32 rule, __u32 limit)
+{
+    return rule * RL_MAX_LIMITS + limit;
+}
+
+/* The rule and the limit whose bucket is at `slot` of rule_buckets. */
+static inline __u32 rl_rule_bucket_rule(__u32 slot)
+{
+    return slot / RL_MAX_LIMITS;
+}
+
+static inline __u32 rl_rule_bucket_limit(__u32 slot)
+{
+    return slot % RL_MAX_LIMITS;
+}
+
+/* Keeps the first `prefixlen` bits of an RL_ADDR_LEN-byte address, zeroing the rest. */
+static inline void rl_mask_addr(__u8 *addr, __u32 prefixlen)
+{
+    for (__u32 i = 0; i < RL_ADDR_LEN; i++) {
+        __u32 bit = i * 8;
+
+        if (prefixlen <= bit)
+            addr[i] = 0;
+        else if (prefixlen < bit + 8)
+            addr[i] &= (__u8)(0xff << (bit + 8 - prefixlen));
+    }
+}
+
+/*
+ * The two below are macros so that their copies keep the alignment their arguments have where
+ * they are used: behind a __u8 * parameter, the BPF backend would copy byte by byte.
+ */
+
+/* Writes the IPv4 address at `v4` (4 bytes, network order) to `addr` as ::ffff:a.b.c.d. */
+#define RL_ADDR_FROM_IPV4(addr, v4)                                                                \
+    do {                                                                                           \
+        __builtin_memset((addr), 0, 10);                                                           \
+        (addr)[10] = 0xff;                                                                         \
+        (addr)[11] = 0xff;                                                                         \
+        __builtin_memcpy(&(addr)[12], (v4), 4);                                                    \
+    } while (0)
+
+/* Fills *key with the key of the bucket that an RL_PER_PREFIX limit (`limit` of rule `rule`,
+ * keeping `prefixlen` bits) charges for a packet from the address `source`: the source's
+ * block. */
+#define RL_BLOCK_KEY_OF(key, rule_index, limit_index, source, prefixlen)                           \
+    do {                                                                                           \
+        (key)->rule = (rule_index);                                                                \
+        (key)->limit = (limit_index);                                                              \
+        __builtin_memcpy((key)->addr, (source), RL_ADDR_LEN);                                      \
+        rl_mask_addr((key)->addr, (prefixlen));                                                    \
+    } while (0)
 
 #endif /* RATELIMIT_ABI_H */

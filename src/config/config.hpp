@@ -62,7 +62,7 @@ struct Config {
     std::vector<LimitSpec> default_limits; // for sources no rule matches; empty: no default
     std::vector<Rule> rules;
     std::uint32_t max_sources = 1'000'000;
-    std::uint32_t max_rules = 16384;
+    std::uint32_t max_rules = RL_DEFAULT_MAX_RULES; // the program's own capacity
     bool drop_malformed = false;
     Control control;
     Metrics metrics;

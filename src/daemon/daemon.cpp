@@ -84,9 +84,8 @@ void remove_empty_dir(const std::string &dir)
 
 Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
-      pin_root_(config_.pin_dir + "/v" + std::to_string(RL_ABI_VERSION)),
-      store_(config_.state_dir + "/runtime-rules.json"), runtime_saved_(store_.path()),
-      reload_count_file_(config_.state_dir + "/metrics-state.json"),
+      pins_layout_(config_.pin_dir), store_(config_.state_dir + "/runtime-rules.json"),
+      runtime_saved_(store_.path()), reload_count_file_(config_.state_dir + "/metrics-state.json"),
       reload_counts_saved_(reload_count_file_.path())
 {
     start();
@@ -124,17 +123,17 @@ void Daemon::open_datapath()
     pins_ = ensure_bpffs(config_.pin_dir);
     if (!pins_.outlives_daemon)
         spdlog::warn("pins will not outlive the daemon: {}", pins_.warning);
-    make_directories(pin_root_ + "/maps", 0700);
-    make_directories(pin_root_ + "/links", 0700);
+    make_directories(pins_layout_.maps_dir(), 0700);
+    make_directories(pins_layout_.links_dir(), 0700);
     DatapathOptions options;
     options.max_sources = config_.max_sources;
     options.max_rules = config_.max_rules;
     options.programs = static_cast<std::uint32_t>(config_.interfaces.size());
-    options.map_pin_dir = pin_root_ + "/maps";
+    options.pins = pins_layout_;
     dp_ = std::make_unique<Datapath>(options);
     spdlog::info("data path {} (maps pinned in {})",
                  dp_->adopted() ? "adopted with its rules, buckets and counters" : "created",
-                 options.map_pin_dir);
+                 pins_layout_.maps_dir());
     if (dp_->adopted())
         reloads_ = adopted_reload_counts(reload_count_file_);
 }
@@ -154,7 +153,7 @@ void Daemon::attach_interfaces()
     for (std::uint32_t slot = 0; slot < config_.interfaces.size(); slot++) {
         const auto &iface = config_.interfaces[slot];
         links_.push_back(XdpLink::attach(dp_->program_fd(slot), iface.name, iface.xdp_mode,
-                                         pin_root_ + "/links/" + iface.name));
+                                         pins_layout_.link(iface.name)));
         spdlog::info("{}: {} in {} mode", iface.name,
                      links_.back().adopted() ? "program swapped into the pinned link" : "attached",
                      links_.back().kernel_mode());
@@ -379,16 +378,16 @@ void Daemon::on_signal()
 void Daemon::shut_down()
 {
     if (config_.keep_attached_on_exit) {
-        spdlog::info("keeping the program attached and its maps pinned in {}", pin_root_);
+        spdlog::info("keeping the program attached and its maps pinned in {}", pins_layout_.root());
         return;
     }
     for (auto &link : links_)
         link.unpin();
     links_.clear(); // closing the last reference to each link detaches it
     dp_->unpin_maps();
-    remove_empty_dir(pin_root_ + "/links");
-    remove_empty_dir(pin_root_ + "/maps");
-    remove_empty_dir(pin_root_);
+    remove_empty_dir(pins_layout_.links_dir());
+    remove_empty_dir(pins_layout_.maps_dir());
+    remove_empty_dir(pins_layout_.root());
     spdlog::info("detached from {} interface(s) and removed the pins", config_.interfaces.size());
 }
 

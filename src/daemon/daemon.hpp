@@ -109,7 +109,7 @@ class Daemon
 
     std::string config_path_;
     config::Config config_;
-    std::string pin_root_; // pin_dir/vN
+    PinLayout pins_layout_;
     PinMount pins_;
     std::unique_ptr<InstanceLock> lock_;
     RuntimeStore store_;

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <span>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -20,6 +24,16 @@ static_assert(sizeof(rl_block_key) == 24);
 static_assert(sizeof(rl_source_counters) == 48);
 static_assert(sizeof(rl_settings) == 8);
 static_assert(sizeof(rl_drop_memo) == 80);
+// The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a map's name (see RL_MAP_NAME).
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_PREFIXES)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULES)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULE_BUCKETS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_SOURCES)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_SOURCE_COUNTERS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_BLOCKS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_DROP_MEMO)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_SETTINGS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_STATS)) <= BPF_OBJ_NAME_LEN);
 
 namespace
 {
@@ -41,11 +55,6 @@ void for_each_shared_map(bpf_object *obj, F &&f)
         if (!bpf_map__is_internal(map))
             f(map);
     }
-}
-
-std::string pin_path(const std::string &dir, bpf_map *map)
-{
-    return dir + "/" + bpf_map__name(map);
 }
 
 // Why a pinned map cannot stand in for `map` as this program defines it; empty if it can.
@@ -72,14 +81,66 @@ std::string incompatibility(int pinned_fd, bpf_map *map)
     return {};
 }
 
+// Adds `from` to `to`, outcome by outcome.
+void add_traffic(rl_source_counters &to, const rl_source_counters &from)
+{
+    for (int o = 0; o < RL_OUTCOME_COUNT; o++) {
+        to.packets[o] += from.packets[o];
+        to.bytes[o] += from.bytes[o];
+    }
+}
+
+bool any_packets(const rl_source_counters &traffic)
+{
+    for (int o = 0; o < RL_OUTCOME_COUNT; o++)
+        if (traffic.packets[o] != 0)
+            return true;
+    return false;
+}
+
+// Whether the program recorded the first packet of the source in its entry (and which outcome is
+// one of this ABI's).
+bool has_first_packet(const rl_source &entry)
+{
+    return entry.first_bytes != 0 && entry.first_outcome < RL_OUTCOME_COUNT;
+}
+
+void add_first_packet(rl_source_counters &to, const rl_source &entry)
+{
+    to.packets[entry.first_outcome]++;
+    to.bytes[entry.first_outcome] += entry.first_bytes;
+}
+
+// The names of the pins in `dir`; none if it does not exist.
+std::vector<std::string> pin_names(const std::string &dir)
+{
+    std::vector<std::string> names;
+    std::error_code error;
+    std::filesystem::directory_iterator it(dir, error);
+    if (error == std::errc::no_such_file_or_directory)
+        return names;
+    for (; !error && it != std::filesystem::directory_iterator(); it.increment(error))
+        names.push_back(it->path().filename().string());
+    if (error)
+        throw SystemError(error.value(), "list the pins in " + dir);
+    return names;
+}
+
+struct KeyLess {
+    bool operator()(const rl_source_key &a, const rl_source_key &b) const
+    {
+        return std::memcmp(a.addr, b.addr, RL_ADDR_LEN) < 0;
+    }
+};
+
 } // namespace
 
 rl_prefix_key ipv4_space_key()
 {
     rl_prefix_key key{};
+    const std::uint8_t any[4] = {};
     key.prefixlen = RL_IPV4_MAPPED_PREFIXLEN;
-    key.addr[10] = 0xff;
-    key.addr[11] = 0xff;
+    RL_ADDR_FROM_IPV4(key.addr, any); // 0.0.0.0/0
     return key;
 }
 
@@ -101,7 +162,7 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
         skel->rodata->iface_slot = slot;
         size_maps(skel.get());
         if (slot == 0) {
-            if (!options.map_pin_dir.empty())
+            if (options.pins)
                 adopted_ = adopt_or_create_pins();
         } else {
             for_each_shared_map(skel->obj, [&](bpf_map *map) {
@@ -118,37 +179,42 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
     // (A lookup would not do: the trie answers it with the longest match, not this exact key.)
     const rl_prefix_key space = ipv4_space_key();
     const rl_prefix_value no_rule{RL_NO_RULE};
-    if (bpf_map_update_elem(bpf_map__fd(programs_[0]->maps.prefixes), &space, &no_rule,
+    if (bpf_map_update_elem(bpf_map__fd(programs_[0]->maps.RL_MAP_PREFIXES), &space, &no_rule,
                             BPF_NOEXIST) != 0 &&
         errno != EEXIST)
-        throw SystemError(errno, "add the entry for 0.0.0.0/0 to map prefixes");
+        throw SystemError(errno,
+                          "add the entry for 0.0.0.0/0 to map " RL_MAP_NAME(RL_MAP_PREFIXES));
 }
 
 void Datapath::size_maps(ratelimit_bpf *skel) const
 {
-    set_max_entries(skel->maps.rules, options_.max_rules);
-    set_max_entries(skel->maps.rule_buckets, options_.max_rules * RL_MAX_LIMITS);
-    set_max_entries(skel->maps.prefixes, options_.max_rules * RL_MAX_LIMITS);
-    set_max_entries(skel->maps.sources, options_.max_sources);
-    set_max_entries(skel->maps.source_counters, options_.max_sources);
-    set_max_entries(skel->maps.blocks, options_.max_sources);
+    set_max_entries(skel->maps.RL_MAP_RULES, options_.max_rules);
+    set_max_entries(skel->maps.RL_MAP_RULE_BUCKETS, RL_RULE_BUCKET_ENTRIES(options_.max_rules));
+    set_max_entries(skel->maps.RL_MAP_PREFIXES, RL_PREFIX_ENTRIES(options_.max_rules));
+    set_max_entries(skel->maps.RL_MAP_SOURCES, options_.max_sources);
+    set_max_entries(skel->maps.RL_MAP_SOURCE_COUNTERS, options_.max_sources);
+    set_max_entries(skel->maps.RL_MAP_BLOCKS, options_.max_sources);
 }
 
 // Points every map at its pin: libbpf then reuses a pinned map or creates and pins a new one.
 // Pins are reused all together or not at all: if any has another layout (another capacity after
-// a config change, say), all are replaced, so that rules never refer to buckets of another shape.
+// a config change, say), or the directory holds a map this program does not have (an earlier
+// version's, which named its maps otherwise), all are replaced, so that rules never refer to
+// buckets of another shape and no map is left pinned that nothing uses.
 bool Datapath::adopt_or_create_pins()
 {
-    const std::string &dir = options_.map_pin_dir;
+    const PinLayout &pins = *options_.pins;
     bpf_object *obj = programs_[0]->obj;
-    std::size_t pinned = 0, maps = 0;
-    std::string refused;
+    std::set<std::string> ours;
+    std::size_t pinned = 0;
+    std::string refused; // why the pins found cannot be adopted
     for_each_shared_map(obj, [&](bpf_map *map) {
-        maps++;
-        int fd = bpf_obj_get(pin_path(dir, map).c_str());
+        ours.insert(bpf_map__name(map));
+        const std::string path = pins.map(bpf_map__name(map));
+        int fd = bpf_obj_get(path.c_str());
         if (fd < 0) {
             if (errno != ENOENT)
-                throw SystemError(errno, "open the pinned map " + pin_path(dir, map));
+                throw SystemError(errno, "open the pinned map " + path);
             return;
         }
         pinned++;
@@ -157,21 +223,29 @@ bool Datapath::adopt_or_create_pins()
         if (!why.empty() && refused.empty())
             refused = std::string(bpf_map__name(map)) + " has " + why;
     });
-    bool adopt = pinned == maps && refused.empty();
-    if (pinned > 0 && !adopt) {
+    std::vector<std::string> strays;
+    for (const std::string &name : pin_names(pins.maps_dir()))
+        if (!ours.contains(name))
+            strays.push_back(name);
+    if (refused.empty() && !strays.empty())
+        refused = strays.front() + " is not one of its maps";
+    if (refused.empty() && pinned > 0 && pinned < ours.size())
+        refused = "some are missing";
+
+    if (!refused.empty()) {
         spdlog::warn("pinned maps in {} are not this program's ({}); replacing them: rules are "
                      "reinstalled, buckets and counters start afresh",
-                     dir, refused.empty() ? "some are missing" : refused);
-        for_each_shared_map(obj, [&](bpf_map *map) {
-            if (::unlink(pin_path(dir, map).c_str()) != 0 && errno != ENOENT)
-                throw SystemError(errno, "remove the pin " + pin_path(dir, map));
-        });
+                     pins.maps_dir(), refused);
+        strays.insert(strays.end(), ours.begin(), ours.end());
+        for (const std::string &name : strays)
+            if (::unlink(pins.map(name).c_str()) != 0 && errno != ENOENT)
+                throw SystemError(errno, "remove the pin " + pins.map(name));
     }
     for_each_shared_map(obj, [&](bpf_map *map) {
-        check(bpf_map__set_pin_path(map, pin_path(dir, map).c_str()),
+        check(bpf_map__set_pin_path(map, pins.map(bpf_map__name(map)).c_str()),
               "set the pin path of map " + std::string(bpf_map__name(map)));
     });
-    return adopt;
+    return pinned == ours.size() && refused.empty();
 }
 
 void Datapath::unpin_maps()
@@ -195,55 +269,48 @@ M Datapath::view(bpf_map *map) const
 
 Map<rl_prefix_key, rl_prefix_value> Datapath::prefixes() const
 {
-    return view<Map<rl_prefix_key, rl_prefix_value>>(programs_[0]->maps.prefixes);
+    return view<Map<rl_prefix_key, rl_prefix_value>>(programs_[0]->maps.RL_MAP_PREFIXES);
 }
 
 Map<std::uint32_t, rl_rule> Datapath::rules() const
 {
-    return view<Map<std::uint32_t, rl_rule>>(programs_[0]->maps.rules);
+    return view<Map<std::uint32_t, rl_rule>>(programs_[0]->maps.RL_MAP_RULES);
 }
 
 Map<std::uint32_t, rl_bucket> Datapath::rule_buckets() const
 {
-    return view<Map<std::uint32_t, rl_bucket>>(programs_[0]->maps.rule_buckets);
+    return view<Map<std::uint32_t, rl_bucket>>(programs_[0]->maps.RL_MAP_RULE_BUCKETS);
 }
 
 Map<rl_source_key, rl_source> Datapath::sources() const
 {
-    return view<Map<rl_source_key, rl_source>>(programs_[0]->maps.sources);
+    return view<Map<rl_source_key, rl_source>>(programs_[0]->maps.RL_MAP_SOURCES);
 }
 
 PerCpuMap<rl_source_key, rl_source_counters> Datapath::source_counters() const
 {
-    return view<PerCpuMap<rl_source_key, rl_source_counters>>(programs_[0]->maps.source_counters);
+    return view<PerCpuMap<rl_source_key, rl_source_counters>>(
+        programs_[0]->maps.RL_MAP_SOURCE_COUNTERS);
 }
 
 Map<rl_block_key, rl_bucket> Datapath::blocks() const
 {
-    return view<Map<rl_block_key, rl_bucket>>(programs_[0]->maps.blocks);
+    return view<Map<rl_block_key, rl_bucket>>(programs_[0]->maps.RL_MAP_BLOCKS);
 }
 
 Map<std::uint32_t, rl_settings> Datapath::settings() const
 {
-    return view<Map<std::uint32_t, rl_settings>>(programs_[0]->maps.settings);
+    return view<Map<std::uint32_t, rl_settings>>(programs_[0]->maps.RL_MAP_SETTINGS);
 }
 
 PerCpuMap<std::uint32_t, rl_counter> Datapath::stats() const
 {
-    return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.stats);
+    return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.RL_MAP_STATS);
 }
 
 PerCpuMap<std::uint32_t, rl_drop_memo> Datapath::drop_memos() const
 {
-    return view<PerCpuMap<std::uint32_t, rl_drop_memo>>(programs_[0]->maps.drop_memo);
-}
-
-std::vector<std::pair<rl_source_key, rl_source_counters>> Datapath::pending_memo_traffic() const
-{
-    std::vector<std::pair<rl_source_key, rl_source_counters>> pending;
-    for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
-        pending.emplace_back(memo.source, memo.pending);
-    return pending;
+    return view<PerCpuMap<std::uint32_t, rl_drop_memo>>(programs_[0]->maps.RL_MAP_DROP_MEMO);
 }
 
 void Datapath::publish_rules() const
@@ -261,34 +328,58 @@ void Datapath::set_settings_flags(std::uint32_t flags)
     settings().update(0, current);
 }
 
-void add_traffic(rl_source_counters &to, const rl_source_counters &from)
-{
-    for (int o = 0; o < RL_OUTCOME_COUNT; o++) {
-        to.packets[o] += from.packets[o];
-        to.bytes[o] += from.bytes[o];
-    }
-}
-
-void add_first_packet(rl_source_counters &to, const rl_source &entry)
-{
-    if (entry.first_bytes == 0 || entry.first_outcome >= RL_OUTCOME_COUNT)
-        return; // none recorded (or not by this ABI's program)
-    to.packets[entry.first_outcome]++;
-    to.bytes[entry.first_outcome] += entry.first_bytes;
-}
-
 rl_source_counters Datapath::source_traffic(const rl_source_key &source) const
 {
     rl_source_counters total{};
-    if (auto entry = sources().lookup(source); entry)
-        add_first_packet(total, *entry);
-    for (const auto &c :
-         source_counters().lookup(source).value_or(std::vector<rl_source_counters>{}))
-        add_traffic(total, c);
-    for (const auto &[key, pending] : pending_memo_traffic())
-        if (std::memcmp(key.addr, source.addr, RL_ADDR_LEN) == 0)
-            add_traffic(total, pending);
+    read_source_traffic(&source,
+                        [&](const rl_source_key &, const rl_source_counters &t) { total = t; });
     return total;
+}
+
+void Datapath::for_each_source_traffic(const TrafficVisitor &visit) const
+{
+    read_source_traffic(nullptr, visit);
+}
+
+void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisitor &visit) const
+{
+    // Traffic held outside source_counters (first packets, memos' pending drops) is read first and
+    // merged into the counters as those stream by. (An entry with no first packet recorded, or a
+    // memo with nothing pending, has no traffic to add.)
+    std::map<rl_source_key, rl_source_counters, KeyLess> held;
+    auto hold_first_packet = [&](const rl_source_key &key, const rl_source &entry) {
+        if (has_first_packet(entry))
+            add_first_packet(held[key], entry);
+    };
+    if (only) {
+        if (auto entry = sources().lookup(*only); entry)
+            hold_first_packet(*only, *entry);
+    } else {
+        sources().for_each(hold_first_packet);
+    }
+    for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
+        if ((!only || std::memcmp(memo.source.addr, only->addr, RL_ADDR_LEN) == 0) &&
+            any_packets(memo.pending))
+            add_traffic(held[memo.source], memo.pending);
+
+    auto visit_counted = [&](const rl_source_key &key, std::span<const rl_source_counters> cpus) {
+        rl_source_counters traffic{};
+        for (const auto &cpu : cpus)
+            add_traffic(traffic, cpu);
+        if (auto extra = held.find(key); extra != held.end()) {
+            add_traffic(traffic, extra->second);
+            held.erase(extra);
+        }
+        visit(key, traffic);
+    };
+    if (only)
+        visit_counted(*only,
+                      source_counters().lookup(*only).value_or(std::vector<rl_source_counters>{}));
+    else
+        source_counters().for_each(visit_counted);
+    // Sources seen once, or only by drop memos, have no counters yet.
+    for (const auto &[key, traffic] : held)
+        visit(key, traffic);
 }
 
 rl_counter Datapath::counter(rl_reason reason, rl_verdict verdict, std::uint32_t slot) const

@@ -4,8 +4,12 @@
 // tests, benchmarks) reaches the kernel's data path through this class.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "datapath/pins.hpp"
 
 #include "sys/map.hpp"
 #include "sys/skeleton.hpp"
@@ -16,12 +20,14 @@ namespace ratelimit
 {
 
 struct DatapathOptions {
-    std::uint32_t max_sources = 65536; // tracked sources (and /N blocks) before LRU eviction
-    std::uint32_t max_rules = 16384;   // rule slots; prefixes may be up to four times as many
-    std::uint32_t programs = 1;        // one program per attach slot, each with its counters
-    // Where the maps are pinned (a directory on bpffs), so that a restarted daemon adopts them
-    // with their rules, buckets and counters. Empty: nothing is pinned.
-    std::string map_pin_dir;
+    // Tracked sources (and /N blocks) before LRU eviction.
+    std::uint32_t max_sources = RL_DEFAULT_MAX_SOURCES;
+    // Rule slots; the trie holds RL_PREFIXES_PER_RULE prefixes per slot.
+    std::uint32_t max_rules = RL_DEFAULT_MAX_RULES;
+    std::uint32_t programs = 1; // one program per attach slot, each with its counters
+    // Where the maps are pinned (PinLayout::maps_dir(), on bpffs), so that a restarted daemon
+    // adopts them with their rules, buckets and counters. None: nothing is pinned.
+    std::optional<PinLayout> pins;
 };
 
 // ::ffff:0:0/96, the prefix of every IPv4 source (0.0.0.0/0 as the trie keys it). The trie always
@@ -53,17 +59,20 @@ class Datapath
     PerCpuMap<std::uint32_t, rl_counter> stats() const;
     PerCpuMap<std::uint32_t, rl_drop_memo> drop_memos() const;
 
-    // The drops each CPU's memo counted and has not yet moved to source_counters, by source.
-    std::vector<std::pair<rl_source_key, rl_source_counters>> pending_memo_traffic() const;
-
     // Makes the program drop every cached rule lookup and drop memo: call after changing
     // prefixes, rules or settings, or forgetting bucket state.
     void publish_rules() const;
     void set_settings_flags(std::uint32_t flags);
 
-    // A source's traffic by outcome: its first packet (kept in its entry) plus the per-CPU
-    // counters of the rest, summed. Zero for an unknown source.
+    // A source's traffic by outcome, from the three places the program counts it (rl_count()):
+    // its first packet, kept in its `sources` entry; the per-CPU counters of the rest, summed;
+    // and the drops CPUs' memos counted and have not moved to those counters yet. Zero for an
+    // unknown source.
     rl_source_counters source_traffic(const rl_source_key &source) const;
+    // Every source with traffic recorded, counted as source_traffic() counts one: f(key,
+    // traffic) once each, in no particular order. Each map is read in batches.
+    using TrafficVisitor = std::function<void(const rl_source_key &, const rl_source_counters &)>;
+    void for_each_source_traffic(const TrafficVisitor &visit) const;
 
     // Global counters of one reason and verdict at one attach slot, summed over CPUs.
     rl_counter counter(rl_reason reason, rl_verdict verdict, std::uint32_t slot = 0) const;
@@ -73,17 +82,13 @@ class Datapath
     M view(bpf_map *map) const;
     void size_maps(ratelimit_bpf *skel) const;
     bool adopt_or_create_pins();
+    // The one reader of a source's traffic: for `only`, or for every source if null.
+    void read_source_traffic(const rl_source_key *only, const TrafficVisitor &visit) const;
 
     DatapathOptions options_;
     bool adopted_ = false;
     // programs_[0] owns the maps; the others reuse them with their own attach slot.
     std::vector<Skeleton<ratelimit_bpf>> programs_;
 };
-
-// Adds `from` to `to`, outcome by outcome.
-void add_traffic(rl_source_counters &to, const rl_source_counters &from);
-// Adds a source's first packet, which the program keeps in its `sources` entry rather than in
-// `source_counters`, if it recorded one.
-void add_first_packet(rl_source_counters &to, const rl_source &entry);
 
 } // namespace ratelimit

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <span>
 
 #include "datapath/compile.hpp"
 #include "ratelimit/gcra.h"
@@ -40,26 +39,18 @@ FoundBucket find_bucket(const Datapath &dp, std::uint32_t slot, std::uint32_t in
         return {"source", source.to_string(), current ? entry->tat[index] : 0};
     }
     case RL_PER_RULE: {
-        auto bucket = dp.rule_buckets().lookup(slot * RL_MAX_LIMITS + index);
+        auto bucket = dp.rule_buckets().lookup(rl_rule_bucket_slot(slot, index));
         return {"rule", "rule", bucket.value_or(rl_bucket{}).tat};
     }
     default: {
-        const Prefix block{mask(source, limit.per_prefixlen), limit.per_prefixlen};
-        rl_block_key key{slot, index, {}};
-        std::memcpy(key.addr, block.address.bytes.data(), RL_ADDR_LEN);
+        rl_block_key key{};
+        RL_BLOCK_KEY_OF(&key, slot, index, source.bytes.data(), limit.per_prefixlen);
+        const Prefix block{address_of(key.addr), limit.per_prefixlen};
         return {"/" + std::to_string(block.family_length()), block.to_string(),
                 dp.blocks().lookup(key).value_or(rl_bucket{}).tat};
     }
     }
 }
-
-// A source's traffic held outside source_counters: its first packet (in its `sources` entry) and
-// drops counted by the CPUs' drop memos.
-struct HeldTraffic {
-    Address address;
-    rl_source_counters traffic{};
-    bool merged = false; // added to the source's counters already
-};
 
 // Sources in rank order: higher score first, then more packets, then the lower address.
 struct RanksAbove {
@@ -172,43 +163,12 @@ SourceState inspect_source(const Datapath &dp, const Address &source)
 
 SourceRanking heaviest_sources(const Datapath &dp, std::size_t count, TrafficScore score)
 {
-    // Traffic held outside source_counters is read first, sorted, and merged into the counters as
-    // those stream by. (An entry with no first packet recorded has no traffic to add.)
-    std::map<Address, rl_source_counters> held_by_source;
-    dp.sources().for_each([&](const rl_source_key &key, const rl_source &entry) {
-        if (entry.first_bytes != 0)
-            add_first_packet(held_by_source[address_of(key.addr)], entry);
-    });
-    for (const auto &[key, pending] : dp.pending_memo_traffic())
-        if (all_packets(pending) != 0)
-            add_traffic(held_by_source[address_of(key.addr)], pending);
-    std::vector<HeldTraffic> held;
-    for (const auto &[address, traffic] : held_by_source)
-        held.push_back({address, traffic});
-
     SourceRanking ranking;
     Ranking kept(count, score);
-    dp.source_counters().for_each(
-        [&](const rl_source_key &key, std::span<const rl_source_counters> per_cpu) {
-            const Address address = address_of(key.addr);
-            rl_source_counters traffic{};
-            for (const auto &cpu : per_cpu)
-                add_traffic(traffic, cpu);
-            auto extra = std::ranges::lower_bound(held, address, {}, &HeldTraffic::address);
-            if (extra != held.end() && extra->address == address) {
-                add_traffic(traffic, extra->traffic);
-                extra->merged = true;
-            }
-            kept.offer(address, traffic);
-            ranking.scanned++;
-        });
-    // Sources seen once, or only by drop memos, have no counters yet.
-    for (const auto &extra : held) {
-        if (extra.merged)
-            continue;
-        kept.offer(extra.address, extra.traffic);
+    dp.for_each_source_traffic([&](const rl_source_key &key, const rl_source_counters &traffic) {
+        kept.offer(address_of(key.addr), traffic);
         ranking.scanned++;
-    }
+    });
     ranking.heaviest = std::move(kept).highest_first();
     return ranking;
 }
@@ -263,7 +223,7 @@ ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> 
         auto rule_buckets = dp.rule_buckets();
         std::vector<std::uint32_t> charged;
         rule_buckets.for_each([&](const std::uint32_t &slot, const rl_bucket &bucket) {
-            const rl_limit *limit = limit_of(slot / RL_MAX_LIMITS, slot % RL_MAX_LIMITS);
+            const rl_limit *limit = limit_of(rl_rule_bucket_rule(slot), rl_rule_bucket_limit(slot));
             if (bucket.tat != 0 && limit && limit->per == RL_PER_RULE)
                 charged.push_back(slot);
         });

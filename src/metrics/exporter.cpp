@@ -121,7 +121,10 @@ std::string Exporter::scrape() const
     for (const auto &interface : daemon.interfaces)
         names.push_back(interface.name);
     KernelFigures kernel;
-    kernel.counters = read_counters(dp_, names);
+    for (const CounterRow &row : read_counters(dp_, names))
+        kernel.counters.push_back({row.interface, verdict_name(row.verdict),
+                                   reason_name(row.reason), row.counted.packets,
+                                   row.counted.bytes});
     kernel.tracked_sources = tracked_sources(dp_);
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];

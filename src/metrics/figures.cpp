@@ -20,16 +20,15 @@ Family gauge(std::string name, std::string help)
     return {std::move(name), MetricType::Gauge, std::move(help), {}};
 }
 
-// Packets or bytes (`amount`) of every counter row, labelled as ratelimitctl stats names them.
-Family traffic(std::string name, std::string help, const std::vector<CounterRow> &rows,
-               decltype(rl_counter::packets) rl_counter::*amount)
+// Packets or bytes (`amount`) of every counter.
+Family traffic(std::string name, std::string help, const std::vector<TrafficCounter> &counters,
+               std::uint64_t TrafficCounter::*amount)
 {
     Family family = counter(std::move(name), std::move(help));
-    for (const auto &row : rows)
-        family.samples.push_back({{{"interface", row.interface},
-                                   {"verdict", verdict_name(row.verdict)},
-                                   {"reason", reason_name(row.reason)}},
-                                  std::uint64_t{row.counted.*amount}});
+    for (const auto &row : counters)
+        family.samples.push_back(
+            {{{"interface", row.interface}, {"verdict", row.verdict}, {"reason", row.reason}},
+             row.*amount});
     return family;
 }
 
@@ -64,11 +63,11 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
         "Packets the XDP program judged on an interface, by verdict (pass, drop) and reason. "
         "reason=\"untracked\": passed because no entry could be made for the source in the "
         "source map.",
-        kernel.counters, &rl_counter::packets));
+        kernel.counters, &TrafficCounter::packets));
     families.push_back(traffic("ratelimitd_bytes_total",
                                "Bytes of the frames counted in ratelimitd_packets_total, as XDP "
                                "sees them (Ethernet header included, FCS not).",
-                               kernel.counters, &rl_counter::bytes));
+                               kernel.counters, &TrafficCounter::bytes));
 
     Family tracked =
         gauge("ratelimitd_tracked_sources",

@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "datapath/inspect.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/reload_counts.hpp"
 #include "state/desired.hpp"
@@ -45,9 +44,19 @@ struct XdpState {
     bool ours = false; // the daemon's program for the interface's slot is the one attached
 };
 
+// One of the program's global counters: an interface's packets and bytes of one verdict and
+// reason, named as ratelimitctl stats names them ("pass", "over_limit").
+struct TrafficCounter {
+    std::string interface;
+    std::string verdict;
+    std::string reason;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+};
+
 // What the metrics thread reads from the kernel at scrape time.
 struct KernelFigures {
-    std::vector<CounterRow> counters;
+    std::vector<TrafficCounter> counters;
     std::size_t tracked_sources = 0;
     std::vector<XdpState> xdp; // in attach-slot order
 };

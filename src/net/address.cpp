@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "net/address.hpp"
 
-#include "ratelimit/addr.h"
+#include "ratelimit/abi.h"
 
 #include "json/text.hpp"
 
@@ -81,8 +81,7 @@ std::optional<Address> parse_address(std::string_view text)
     Address addr;
     in_addr v4{};
     if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
-        std::memcpy(addr.bytes.data(), kV4MappedHead.data(), kV4MappedHead.size());
-        std::memcpy(addr.bytes.data() + 12, &v4, 4);
+        RL_ADDR_FROM_IPV4(addr.bytes.data(), &v4);
         return addr;
     }
     if (inet_pton(AF_INET6, s.c_str(), addr.bytes.data()) == 1)

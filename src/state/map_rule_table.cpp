@@ -38,7 +38,7 @@ void DatapathRuleTable::write_rule(std::uint32_t index, const rl_rule &rule)
 {
     // A slot being reused starts with full buckets.
     for (std::uint32_t i = 0; i < RL_MAX_LIMITS; i++)
-        dp_.rule_buckets().update(index * RL_MAX_LIMITS + i, rl_bucket{});
+        dp_.rule_buckets().update(rl_rule_bucket_slot(index, i), rl_bucket{});
     dp_.rules().update(index, rule);
 }
 
@@ -84,7 +84,7 @@ void DatapathRuleTable::carry_buckets(std::uint32_t index, const rl_rule &previo
     for (std::uint32_t i = 0; i < carried; i++) {
         if (rule.limits[i].per != RL_PER_RULE)
             continue; // that slot is no bucket of this rule's
-        std::uint32_t slot = index * RL_MAX_LIMITS + i;
+        const std::uint32_t slot = rl_rule_bucket_slot(index, i);
         if (auto bucket = dp_.rule_buckets().lookup(slot))
             dp_.rule_buckets().update(slot, rl_bucket{rescale(i, bucket->tat)});
     }

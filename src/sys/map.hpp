@@ -25,14 +25,17 @@ int possible_cpus();
 namespace detail
 {
 
+// Entries a batch asks for at first; a hash map bucket larger than that doubles it.
+inline constexpr std::uint32_t kFirstBatchSize = 1024;
+
 // Reads every entry of the map at `fd` with BPF_MAP_LOOKUP_BATCH and calls
 // `each(keys, values, count)` per batch: a few system calls for a map of any size, where
 // get_next_key and lookup take two per entry. Entries added or removed meanwhile may or may not
 // be seen. Each key has `values_per_key` values (one per possible CPU in a per-CPU map).
 template <typename K, typename V, typename Each>
-void lookup_in_batches(int fd, const std::string &name, std::size_t values_per_key, Each &&each)
+void lookup_in_batches(int fd, const std::string &name, std::size_t values_per_key, Each &&each,
+                       std::uint32_t batch_size = kFirstBatchSize)
 {
-    std::uint32_t batch_size = 1024;
     std::vector<K> keys(batch_size);
     std::vector<V> values(batch_size * values_per_key);
     // Where the next batch starts: a hash map's bucket index or an array's key.

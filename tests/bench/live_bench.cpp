@@ -39,6 +39,7 @@
 #include "config/config.hpp"
 #include "daemon_process.hpp"
 #include "datapath/datapath.hpp"
+#include "datapath/pins.hpp"
 #include "netns.hpp"
 #include "process.hpp"
 #include "state/desired.hpp"
@@ -572,7 +573,7 @@ class BenchDaemon
 
     fs::path map_pin(const std::string &name) const
     {
-        return bpffs_.path() / "ratelimitd/v1/maps" / name;
+        return PinLayout((bpffs_.path() / "ratelimitd").string()).map(name);
     }
 
   private:
@@ -728,7 +729,9 @@ void measure_control_plane()
                 std::printf("| daemon RSS with 100000 rules (after that reload) | %.1f MiB |\n",
                             daemon.rss_bytes() / 1048576.0);
                 for (const char *name :
-                     {"sources", "source_counters", "blocks", "rules", "rule_buckets", "prefixes"})
+                     {RL_MAP_NAME(RL_MAP_SOURCES), RL_MAP_NAME(RL_MAP_SOURCE_COUNTERS),
+                      RL_MAP_NAME(RL_MAP_BLOCKS), RL_MAP_NAME(RL_MAP_RULES),
+                      RL_MAP_NAME(RL_MAP_RULE_BUCKETS), RL_MAP_NAME(RL_MAP_PREFIXES)})
                     maps.push_back(map_memory(daemon.map_pin(name)));
             }
             double back = daemon.reload(one_rule, 1);
@@ -760,7 +763,8 @@ void measure_control_plane()
                     libbpf_bpf_map_type_str(static_cast<bpf_map_type>(map.info.type)),
                     map.info.max_entries, map.entries, map.info.key_size, map.info.value_size,
                     static_cast<unsigned long long>(map.kernel_bytes), per_entry, per_cpu_part);
-        if (map.name == "sources" || map.name == "source_counters") {
+        if (map.name == RL_MAP_NAME(RL_MAP_SOURCES) ||
+            map.name == RL_MAP_NAME(RL_MAP_SOURCE_COUNTERS)) {
             per_source_fixed += per_entry - per_cpu_part;
             per_source_per_cpu += per_cpu_part / cpus;
         }

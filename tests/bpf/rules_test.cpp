@@ -260,6 +260,15 @@ TEST_F(RulesTest, DropMemoHandsItsCountsToTheSourceCountersWhenItMovesOn)
     EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_DROP), 14u);
 }
 
+// What the verifier walked for ratelimit_xdp when the budget was set: 29779 instructions
+// (verified_insns, printed by this test), on Linux 6.18 with clang's -O2 -mcpu=v3 of this tree.
+// Verification cost grows with the paths through the program; a change that multiplies them
+// (an unrolled loop, a stacked limit charged inline) shows here long before the verifier's
+// complexity limit of 1M. Raise the budget when such a cost is chosen on purpose: measure again
+// and write the new count and why here.
+constexpr std::uint32_t kMeasuredVerifiedInstructions = 29779;
+constexpr std::uint32_t kVerifiedInstructionBudget = kMeasuredVerifiedInstructions * 6 / 5;
+
 TEST_F(RulesTest, VerifiedInstructionCount)
 {
     bpf_prog_info info{};
@@ -268,7 +277,8 @@ TEST_F(RulesTest, VerifiedInstructionCount)
     std::cout << "ratelimit_xdp: " << info.verified_insns << " instructions verified, "
               << info.xlated_prog_len / 8 << " after rewriting\n";
     EXPECT_GT(info.verified_insns, 0u);
-    EXPECT_LT(info.verified_insns, 1000000u); // the verifier's complexity limit
+    EXPECT_LE(info.verified_insns, kVerifiedInstructionBudget)
+        << "20 % above the " << kMeasuredVerifiedInstructions << " measured; see the comment";
 }
 
 } // namespace

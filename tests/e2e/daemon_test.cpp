@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "daemon_fixture.hpp"
@@ -107,7 +108,7 @@ TEST_F(DaemonTest, SigtermLeavesNoProgramAndNoPins)
     ASSERT_NE(attached().prog_id, 0u);
     EXPECT_EQ(daemon.stop(), 0);
     EXPECT_EQ(attached().prog_id, 0u);
-    EXPECT_FALSE(fs::exists(pin_dir() / ("v" + std::to_string(RL_ABI_VERSION))));
+    EXPECT_FALSE(fs::exists(pins().root()));
     EXPECT_EQ(delivered("10.9.0.1", 20), 20u);
 }
 
@@ -161,6 +162,38 @@ TEST_F(DaemonTest, PinsOfAnotherLayoutAreReplacedWholeAndTheProgramStays)
     EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
 }
 
+TEST_F(DaemonTest, MapsAnEarlierVersionPinnedUnderOtherNamesAreReplacedAndTheProgramStays)
+{
+    write_config(kStandardRules, R"(, "keep_attached_on_exit": true)");
+    std::optional<Process> first(start_daemon());
+    std::uint32_t link = pinned_link_id();
+    EXPECT_EQ(first->stop(), 0);
+    first.reset();
+
+    // As a version that named its maps without the prefix would have left them.
+    auto pinned_maps = [this] {
+        std::set<std::string> names;
+        for (const auto &entry : fs::directory_iterator(pins().maps_dir()))
+            names.insert(entry.path().filename().string());
+        return names;
+    };
+    const std::set<std::string> ours = pinned_maps();
+    ASSERT_FALSE(ours.empty());
+    for (const std::string &name : ours) {
+        ASSERT_TRUE(name.starts_with("rld_")) << name;
+        fs::rename(pins().map(name), pins().map(name.substr(4)));
+    }
+
+    Process second = start_daemon();
+    EXPECT_NE(second.stderr_text().find("are not this program's"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_NE(second.stderr_text().find("data path created"), std::string::npos);
+    EXPECT_EQ(pinned_link_id(), link);
+    EXPECT_EQ(pinned_maps(), ours) << "the old pins are gone, the new ones in place";
+    EXPECT_EQ(delivered("10.1.0.1", 100), 10u); // fresh buckets, rules reinstalled
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
+}
+
 TEST_F(DaemonTest, AnUnknownLogLevelIsAUsageErrorNamingTheLevels)
 {
     write_config(kStandardRules);
@@ -208,7 +241,7 @@ TEST_F(DaemonTest, CheckAndStartRefuseAMissingGroupOrAnUnusableDirectoryBeforeAt
     EXPECT_EQ(start.wait_for(10s), 78);
     EXPECT_NE(start.stderr_text().find(group_error), std::string::npos) << start.stderr_text();
     EXPECT_EQ(attached().prog_id, 0u);
-    EXPECT_FALSE(fs::exists(pin_dir() / ("v" + std::to_string(RL_ABI_VERSION))));
+    EXPECT_FALSE(fs::exists(pins().root()));
 
     // A state_dir under a regular file can never be created.
     write_config(kStandardRules);

@@ -60,8 +60,7 @@ TEST_F(PinsTest, DefaultPinDirUnderIpNetnsExecMountsABpffsAndWarns)
     EXPECT_NE(log.find("mounted a bpffs at /sys/fs/bpf for the pins"), std::string::npos) << log;
     EXPECT_NE(log.find(kWillNotOutlive), std::string::npos) << log;
 
-    EXPECT_TRUE(fs::exists(seen_by(daemon, default_pins / ("v" + std::to_string(RL_ABI_VERSION)) /
-                                               "links" / iface())));
+    EXPECT_TRUE(fs::exists(seen_by(daemon, PinLayout(default_pins).link(iface()))));
     EXPECT_EQ(fs::exists(default_pins), host_had_pins) << "the host's /sys/fs/bpf was touched";
     EXPECT_EQ(delivered("10.9.0.1", 20), 0u);
     EXPECT_EQ(delivered("10.1.0.1", 20), 10u);

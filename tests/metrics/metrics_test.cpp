@@ -141,9 +141,9 @@ DaemonFigures some_daemon_figures()
 KernelFigures some_kernel_figures()
 {
     KernelFigures kernel;
-    kernel.counters = {{"eth0", 0, RL_REASON_CONFORMING, RL_VERDICT_PASS, {100, 6400}},
-                       {"eth0", 0, RL_REASON_OVER_LIMIT, RL_VERDICT_DROP, {25, 1600}},
-                       {"eth\"1", 1, RL_REASON_UNTRACKED, RL_VERDICT_PASS, {4, 256}}};
+    kernel.counters = {{"eth0", "pass", "conforming", 100, 6400},
+                       {"eth0", "drop", "over_limit", 25, 1600},
+                       {"eth\"1", "pass", "untracked", 4, 256}};
     kernel.tracked_sources = 12;
     kernel.xdp = {{"eth0", "native", true}, {"eth\"1", "none", false}};
     return kernel;

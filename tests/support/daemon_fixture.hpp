@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon_process.hpp"
+#include "datapath/pins.hpp"
 #include "datapath/xdp_link.hpp"
 #include "netns.hpp"
 #include "process.hpp"
@@ -59,6 +60,7 @@ class DaemonTest : public ::testing::Test
     }
     void use_state_dir(const std::filesystem::path &dir) { state_dir_ = dir; }
     std::filesystem::path pin_dir() const { return bpffs_->path() / "ratelimitd"; }
+    PinLayout pins() const { return PinLayout(pin_dir().string()); }
     const std::string &iface() const { return veth_->receiver().name; }
 
     // A config on the veth's far end with the given "rules" (JSON text) and extra fields.
@@ -195,8 +197,7 @@ class DaemonTest : public ::testing::Test
 
     std::uint32_t pinned_link_id() const
     {
-        std::string pin =
-            (pin_dir() / ("v" + std::to_string(RL_ABI_VERSION)) / "links" / iface()).string();
+        const std::string pin = pins().link(iface());
         int fd = bpf_obj_get(pin.c_str());
         if (fd < 0)
             return 0;
@@ -207,11 +208,10 @@ class DaemonTest : public ::testing::Test
         return id;
     }
 
-    // A map the daemon pinned, as its name in the program ("sources", "stats", ...).
+    // A map the daemon pinned, by its name in the program (RL_MAP_NAME(RL_MAP_SOURCES), ...).
     UniqueFd pinned_map(const std::string &name) const
     {
-        std::string pin =
-            (pin_dir() / ("v" + std::to_string(RL_ABI_VERSION)) / "maps" / name).string();
+        const std::string pin = pins().map(name);
         UniqueFd fd(bpf_obj_get(pin.c_str()));
         if (!fd)
             throw SystemError(errno, "open the pinned map " + pin);
@@ -221,16 +221,16 @@ class DaemonTest : public ::testing::Test
     // Sources the program tracks now: the keys of its pinned `sources` map.
     std::size_t tracked_sources() const
     {
-        UniqueFd fd = pinned_map("sources");
-        return Map<rl_source_key, rl_source>(fd.get(), "sources").keys().size();
+        UniqueFd fd = pinned_map(RL_MAP_NAME(RL_MAP_SOURCES));
+        return Map<rl_source_key, rl_source>(fd.get(), RL_MAP_NAME(RL_MAP_SOURCES)).keys().size();
     }
 
     // Packets the program counted for `reason` and `verdict` on the daemon's first interface, one
     // figure per possible CPU.
     std::vector<std::uint64_t> counted_per_cpu(rl_reason reason, rl_verdict verdict) const
     {
-        UniqueFd fd = pinned_map("stats");
-        auto values = PerCpuMap<std::uint32_t, rl_counter>(fd.get(), "stats")
+        UniqueFd fd = pinned_map(RL_MAP_NAME(RL_MAP_STATS));
+        auto values = PerCpuMap<std::uint32_t, rl_counter>(fd.get(), RL_MAP_NAME(RL_MAP_STATS))
                           .lookup(rl_stats_index(0, reason, verdict))
                           .value_or(std::vector<rl_counter>{});
         std::vector<std::uint64_t> packets;
