@@ -6,6 +6,7 @@
 #include <map>
 
 #include "datapath/compile.hpp"
+#include "policy/rule_json.hpp"
 #include "ratelimit/gcra.h"
 
 namespace ratelimit
@@ -32,21 +33,24 @@ FoundBucket find_bucket(const Datapath &dp, std::uint32_t slot, std::uint32_t in
                         const rl_limit &limit, const Address &source,
                         const std::optional<rl_source> &entry)
 {
+    const LimitSpec spec{.per = static_cast<rl_per>(limit.per),
+                         .per_prefixlen = limit.per_prefixlen};
+    std::string per = per_name(spec, source.is_v4());
     switch (limit.per) {
     case RL_PER_SOURCE: {
         // An entry cached for another rule has its buckets reset by the next packet.
         const bool current = entry && entry->rule == slot;
-        return {"source", source.to_string(), current ? entry->tat[index] : 0};
+        return {std::move(per), source.to_string(), current ? entry->tat[index] : 0};
     }
     case RL_PER_RULE: {
         auto bucket = dp.rule_buckets().lookup(rl_rule_bucket_slot(slot, index));
-        return {"rule", "rule", bucket.value_or(rl_bucket{}).tat};
+        return {per, per, bucket.value_or(rl_bucket{}).tat};
     }
     default: {
         rl_block_key key{};
         RL_BLOCK_KEY_OF(&key, slot, index, source.bytes.data(), limit.per_prefixlen);
         const Prefix block{address_of(key.addr), limit.per_prefixlen};
-        return {"/" + std::to_string(block.family_length()), block.to_string(),
+        return {std::move(per), block.to_string(),
                 dp.blocks().lookup(key).value_or(rl_bucket{}).tat};
     }
     }

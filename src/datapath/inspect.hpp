@@ -17,44 +17,6 @@
 namespace ratelimit
 {
 
-// Names of the program's verdicts and reasons, as the control socket and the metrics show them:
-// "pass", "over_limit". Inline: pure functions of the ABI, for code that reads no maps.
-inline const char *verdict_name(rl_verdict verdict)
-{
-    switch (verdict) {
-    case RL_VERDICT_PASS:
-        return "pass";
-    case RL_VERDICT_DROP:
-        return "drop";
-    default:
-        return "unknown";
-    }
-}
-
-inline const char *reason_name(rl_reason reason)
-{
-    switch (reason) {
-    case RL_REASON_NON_IP:
-        return "non_ip";
-    case RL_REASON_MALFORMED:
-        return "malformed";
-    case RL_REASON_NO_RULE:
-        return "no_rule";
-    case RL_REASON_ALLOWED:
-        return "allowed";
-    case RL_REASON_DENIED:
-        return "denied";
-    case RL_REASON_CONFORMING:
-        return "conforming";
-    case RL_REASON_OVER_LIMIT:
-        return "over_limit";
-    case RL_REASON_UNTRACKED:
-        return "untracked";
-    default:
-        return "unknown";
-    }
-}
-
 // One of the program's global counters, summed over CPUs.
 struct CounterRow {
     std::string interface;

@@ -18,6 +18,7 @@
 #include "metrics/exposition.hpp"
 #include "metrics/http_server.hpp"
 #include "net/endpoint.hpp"
+#include "policy/names.hpp"
 
 namespace ratelimit::metrics
 {
@@ -122,9 +123,9 @@ std::string Exporter::scrape() const
         names.push_back(interface.name);
     KernelFigures kernel;
     for (const CounterRow &row : read_counters(dp_, names))
-        kernel.counters.push_back({row.interface, verdict_name(row.verdict),
-                                   reason_name(row.reason), row.counted.packets,
-                                   row.counted.bytes});
+        kernel.counters.push_back({row.interface, std::string(name_of(kVerdictNames, row.verdict)),
+                                   std::string(name_of(kReasonNames, row.reason)),
+                                   row.counted.packets, row.counted.bytes});
     kernel.tracked_sources = tracked_sources(dp_);
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
