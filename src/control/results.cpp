@@ -489,7 +489,8 @@ RuleChangeResult decode_rule_change_result(const json &result)
 {
     const Fields fields(result, kRoot);
     return {read_active_rule(fields.at("rule"), fields.path("rule")), fields.flag("replaced"),
-            fields.flag("overrides_config"), read_state_file(fields.at("state_file"), fields.path("state_file"))};
+            fields.flag("overrides_config"),
+            read_state_file(fields.at("state_file"), fields.path("state_file"))};
 }
 
 json encode_result(const UnsetResult &result)
@@ -503,7 +504,8 @@ UnsetResult decode_unset_result(const json &result)
 {
     const Fields fields(result, kRoot);
     UnsetResult decoded{read_runtime_rule(fields.at("removed"), fields.path("removed")),
-                        std::nullopt, read_state_file(fields.at("state_file"), fields.path("state_file"))};
+                        std::nullopt,
+                        read_state_file(fields.at("state_file"), fields.path("state_file"))};
     if (!fields.is_null("config_rule"))
         decoded.config_rule = read_rule(fields.at("config_rule"), fields.path("config_rule"));
     return decoded;

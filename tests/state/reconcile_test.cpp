@@ -21,8 +21,7 @@ using test::action_rule;
 using test::limit_rule;
 
 // `count` limit rules, on the prefixes `before` + 0 + `after`, `before` + 1 + `after`, ...
-std::vector<Rule> numbered_rules(int count, const std::string &before,
-                                         const std::string &after)
+std::vector<Rule> numbered_rules(int count, const std::string &before, const std::string &after)
 {
     std::vector<Rule> rules;
     for (int i = 0; i < count; i++)

@@ -38,7 +38,7 @@ inline LimitSpec byte_limit(std::uint64_t rate, std::uint64_t burst, rl_per per 
 // A rule limiting `match` to `rate` packets a second per source, bursts of `burst` (of `rate`
 // if not given).
 inline Rule limit_rule(const char *match, std::uint64_t rate,
-                               std::optional<std::uint64_t> burst = std::nullopt)
+                       std::optional<std::uint64_t> burst = std::nullopt)
 {
     Rule rule;
     rule.match = parse_prefix(match).value();
