@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/rule_json.hpp"
+#include "rules.hpp"
 
 namespace ratelimit
 {
@@ -21,16 +22,11 @@ namespace
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::packet_limit;
 
 Prefix prefix(const char *text)
 {
     return parse_prefix(text).value();
-}
-
-LimitSpec packets(std::uint64_t rate, std::uint64_t burst, rl_per per = RL_PER_SOURCE,
-                  std::uint32_t per_prefixlen = 0)
-{
-    return {RL_UNIT_PACKETS, rate, burst, per, per_prefixlen};
 }
 
 std::string errors_of(const JsonErrors &errors)
@@ -213,7 +209,7 @@ TEST(RuleJson, ParsesLikeAConfigRule)
     EXPECT_TRUE(result.errors.empty());
     EXPECT_EQ(*result.value, (Rule{prefix("2001:db8::/48"),
                                    RL_ACTION_LIMIT,
-                                   {packets(1000, 1000, RL_PER_PREFIX, 64)},
+                                   {packet_limit(1000, 1000, RL_PER_PREFIX, 64)},
                                    true,
                                    "2001:db8::/48"}));
 }
