@@ -170,9 +170,8 @@ Rule read_rule(const json &rule, const std::string &path)
 
 json write_default(const DefaultLimits &limits)
 {
-    Rule everything;
-    everything.limits = limits.limits;
-    return {{"limits", write_rule(everything)["limits"]}};
+    // The default covers every source: its "/N" is spelled as for a rule on any prefix.
+    return {{"limits", limits_to_json(limits.limits, Rule{}.match)}};
 }
 
 DefaultLimits read_default(const json &object, const std::string &path)
@@ -612,10 +611,7 @@ std::string match_text(const Rule &rule)
 
 std::string per_text(const LimitSpec &limit, const Prefix &match)
 {
-    Rule rule;
-    rule.match = match;
-    rule.limits = {limit};
-    return write_rule(rule).at("limits").at(0).at("per").get<std::string>();
+    return per_name(limit, match.is_v4());
 }
 
 } // namespace ratelimit::control
