@@ -88,14 +88,17 @@ void send_line(int fd, std::string_view line, Clock::time_point deadline)
     }
 }
 
-// The first line the daemon sends, without its newline.
-std::string receive_line(int fd, Clock::time_point deadline)
+// The next line the daemon sends, without its newline; `received` holds what came before it
+// (and keeps what comes after).
+std::string receive_line(int fd, std::string &received, Clock::time_point deadline)
 {
-    std::string received;
     char chunk[64 * 1024];
     for (;;) {
-        if (auto newline = received.find('\n'); newline != std::string::npos)
-            return received.substr(0, newline);
+        if (auto newline = received.find('\n'); newline != std::string::npos) {
+            std::string line = received.substr(0, newline);
+            received.erase(0, newline + 1);
+            return line;
+        }
         if (received.size() > control::kMaxResponseBytes)
             throw Unreachable("the daemon's answer is longer than " +
                               std::to_string(control::kMaxResponseBytes) + " bytes");
@@ -115,13 +118,15 @@ std::string receive_line(int fd, Clock::time_point deadline)
 
 } // namespace
 
-control::Response call(const std::string &socket_path, const control::Request &request,
-                       std::chrono::milliseconds timeout)
+Session::Session(const std::string &socket_path, std::chrono::milliseconds timeout)
+    : deadline_(Clock::now() + timeout), fd_(connect_to(socket_path, deadline_))
 {
-    const auto deadline = Clock::now() + timeout;
-    UniqueFd fd = connect_to(socket_path, deadline);
-    send_line(fd.get(), control::encode(request), deadline);
-    const std::string line = receive_line(fd.get(), deadline);
+}
+
+control::Response Session::call(const control::Request &request)
+{
+    send_line(fd_.get(), control::encode(request), deadline_);
+    const std::string line = receive_line(fd_.get(), received_, deadline_);
     control::Response response;
     try {
         response = control::decode_response(line);
@@ -132,6 +137,12 @@ control::Response call(const std::string &socket_path, const control::Request &r
         throw Unreachable("the daemon answered request " + std::to_string(*response.id) + ", not " +
                           std::to_string(request.id));
     return response;
+}
+
+control::Response call(const std::string &socket_path, const control::Request &request,
+                       std::chrono::milliseconds timeout)
+{
+    return Session(socket_path, timeout).call(request);
 }
 
 } // namespace ratelimit::ctl

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// ratelimitctl's end of the control socket: one request and its answer per connection.
+// ratelimitctl's end of the control socket: a connection, and the requests sent on it one at a
+// time, each answered before the next is sent.
 
 #include <chrono>
 #include <stdexcept>
 #include <string>
 
 #include "control/protocol.hpp"
+#include "sys/fd.hpp"
 
 namespace ratelimit::ctl
 {
@@ -18,8 +20,24 @@ class Unreachable : public std::runtime_error
     using std::runtime_error::runtime_error;
 };
 
-// Sends `request` to the daemon listening at `socket_path` and returns its answer, waiting at
-// most `timeout` in all. Throws Unreachable saying what went wrong.
+// A connection to the daemon listening at `socket_path`, for at most `timeout` in all (connecting
+// and every call). Throws Unreachable saying what went wrong, as call() does.
+class Session
+{
+  public:
+    Session(const std::string &socket_path, std::chrono::milliseconds timeout);
+
+    // Sends `request` and returns its answer.
+    control::Response call(const control::Request &request);
+
+  private:
+    std::chrono::steady_clock::time_point deadline_;
+    UniqueFd fd_;
+    std::string received_; // what came after the last answer
+};
+
+// Sends `request` to the daemon listening at `socket_path` on a connection of its own and returns
+// its answer, waiting at most `timeout` in all. Throws Unreachable saying what went wrong.
 control::Response call(const std::string &socket_path, const control::Request &request,
                        std::chrono::milliseconds timeout);
 

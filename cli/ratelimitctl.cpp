@@ -13,9 +13,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,7 +29,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apply_file.hpp"
 #include "client.hpp"
+#include "command_table.hpp"
 #include "json/suggest.hpp"
 #include "policy/units.hpp"
 #include "control/protocol.hpp"
@@ -41,202 +47,20 @@ using ratelimit::control::Command;
 namespace control = ratelimit::control;
 namespace ctl = ratelimit::ctl;
 namespace config = ratelimit::config;
+using ctl::add;
+using ctl::allow_or_deny_command;
+using ctl::choices;
+using ctl::Inputs;
+using ctl::set_command;
+using ctl::Subcommand;
+using ctl::typed_names;
+using ctl::unset_command;
+using ctl::without_args;
 
 enum ExitCode { kDone = 0, kRefused = 1, kUsage = 2, kUnreachable = 3 };
 
 constexpr char kSocketVariable[] = "RATELIMITCTL_SOCKET";
 constexpr double kMaxTimeoutSeconds = 3600;
-
-// What the subcommands' arguments and options are parsed into (one subcommand runs). The
-// options of a rule (set, allow, deny) are read back from the subcommand by rule_fields.
-struct Inputs {
-    std::string prefix, address;
-    std::map<std::string, std::string> rule_options; // by option name
-    bool force = false;
-    std::uint32_t count = 0;
-    std::string by;
-    std::string interval = "1s";
-    bool watch = false;
-    bool all = false;
-};
-
-// A subcommand, and how what it parsed becomes its request's "args": decoded and encoded again
-// exactly as the daemon will decode them, so that bad input is a usage error here.
-struct Subcommand {
-    Command command;
-    CLI::App *app;
-    std::function<json()> args;
-};
-
-// An option's long name is the field of the request it sets, with dashes: --byte-burst sets
-// "byte_burst".
-std::string field_of(const CLI::Option &option)
-{
-    std::string field = option.get_lnames().front();
-    std::ranges::replace(field, '-', '_');
-    return field;
-}
-
-// The arguments as the user typed them, for error messages: PREFIX and --rate, not the request's
-// args.match and args.rate.
-std::string typed_name(const CLI::App &sub, std::string_view path)
-{
-    static const std::map<std::string_view, std::string_view> kPositional = {
-        {"match", "PREFIX"}, {"address", "ADDRESS"}};
-    if (path.empty())
-        return "the arguments";
-    if (auto found = kPositional.find(path); found != kPositional.end())
-        return std::string(found->second);
-    for (const CLI::Option *option : sub.get_options())
-        if (!option->get_lnames().empty() && field_of(*option) == path)
-            return "--" + option->get_lnames().front();
-    return std::string(path);
-}
-
-control::ArgNamer typed_names(const CLI::App *sub)
-{
-    return [sub](std::string_view path) { return typed_name(*sub, path); };
-}
-
-// The rule object as the config file states it: PREFIX as its "match", and each option given as
-// the field it names; a flag is true.
-json rule_fields(const CLI::App &sub, const std::string &prefix)
-{
-    json rule = {{"match", prefix}};
-    for (const CLI::Option *option : sub.get_options()) {
-        if (option->get_lnames().empty() || option->count() == 0 || option == sub.get_help_ptr())
-            continue;
-        if (option->get_expected_min() == 0) {
-            if (option->as<bool>())
-                rule[field_of(*option)] = true;
-        } else if (const std::string &value = option->results().front(); !value.empty())
-            rule[field_of(*option)] = value;
-    }
-    return rule;
-}
-
-// "drops (default), packets or bytes": the choices, the first of them the default.
-std::string choices(const std::vector<std::string_view> &names, std::string_view last)
-{
-    std::string text = std::string(names.front()) + " (default)";
-    for (std::size_t i = 1; i < names.size(); i++)
-        text += std::string(i + 1 == names.size() ? last : ", ") + std::string(names[i]);
-    return text;
-}
-
-template <typename T, std::size_t N>
-std::vector<std::string_view> names_of(const ratelimit::Spellings<T, N> &table)
-{
-    std::vector<std::string_view> names;
-    for (const auto &entry : table)
-        names.push_back(entry.name);
-    return names;
-}
-
-CLI::App *add(CLI::App &app, Command command, const std::string &description,
-              const std::string &example)
-{
-    CLI::App *sub = app.add_subcommand(std::string(control::command_name(command)), description);
-    sub->footer("Example:\n  " + example);
-    return sub;
-}
-
-// status, list, stats and reload: no arguments.
-Subcommand without_args(CLI::App &app, Command command, const std::string &description,
-                        const std::string &example)
-{
-    return {command, add(app, command, description, example), [] { return json::object(); }};
-}
-
-// ----- set, allow, deny, unset: the runtime rules ----------------------
-
-// An option of a rule, read back by rule_fields.
-void add_rule_option(CLI::App *sub, Inputs &in, const std::string &name, const std::string &help)
-{
-    sub->add_option(name, in.rule_options[name], help);
-}
-
-void add_prefix(CLI::App *sub, Inputs &in)
-{
-    sub->add_option("PREFIX", in.prefix, "an IPv4 or IPv6 prefix, or one address")->required();
-}
-
-void add_ttl(CLI::App *sub, Inputs &in)
-{
-    add_rule_option(sub, in, "--ttl", "remove the rule after this long: 30s, 15m, 2h, 1h30m, 7d");
-    add_rule_option(sub, in, "--comment",
-                    "a note shown by list (at most " + std::to_string(config::kMaxCommentBytes) +
-                        " bytes, one line)");
-}
-
-void add_mode(CLI::App *sub, Inputs &in)
-{
-    add_rule_option(sub, in, "--mode",
-                    choices(names_of(ratelimit::kModeNames), ", or ") +
-                        ": count what it would drop, drop nothing");
-}
-
-// A rule object from the options given, and its TTL, as `command` sends it.
-Subcommand runtime_rule_command(Command command, CLI::App *sub, const Inputs &in)
-{
-    return {command, sub, [command, sub, &in] {
-                const json rule = rule_fields(*sub, in.prefix);
-                if (command == Command::Set && !rule.contains("rate") && !rule.contains("bytes"))
-                    throw control::RequestError(
-                        control::ErrorCode::InvalidRule,
-                        "give --rate (packets per second), --bytes or both");
-                return control::encode_args(
-                    control::decode_runtime_rule_args(command, rule, typed_names(sub)));
-            }};
-}
-
-Subcommand set_command(CLI::App &app, Inputs &in)
-{
-    CLI::App *set = add(app, Command::Set,
-                        "add or change a runtime limit for a prefix (it wins over a config rule "
-                        "for the same prefix while it exists)",
-                        "ratelimitctl set 203.0.113.0/24 --rate 100pps --burst 200 --ttl 1h");
-    add_prefix(set, in);
-    add_rule_option(set, in, "--rate", "packets per second: 100, 100pps, 1.5kpps");
-    add_rule_option(set, in, "--burst", "packets a full bucket admits (default: one second's)");
-    add_rule_option(set, in, "--bytes", "byte rate: 10Mbit, 125kB/s");
-    add_rule_option(set, in, "--byte-burst", "bytes a full bucket admits: 256KiB");
-    std::vector<std::string_view> per = names_of(ratelimit::kPerNames);
-    per.push_back("/N"); // the form with a number (policy/names.hpp)
-    add_rule_option(set, in, "--per", "who shares a bucket: " + choices(per, ", or "));
-    add_mode(set, in);
-    add_ttl(set, in);
-    return runtime_rule_command(Command::Set, set, in);
-}
-
-// allow and deny: a prefix, and for deny the mode and --force.
-Subcommand allow_or_deny_command(CLI::App &app, Command command, const std::string &verb,
-                                 Inputs &in)
-{
-    const std::string name(control::command_name(command));
-    CLI::App *sub = add(app, command, verb + " a prefix, as a runtime rule",
-                        "ratelimitctl " + name + " 198.51.100.7 --ttl 30m");
-    add_prefix(sub, in);
-    add_ttl(sub, in);
-    if (command == Command::Deny) {
-        add_mode(sub, in);
-        sub->add_flag("--force", in.force,
-                      "take a deny of every source of a family (0.0.0.0/0, ::/0), which cuts "
-                      "this host off");
-    }
-    return runtime_rule_command(command, sub, in);
-}
-
-Subcommand unset_command(CLI::App &app, Inputs &in)
-{
-    CLI::App *unset = add(app, Command::Unset, "remove the runtime rule for a prefix",
-                          "ratelimitctl unset 203.0.113.0/24");
-    unset->add_option("PREFIX", in.prefix, "the prefix the runtime rule is for")->required();
-    return {Command::Unset, unset, [unset, &in] {
-                return control::encode_args(
-                    control::decode_unset_args({{"match", in.prefix}}, typed_names(unset)));
-            }};
-}
 
 // ----- show, top, stats, flush: the data path --------------------------
 
@@ -295,6 +119,24 @@ Subcommand flush_command(CLI::App &app, Inputs &in)
             }};
 }
 
+// apply: the changes are the file's (apply_file.hpp), sent in parts on one connection.
+Subcommand apply_command(CLI::App &app, Inputs &in)
+{
+    CLI::App *apply =
+        add(app, Command::Apply,
+            "make many runtime rule changes at once, all or none: a file of set, allow, deny and "
+            "unset lines (or a JSON array)",
+            "ratelimitctl apply -f denies.txt   # lines like: deny 198.51.100.7 --ttl 1h");
+    apply->add_option("-f,--file", in.file, "the file of changes; - reads them from stdin")
+        ->required();
+    apply->footer(apply->get_footer() +
+                  "\nA line is a set, allow, deny or unset command with its arguments, as on the "
+                  "command line; # starts a comment. A JSON array holds objects like {\"op\": "
+                  "\"deny\", \"match\": \"198.51.100.7\", \"ttl\": \"1h\"}. Every bad line is "
+                  "named and nothing is sent; the daemon applies all the changes or none.");
+    return {Command::Apply, apply, [] { return json::object(); }};
+}
+
 // Every command, in the order help lists them.
 std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
 {
@@ -310,6 +152,7 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
         allow_or_deny_command(app, Command::Allow, "never limit", in),
         allow_or_deny_command(app, Command::Deny, "drop every packet of", in),
         unset_command(app, in),
+        apply_command(app, in),
         show_command(app, in),
         top_command(app, in),
         without_args(app, Command::Stats, "packets and bytes by interface, reason and verdict",
@@ -333,6 +176,69 @@ json ask(const std::string &socket, control::Request request, std::chrono::milli
     if (const auto *error = std::get_if<control::Error>(&response.outcome))
         throw Refused{*error};
     return std::get<json>(std::move(response.outcome));
+}
+
+// The changes `file` holds (- is stdin). Throws control::RequestError naming every bad line.
+std::vector<control::ApplyChange> changes_of_file(const std::string &file)
+{
+    std::ostringstream text;
+    if (file == "-") {
+        text << std::cin.rdbuf();
+    } else {
+        std::ifstream in(file, std::ios::binary);
+        if (!in)
+            throw control::RequestError(control::ErrorCode::BadRequest,
+                                        "cannot read " + file + ": " + std::strerror(errno));
+        text << in.rdbuf();
+    }
+    ctl::FileChanges read = ctl::read_changes(text.str());
+    const std::string name = file == "-" ? "stdin" : file;
+    if (!read.errors.empty()) {
+        std::string message = name + ": " + std::to_string(read.errors.size()) +
+                              (read.errors.size() == 1 ? " bad change" : " bad changes") +
+                              ", nothing sent:";
+        for (const auto &error : read.errors)
+            message += "\n  " + error;
+        throw control::RequestError(control::ErrorCode::BadRequest, message);
+    }
+    if (read.changes.empty())
+        throw control::RequestError(control::ErrorCode::BadRequest, name + " holds no changes");
+    return std::move(read.changes);
+}
+
+// Sends `changes` as the parts of one apply on one connection and returns the last part's
+// result; throws ctl::Unreachable or Refused (the daemon then applied none of them).
+json ask_apply(const std::string &socket, std::vector<control::ApplyChange> changes,
+               std::chrono::milliseconds timeout)
+{
+    ctl::Session session(socket, timeout);
+    json result;
+    std::uint64_t id = 1;
+    for (const control::ApplyArgs &part : control::split_into_parts(std::move(changes))) {
+        control::Response response =
+            session.call({id++, Command::Apply, control::encode_args(part)});
+        if (const auto *error = std::get_if<control::Error>(&response.outcome))
+            throw Refused{*error};
+        result = std::get<json>(std::move(response.outcome));
+    }
+    return result;
+}
+
+// unset --all: given --yes, or confirmed on the terminal. Throws control::RequestError if not.
+void confirm_unset_all(bool yes)
+{
+    if (yes)
+        return;
+    if (!::isatty(STDIN_FILENO))
+        throw control::RequestError(control::ErrorCode::BadRequest,
+                                    "--all removes every runtime rule: give --yes too (stdin is "
+                                    "not a terminal to ask on)");
+    std::cerr << "Remove every runtime rule? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes")
+        throw control::RequestError(control::ErrorCode::BadRequest,
+                                    "not confirmed: no runtime rule removed");
 }
 
 // Before CLI11 parses: the first word that is neither a global option nor an option's value.
@@ -582,8 +488,18 @@ int main(int argc, char **argv)
 
     control::Request request{1, chosen.command, json::object()};
     TopOptions top;
+    // apply and unset --all: sent as the parts of an apply.
+    std::optional<std::vector<control::ApplyChange>> changes;
     try {
-        request.args = chosen.args();
+        if (chosen.command == Command::Apply) {
+            changes = changes_of_file(inputs.file);
+        } else if (chosen.command == Command::Unset && inputs.all) {
+            changes = {chosen.change()};
+            confirm_unset_all(inputs.yes);
+            request.command = Command::Apply;
+        } else {
+            request.args = chosen.args();
+        }
     } catch (const control::RequestError &e) {
         return usage_error(e.what());
     }
@@ -600,7 +516,8 @@ int main(int argc, char **argv)
     try {
         if (chosen.command == Command::Top)
             return run_top(socket, request.args, timeout, top);
-        result = ask(socket, request, timeout);
+        result = changes ? ask_apply(socket, std::move(*changes), timeout)
+                         : ask(socket, request, timeout);
     } catch (const ctl::Unreachable &e) {
         std::cerr << "ratelimitctl: " << e.what() << "\n";
         return kUnreachable;
@@ -610,6 +527,8 @@ int main(int argc, char **argv)
             std::cout << json{{"code", code}, {"message", refused.error.message}}.dump(2) << "\n";
         std::cerr << "ratelimitctl " << name << ": refused (" << code
                   << "): " << refused.error.message << "\n";
+        if (changes)
+            std::cerr << "ratelimitctl " << name << ": nothing was applied\n";
         return kRefused;
     } catch (const std::runtime_error &e) {
         return unreadable_answer(e);
@@ -621,7 +540,7 @@ int main(int argc, char **argv)
         return kDone;
     }
     try {
-        ctl::render(chosen.command, result, std::cout);
+        ctl::render(request.command, result, std::cout);
     } catch (const std::runtime_error &e) {
         return unreadable_answer(e);
     }

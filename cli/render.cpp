@@ -352,6 +352,19 @@ void render(const control::ReloadCommandResult &result, std::ostream &out)
     out << "reloaded at " << result.time << ": " << result.message << "\n";
 }
 
+void render(const control::ApplyResult &result, std::ostream &out)
+{
+    if (!result.committed) {
+        out << result.changes << " changes received, not applied yet\n";
+        return;
+    }
+    const control::AppliedChanges &applied = *result.committed;
+    out << "applied " << result.changes << (result.changes == 1 ? " change" : " changes")
+        << ": runtime rules " << applied.added << " added, " << applied.replaced << " replaced, "
+        << applied.removed << " removed; " << applied.runtime_rules << " in force\n";
+    not_saved_warning(applied.state_file, out);
+}
+
 void render(Command command, const json &result, std::ostream &out)
 {
     switch (command) {
@@ -375,6 +388,8 @@ void render(Command command, const json &result, std::ostream &out)
         return render(control::decode_flush_result(result), out);
     case Command::Reload:
         return render(control::decode_reload_result(result), out);
+    case Command::Apply:
+        return render(control::decode_apply_result(result), out);
     }
 }
 

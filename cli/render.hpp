@@ -25,6 +25,7 @@ void render(const control::ShowResult &result, std::ostream &out);
 void render(const control::StatsResult &result, std::ostream &out);
 void render(const control::FlushResult &result, std::ostream &out);
 void render(const control::ReloadCommandResult &result, std::ostream &out);
+void render(const control::ApplyResult &result, std::ostream &out);
 
 // Writes `result`, the daemon's answer to `command` (any but top, which is shown with rates:
 // top_with_rates). Throws std::runtime_error naming the field if it is not what the command

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 
 #include "json/reader.hpp"
 #include "json/text.hpp"
@@ -41,7 +42,7 @@ constexpr Named<Command> kCommands[] = {
     {Command::Status, "status"}, {Command::List, "list"},     {Command::Set, "set"},
     {Command::Allow, "allow"},   {Command::Deny, "deny"},     {Command::Unset, "unset"},
     {Command::Show, "show"},     {Command::Top, "top"},       {Command::Stats, "stats"},
-    {Command::Flush, "flush"},   {Command::Reload, "reload"},
+    {Command::Flush, "flush"},   {Command::Reload, "reload"}, {Command::Apply, "apply"},
 };
 
 constexpr Named<TopOrder> kTopOrders[] = {
@@ -132,6 +133,14 @@ class Args
             throw bad_request(path(key) + ": must be a whole number " + std::to_string(min) +
                               " .. " + std::to_string(max) + ", not " + json_text(*value));
         return value->get<std::uint64_t>();
+    }
+
+    bool flag(std::string_view key) const
+    {
+        const json *value = require(key);
+        if (!value->is_boolean())
+            throw bad_request(path(key) + ": must be true or false, not " + json_text(*value));
+        return value->get<bool>();
     }
 
     Prefix prefix(std::string_view key) const
@@ -425,6 +434,153 @@ FlushArgs decode_flush_args(const json &args, const ArgNamer &name)
     if (args["all"] != true)
         throw bad_request(name("all") + ": must be true, not " + json_text(args["all"]));
     return {std::nullopt};
+}
+
+Command ApplyChange::command() const
+{
+    if (const auto *rule = std::get_if<RuntimeRuleArgs>(&edit)) {
+        switch (rule->rule.action) {
+        case RL_ACTION_LIMIT:
+            return Command::Set;
+        case RL_ACTION_ALLOW:
+            return Command::Allow;
+        case RL_ACTION_DENY:
+            return Command::Deny;
+        }
+        throw std::invalid_argument("a rule with no command's action");
+    }
+    return Command::Unset;
+}
+
+std::string change_name(const ApplyChange &change, std::size_t index)
+{
+    if (change.line != 0)
+        return "line " + std::to_string(change.line);
+    return "args.changes[" + std::to_string(index) + "]";
+}
+
+json encode_change(const ApplyChange &change)
+{
+    json encoded = std::visit(
+        [](const auto &edit) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(edit)>, UnsetAllArgs>)
+                return json{{"all", true}};
+            else
+                return encode_args(edit);
+        },
+        change.edit);
+    encoded["op"] = command_name(change.command());
+    if (change.line != 0)
+        encoded["line"] = change.line;
+    return encoded;
+}
+
+ApplyChange decode_change(const json &change, const ArgNamer &name)
+{
+    if (!change.is_object())
+        throw bad_request(name("") + " must be a change {\"op\", ...}, not " + json_text(change));
+    ApplyChange decoded;
+    json args = change;
+    if (auto line = args.find("line"); line != args.end()) {
+        if (!line->is_number_unsigned() || line->get<std::uint64_t>() == 0)
+            throw bad_request(name("line") + ": must be a whole number from 1, not " +
+                              json_text(*line));
+        decoded.line = line->get<std::uint64_t>();
+        args.erase(line);
+    }
+    const json op = args.value("op", json());
+    args.erase("op");
+    const std::optional<Command> command =
+        op.is_string() ? value_of(kCommands, op.get<std::string>()) : std::nullopt;
+    switch (command.value_or(Command::Status)) {
+    case Command::Set:
+    case Command::Allow:
+    case Command::Deny:
+        decoded.edit = decode_runtime_rule_args(*command, args, name);
+        return decoded;
+    case Command::Unset:
+        if (!args.contains("all")) {
+            decoded.edit = decode_unset_args(args, name);
+        } else if (!Args(args, {"all"}, name).flag("all")) {
+            throw bad_request(name("all") + ": must be true, or left out");
+        } else {
+            decoded.edit = UnsetAllArgs{};
+        }
+        return decoded;
+    default:
+        throw bad_request(name("op") + ": must be set, allow, deny or unset, not " + json_text(op));
+    }
+}
+
+json encode_args(const ApplyArgs &args)
+{
+    json changes = json::array();
+    for (const auto &change : args.changes)
+        changes.push_back(encode_change(change));
+    return {{"changes", std::move(changes)}, {"part", args.part}, {"more", args.more}};
+}
+
+ApplyArgs decode_apply_args(const json &args)
+{
+    Args checked(args, {"changes", "part", "more"}, wire_name);
+    ApplyArgs decoded;
+    if (checked.has("part"))
+        decoded.part = checked.whole_number("part", 0, std::numeric_limits<std::uint32_t>::max());
+    if (checked.has("more"))
+        decoded.more = checked.flag("more");
+    const json changes = args.value("changes", json());
+    if (!changes.is_array() || changes.empty())
+        throw bad_request("args.changes: must be a list of at least one change, not " +
+                          json_text(changes));
+    std::string errors;
+    std::optional<ErrorCode> first;
+    for (std::size_t i = 0; i < changes.size(); i++) {
+        ApplyChange numbered;
+        if (const json &line = changes[i].is_object() ? changes[i].value("line", json()) : json();
+            line.is_number_unsigned())
+            numbered.line = line.get<std::uint64_t>();
+        const std::string change = change_name(numbered, i);
+        try {
+            decoded.changes.push_back(decode_change(changes[i], [&change](std::string_view path) {
+                return path.empty() ? change : change + ": " + std::string(path);
+            }));
+        } catch (const RequestError &e) {
+            errors += (errors.empty() ? "" : "\n") + std::string(e.what());
+            first = first.value_or(e.code());
+        }
+    }
+    if (first)
+        throw RequestError(*first, errors);
+    return decoded;
+}
+
+std::vector<ApplyArgs> split_into_parts(std::vector<ApplyChange> changes)
+{
+    // The longest request around no change: the largest id and part, "more": false.
+    constexpr auto kMost = std::numeric_limits<std::uint64_t>::max();
+    const std::size_t around =
+        encode(
+            Request{kMost, Command::Apply,
+                    encode_args(ApplyArgs{{}, std::numeric_limits<std::uint32_t>::max(), false})})
+            .size();
+    std::vector<ApplyArgs> parts;
+    std::size_t size = 0;
+    for (auto &change : changes) {
+        const std::size_t bytes = json_text(encode_change(change)).size();
+        if (around + bytes > kMaxRequestBytes)
+            throw std::length_error(change_name(change, 0) + " alone is longer than a request");
+        if (parts.empty() || size + 1 + bytes > kMaxRequestBytes) {
+            if (!parts.empty())
+                parts.back().more = true;
+            parts.push_back({{}, parts.size(), false});
+            size = around;
+        } else {
+            size += 1; // the comma
+        }
+        size += bytes;
+        parts.back().changes.push_back(std::move(change));
+    }
+    return parts;
 }
 
 } // namespace ratelimit::control

@@ -23,6 +23,16 @@
 //   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops; would-drops
 //                count as drops)}
 //   flush    {"match"} or {"all": true}
+//   apply    {"changes": [change...], "part"?: 0.., "more"?: bool}
+//            Many runtime rule changes as one transaction, applied in order, all or nothing, with
+//            one reconcile and one write of the state file. A change is the arguments of set,
+//            allow, deny or unset plus "op" (that command's name) and "line"? (the number the
+//            client names it by: its line in a file); {"op": "unset", "all": true} removes every
+//            runtime rule. A transaction larger than one request comes in parts on one
+//            connection: parts 0, 1, ... in order, each but the last with "more": true; the
+//            daemon holds the parts it received (at most twice max_rules changes, across all
+//            connections) until the last one commits them, and drops them when a part is
+//            refused or the connection closes. Errors name every bad change by its line.
 
 #include <chrono>
 #include <cstddef>
@@ -33,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -87,7 +98,20 @@ class RequestError : public std::runtime_error
     ErrorCode code_;
 };
 
-enum class Command { Status, List, Set, Allow, Deny, Unset, Show, Top, Stats, Flush, Reload };
+enum class Command {
+    Status,
+    List,
+    Set,
+    Allow,
+    Deny,
+    Unset,
+    Show,
+    Top,
+    Stats,
+    Flush,
+    Reload,
+    Apply
+};
 std::string_view command_name(Command command);
 
 struct Request {
@@ -176,5 +200,36 @@ struct FlushArgs {
 };
 nlohmann::json encode_args(const FlushArgs &args);
 FlushArgs decode_flush_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
+
+// apply: changes of the runtime rules, in order.
+struct UnsetAllArgs {
+    bool operator==(const UnsetAllArgs &) const = default;
+};
+
+struct ApplyChange {
+    std::uint64_t line = 0; // the client's number for it (its line in a file); 0: none
+    std::variant<RuntimeRuleArgs, UnsetArgs, UnsetAllArgs> edit;
+    // set, allow, deny (by the rule's action) or unset.
+    Command command() const;
+    bool operator==(const ApplyChange &) const = default;
+};
+// The change's name in messages: "line 12", or "change 3" (`index`, from 0) without a line.
+std::string change_name(const ApplyChange &change, std::size_t index);
+nlohmann::json encode_change(const ApplyChange &change);
+// Throws RequestError naming the argument as `name` does (the path below the change).
+ApplyChange decode_change(const nlohmann::json &change, const ArgNamer &name);
+
+struct ApplyArgs {
+    std::vector<ApplyChange> changes;
+    std::uint64_t part = 0; // its place in the transaction, from 0
+    bool more = false;      // more parts follow on this connection; the last part commits
+    bool operator==(const ApplyArgs &) const = default;
+};
+nlohmann::json encode_args(const ApplyArgs &args);
+// Every bad change is named (by change_name), one a line, in the RequestError's message.
+ApplyArgs decode_apply_args(const nlohmann::json &args);
+// `changes` as the parts of one transaction, each request of which (id included) fits in
+// kMaxRequestBytes. Throws std::length_error for a change that alone does not.
+std::vector<ApplyArgs> split_into_parts(std::vector<ApplyChange> changes);
 
 } // namespace ratelimit::control

@@ -510,6 +510,32 @@ UnsetResult decode_unset_result(const json &result)
     return decoded;
 }
 
+json encode_result(const ApplyResult &result)
+{
+    json committed;
+    if (const auto &applied = result.committed)
+        committed = {{"added", applied->added},
+                     {"replaced", applied->replaced},
+                     {"removed", applied->removed},
+                     {"runtime_rules", applied->runtime_rules},
+                     {"state_file", write_state_file(applied->state_file)}};
+    return {{"changes", result.changes}, {"committed", std::move(committed)}};
+}
+
+ApplyResult decode_apply_result(const json &result)
+{
+    const Fields fields(result, kRoot);
+    ApplyResult decoded{fields.whole("changes"), std::nullopt};
+    if (!fields.is_null("committed")) {
+        const Fields applied(fields.at("committed"), fields.path("committed"));
+        decoded.committed =
+            AppliedChanges{applied.whole("added"), applied.whole("replaced"),
+                           applied.whole("removed"), applied.whole("runtime_rules"),
+                           read_state_file(applied.at("state_file"), applied.path("state_file"))};
+    }
+    return decoded;
+}
+
 Origin AppliedRule::origin() const
 {
     constexpr Origin kOrigins[] = {Origin::Default, Origin::Config, Origin::Runtime};

@@ -36,6 +36,9 @@
 //                "bytes"}]}]}
 //   flush    -> {"match" or null, "sources", "blocks", "rule_buckets"}
 //   reload   -> {"time", "message"}; a refused config is the error reload_failed
+//   apply    -> {"changes": the transaction's changes so far, "committed": null (a part held
+//                for the next) or {"added", "replaced", "removed", "runtime_rules" (in force
+//                now), "state_file": state file}}
 // "expires_in_s" is the whole seconds left, rounded up, or null for a rule that never expires.
 // Times ("expires", "time") are RFC 3339 UTC text as the daemon wrote them: the client only shows
 // them, and its own clock is not the daemon's.
@@ -279,6 +282,23 @@ struct ReloadCommandResult {
 };
 nlohmann::json encode_result(const ReloadCommandResult &result);
 ReloadCommandResult decode_reload_result(const nlohmann::json &result);
+
+// ----- apply ---------------------------------------------------------
+
+struct AppliedChanges {
+    std::uint64_t added = 0, replaced = 0, removed = 0; // runtime rules
+    std::uint64_t runtime_rules = 0;                    // in force after them
+    StateFileStatus state_file;
+    bool operator==(const AppliedChanges &) const = default;
+};
+
+struct ApplyResult {
+    std::uint64_t changes = 0;               // received in the transaction so far
+    std::optional<AppliedChanges> committed; // none: held until the transaction's last part
+    bool operator==(const ApplyResult &) const = default;
+};
+nlohmann::json encode_result(const ApplyResult &result);
+ApplyResult decode_apply_result(const nlohmann::json &result);
 
 // ----- a rule's words ------------------------------------------------
 // As the rule codec writes them, for the CLI's tables: the match (one address bare), a limit's

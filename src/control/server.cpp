@@ -101,8 +101,10 @@ std::optional<gid_t> lookup_group(const std::string &name)
     return entry.gr_gid;
 }
 
-Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler handler)
-    : loop_(loop), path_(settings.socket), group_name_(settings.group), handler_(std::move(handler))
+Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler handler,
+               Closed closed)
+    : loop_(loop), path_(settings.socket), group_name_(settings.group),
+      handler_(std::move(handler)), closed_(std::move(closed))
 {
     if (!group_name_.empty()) {
         group_ = lookup_group(group_name_);
@@ -194,6 +196,7 @@ void Server::admit(UniqueFd fd)
         spdlog::warn("control socket: dropping a connection: {}", e.what());
         return;
     }
+    peer.connection = ++connections_admitted_;
     const int key = fd.get();
     Connection &connection = connections_[key];
     connection.fd = std::move(fd);
@@ -368,6 +371,8 @@ std::string Server::answer(Connection &connection, std::string_view line)
 void Server::close_connection(int fd)
 {
     loop_.forget(fd);
+    if (auto found = connections_.find(fd); found != connections_.end() && closed_)
+        closed_(found->second.peer);
     connections_.erase(fd);
     resume_accepting(); // a descriptor is free now
 }

@@ -53,15 +53,21 @@ class Server
         pid_t pid = 0;
         uid_t uid = 0;
         bool authorized = false;
+        std::uint64_t connection = 0; // which connection: numbered from 1, never reused
     };
 
     // Runs a request from an authorized `peer` and returns its result. Throws RequestError to
     // refuse it; any other exception is logged and answered as an internal error.
     using Handler = std::function<nlohmann::json(const Request &request, const Peer &peer)>;
 
+    // Told when a connection has closed, so that what its requests left (an apply transaction's
+    // parts) goes with it. Must not throw.
+    using Closed = std::function<void(const Peer &peer)>;
+
     // Listens at settings.socket, replacing a socket a dead daemon left there. Throws naming the
     // socket or the group when it cannot (an unknown group is an error, not root-only access).
-    Server(EventLoop &loop, const config::Config::Control &settings, Handler handler);
+    Server(EventLoop &loop, const config::Config::Control &settings, Handler handler,
+           Closed closed = {});
     // Closes every connection and removes the socket.
     ~Server();
     Server(const Server &) = delete;
@@ -100,6 +106,8 @@ class Server
     std::optional<gid_t> group_; // empty: root only
     std::string group_name_;
     Handler handler_;
+    Closed closed_;
+    std::uint64_t connections_admitted_ = 0;
     UniqueFd listener_, timer_; // timer_: the connections' deadlines and the accept retry
     std::optional<Clock::time_point> accept_retry_; // set while accepting is paused
     bool accept_failed_ = false; // since the last accept that succeeded: log the change only

@@ -2,6 +2,7 @@
 #include "daemon/commands.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -51,6 +52,32 @@ std::optional<std::int64_t> seconds_left(const std::optional<WallClock::time_poi
         return std::nullopt;
     const auto left = std::chrono::ceil<std::chrono::seconds>(*expires - WallClock::now());
     return std::max<std::int64_t>(left.count(), 0);
+}
+
+// What `args` adds, expiring its TTL after `now`.
+RuntimeRule runtime_rule_of(const control::RuntimeRuleArgs &args, WallClock::time_point now)
+{
+    RuntimeRule added{args.rule, std::nullopt};
+    if (args.ttl)
+        added.expires = now + *args.ttl;
+    return added;
+}
+
+// Why an unset of `prefix` is refused: it has no runtime rule (`configured`: a config rule).
+std::string no_runtime_rule(const Prefix &prefix, bool configured)
+{
+    return "no runtime rule for " + prefix.to_string() +
+           (configured ? " (it is a config rule: edit the config and reload)" : "");
+}
+
+// The list edit an apply change makes, a TTL counted from `now`.
+RuntimeEdit edit_of(const control::ApplyChange &change, WallClock::time_point now)
+{
+    if (const auto *rule = std::get_if<control::RuntimeRuleArgs>(&change.edit))
+        return runtime_rule_of(*rule, now);
+    if (const auto *unset = std::get_if<control::UnsetArgs>(&change.edit))
+        return unset->match;
+    return RemoveAllRules{};
 }
 
 control::RuntimeRuleEntry runtime_entry(const RuntimeRule &runtime)
@@ -157,6 +184,8 @@ json Commands::run(const control::Request &request, const control::Server::Peer 
     case Command::Reload:
         control::decode_no_args(request.args);
         return encode_result(reload(who(peer)));
+    case Command::Apply:
+        return encode_result(apply(request.args, peer));
     }
     throw std::invalid_argument("unknown command");
 }
@@ -211,9 +240,7 @@ control::ListResult Commands::list() const
 control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleArgs &args,
                                                      const std::string &who)
 {
-    RuntimeRule added{args.rule, std::nullopt};
-    if (args.ttl)
-        added.expires = WallClock::now() + *args.ttl;
+    const RuntimeRule added = runtime_rule_of(args, WallClock::now());
     const Prefix &prefix = added.rule.match;
     const bool replaced = runtime_rule(prefix) != nullptr;
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
@@ -231,10 +258,7 @@ control::UnsetResult Commands::unset(const control::UnsetArgs &args, const std::
     const RuntimeRule *found = runtime_rule(args.match);
     const Rule *configured = config_rule(args.match);
     if (!found)
-        throw RequestError(
-            ErrorCode::NotFound,
-            "no runtime rule for " + args.match.to_string() +
-                (configured ? " (it is a config rule: edit the config and reload)" : ""));
+        throw RequestError(ErrorCode::NotFound, no_runtime_rule(args.match, configured != nullptr));
     const RuntimeRule removed = *found;
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
     remove(rules, args.match);
@@ -330,6 +354,81 @@ control::ReloadCommandResult Commands::reload(const std::string &who)
     if (!result.ok)
         throw RequestError(ErrorCode::ReloadFailed, result.message);
     return {format_utc(result.when), result.message};
+}
+
+control::ApplyResult Commands::apply(const json &args, const control::Server::Peer &peer)
+{
+    // Taken out of the map for the time of this part: a part refused ends the transaction, and
+    // a later part finds none.
+    Transaction transaction;
+    if (auto held = transactions_.find(peer.connection); held != transactions_.end()) {
+        transaction = std::move(held->second);
+        held_changes_ -= transaction.changes.size();
+        transactions_.erase(held);
+    }
+    control::ApplyArgs part = control::decode_apply_args(args);
+    if (part.part == 0)
+        transaction = {};
+    else if (part.part != transaction.parts)
+        throw RequestError(ErrorCode::BadRequest,
+                           "args.part: " + std::to_string(part.part) +
+                               " out of order: the connection holds " +
+                               std::to_string(transaction.parts) +
+                               " parts of a transaction; start again at part 0");
+    // At most one change for each rule slot to empty and one to fill, held by all connections.
+    const std::size_t most = 2 * std::size_t{daemon_.config().max_rules};
+    const std::size_t changes = transaction.changes.size() + part.changes.size();
+    if (changes > most)
+        throw RequestError(ErrorCode::TooLarge, "a transaction holds at most " +
+                                                    std::to_string(most) +
+                                                    " changes (twice max_rules)");
+    if (part.more && held_changes_ + changes > most)
+        throw RequestError(ErrorCode::Busy, "other connections hold " +
+                                                std::to_string(held_changes_) +
+                                                " changes of transactions; try again");
+    std::ranges::move(part.changes, std::back_inserter(transaction.changes));
+    if (part.more) {
+        transaction.parts++;
+        held_changes_ += changes;
+        transactions_.emplace(peer.connection, std::move(transaction));
+        return {changes, std::nullopt};
+    }
+    return {changes, apply_changes(transaction.changes, who(peer))};
+}
+
+control::AppliedChanges Commands::apply_changes(const std::vector<control::ApplyChange> &changes,
+                                                const std::string &who)
+{
+    const auto now = WallClock::now();
+    std::vector<RuntimeEdit> edits;
+    edits.reserve(changes.size());
+    for (const auto &change : changes)
+        edits.push_back(edit_of(change, now));
+    std::vector<RuntimeRule> rules = daemon_.runtime_rules();
+    const EditCounts counts = apply_edits(rules, std::move(edits));
+    if (!counts.not_found.empty()) {
+        std::string message;
+        for (std::size_t i : counts.not_found) {
+            const Prefix &prefix = std::get<control::UnsetArgs>(changes[i].edit).match;
+            message += (message.empty() ? "" : "\n") + control::change_name(changes[i], i) + ": " +
+                       no_runtime_rule(prefix, config_rule(prefix) != nullptr);
+        }
+        throw RequestError(ErrorCode::NotFound, message);
+    }
+    commit(std::move(rules));
+    spdlog::info("control socket: {} applied {} changes of the runtime rules: {} added, {} "
+                 "replaced, {} removed",
+                 who, changes.size(), counts.added, counts.replaced, counts.removed);
+    return {counts.added, counts.replaced, counts.removed, daemon_.runtime_rules().size(),
+            state_file_status(daemon_.runtime_rules_saved())};
+}
+
+void Commands::connection_closed(const control::Server::Peer &peer) noexcept
+{
+    if (auto held = transactions_.find(peer.connection); held != transactions_.end()) {
+        held_changes_ -= held->second.changes.size();
+        transactions_.erase(held);
+    }
 }
 
 void Commands::commit(std::vector<RuntimeRule> rules)

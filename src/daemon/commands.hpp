@@ -5,7 +5,9 @@
 // maps, and change runtime rules only through Daemon::replace_runtime_rules, after their
 // arguments have been validated, so a refused request changes nothing.
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,9 @@ class Commands
     // change is logged with the peer's uid and pid and what it changed.
     nlohmann::json run(const control::Request &request, const control::Server::Peer &peer);
 
+    // Drops what the peer's connection held: the parts of an apply it did not finish.
+    void connection_closed(const control::Server::Peer &peer) noexcept;
+
   private:
     control::StatusResult status() const;
     control::ListResult list() const;
@@ -37,12 +42,23 @@ class Commands
     control::StatsResult stats() const;
     control::FlushResult flush(const control::FlushArgs &args, const std::string &who);
     control::ReloadCommandResult reload(const std::string &who);
+    control::ApplyResult apply(const nlohmann::json &args, const control::Server::Peer &peer);
+    control::AppliedChanges apply_changes(const std::vector<control::ApplyChange> &changes,
+                                          const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
     const Rule *config_rule(const Prefix &prefix) const;
     const RuntimeRule *runtime_rule(const Prefix &prefix) const;
 
+    // The parts of an apply received so far on one connection.
+    struct Transaction {
+        std::uint64_t parts = 0;
+        std::vector<control::ApplyChange> changes;
+    };
+
     Daemon &daemon_;
+    std::map<std::uint64_t, Transaction> transactions_; // by connection
+    std::size_t held_changes_ = 0;                      // in all of them
 };
 
 } // namespace ratelimit

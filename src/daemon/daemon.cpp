@@ -187,7 +187,8 @@ void Daemon::open_control_socket()
         loop_, config_.control,
         [this](const control::Request &request, const control::Server::Peer &peer) {
             return commands_->run(request, peer);
-        });
+        },
+        [this](const control::Server::Peer &peer) { commands_->connection_closed(peer); });
 }
 
 std::string Daemon::apply_rules(const char *why)

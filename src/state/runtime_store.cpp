@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -213,11 +215,6 @@ std::string file_text(const std::vector<RuntimeRule> &rules)
     return file.dump(2) + "\n";
 }
 
-const Prefix &match_of(const RuntimeRule &runtime)
-{
-    return runtime.rule.match;
-}
-
 } // namespace
 
 json runtime_rule_to_json(const RuntimeRule &runtime)
@@ -265,22 +262,52 @@ void RuntimeStore::save(const std::vector<RuntimeRule> &rules) const
     replace_state_file(path_, file_text(rules));
 }
 
+EditCounts apply_edits(std::vector<RuntimeRule> &rules, std::vector<RuntimeEdit> edits)
+{
+    std::vector<std::optional<RuntimeRule>> slots(std::make_move_iterator(rules.begin()),
+                                                  std::make_move_iterator(rules.end()));
+    std::map<Prefix, std::size_t> slot_of; // the rules in force, by prefix
+    for (std::size_t i = 0; i < slots.size(); i++)
+        slot_of.emplace(slots[i]->rule.match, i);
+    EditCounts counts;
+    for (std::size_t i = 0; i < edits.size(); i++) {
+        if (auto *rule = std::get_if<RuntimeRule>(&edits[i])) {
+            auto [found, added] = slot_of.try_emplace(rule->rule.match, slots.size());
+            if (added)
+                slots.emplace_back(std::move(*rule));
+            else
+                slots[found->second] = std::move(*rule);
+            (added ? counts.added : counts.replaced)++;
+        } else if (const auto *prefix = std::get_if<Prefix>(&edits[i])) {
+            auto found = slot_of.find(*prefix);
+            if (found == slot_of.end()) {
+                counts.not_found.push_back(i);
+                continue;
+            }
+            slots[found->second].reset();
+            slot_of.erase(found);
+            counts.removed++;
+        } else {
+            counts.removed += slot_of.size();
+            slot_of.clear();
+            slots.clear();
+        }
+    }
+    rules.clear();
+    for (auto &slot : slots)
+        if (slot)
+            rules.push_back(std::move(*slot));
+    return counts;
+}
+
 void upsert(std::vector<RuntimeRule> &rules, RuntimeRule rule)
 {
-    auto same_prefix = std::ranges::find(rules, rule.rule.match, match_of);
-    if (same_prefix != rules.end())
-        *same_prefix = std::move(rule);
-    else
-        rules.push_back(std::move(rule));
+    apply_edits(rules, {std::move(rule)});
 }
 
 bool remove(std::vector<RuntimeRule> &rules, const Prefix &prefix)
 {
-    auto found = std::ranges::find(rules, prefix, match_of);
-    if (found == rules.end())
-        return false;
-    rules.erase(found);
-    return true;
+    return apply_edits(rules, {prefix}).not_found.empty();
 }
 
 std::vector<RuntimeRule> drop_expired(std::vector<RuntimeRule> &rules, WallClock::time_point now)

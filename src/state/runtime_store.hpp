@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -55,6 +56,20 @@ class RuntimeStore
 
 // Pure edits of the runtime rule list, for the daemon's control commands. A prefix names at most
 // one runtime rule.
+
+// A change of the list: a rule to add (replacing the one with its prefix), a prefix whose rule
+// to remove, or all of them away.
+struct RemoveAllRules {
+};
+using RuntimeEdit = std::variant<RuntimeRule, Prefix, RemoveAllRules>;
+
+struct EditCounts {
+    std::size_t added = 0, replaced = 0, removed = 0;
+    std::vector<std::size_t> not_found; // the edits (by index) removing a prefix without a rule
+};
+// Applies `edits` in order, in time linear in the rules and edits (times a log): as many upserts
+// and removes would, each new rule appended, a replaced one kept in its place.
+EditCounts apply_edits(std::vector<RuntimeRule> &rules, std::vector<RuntimeEdit> edits);
 
 // Replaces the rule with the same prefix, or appends `rule`.
 void upsert(std::vector<RuntimeRule> &rules, RuntimeRule rule);

@@ -116,10 +116,24 @@ TEST(CompletionTest, OffersTheCommandTableAndTheVocabulary)
     EXPECT_FALSE(values_of(script, "--mode").empty());
 }
 
+// The options the completion offers `command`: its `options+=" ..."` case.
+Words options_of(const std::string &script, const std::string &command)
+{
+    return quoted_after(script, "\n        " + command + ") options+=");
+}
+
+TEST(CompletionTest, OffersTheOptionsOfApplyAndUnsetAll)
+{
+    const std::string script = completion_script();
+    EXPECT_EQ(options_of(script, "apply"), (Words{"-f", "--file"}));
+    EXPECT_EQ(options_of(script, "unset"), (Words{"--all", "--yes"}));
+    EXPECT_NE(script.find("--socket | -f | --file)\n            _filedir"), std::string::npos);
+}
+
 TEST(CompletionTest, AWordOnOneSideOnlyIsFound)
 {
     const std::string script = completion_script();
-    EXPECT_EQ(differences(replaced(script, "reload\"", "reload frobnicate\"")), Words{"commands"});
+    EXPECT_EQ(differences(replaced(script, "apply\"", "apply frobnicate\"")), Words{"commands"});
     EXPECT_EQ(differences(replaced(script, "stats flush", "flush")), Words{"commands"});
     EXPECT_EQ(differences(replaced(script, "\"enforce monitor\"", "\"enforce\"")), Words{"--mode"});
     EXPECT_EQ(differences(replaced(script, "\"drops packets bytes\"", "\"drops bytes packets\"")),

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <string_view>
@@ -441,6 +442,103 @@ TEST(ProtocolTest, ErrorsNameArgumentsAsTheNamerSays)
     const Error show =
         refusal([&](const json &a) { return decode_show_args(a, typed); }, {{"address", "nope"}});
     EXPECT_EQ(show.message.find("--address: \"nope\""), 0u) << show.message;
+}
+
+// ----- apply ---------------------------------------------------------
+
+ApplyChange deny_change(std::uint64_t line, const std::string &match)
+{
+    return {line, RuntimeRuleArgs{parsed_rule(R"({"match": ")" + match + R"(", "action": "deny"})"),
+                                  std::nullopt}};
+}
+
+TEST(ProtocolTest, ApplyArgumentsSurviveARoundTrip)
+{
+    const ApplyArgs args{
+        {deny_change(3, "198.51.100.7"),
+         {4, RuntimeRuleArgs{parsed_rule(R"({"match": "203.0.113.0/24", "rate": "100pps"})"), 1h}},
+         {5, RuntimeRuleArgs{parsed_rule(R"({"match": "192.0.2.0/24", "action": "allow"})"),
+                             std::nullopt}},
+         {7, UnsetArgs{parse_prefix("10.0.0.0/8").value()}},
+         {0, UnsetAllArgs{}}},
+        2,
+        true};
+    const json encoded = encode_args(args);
+    EXPECT_EQ(decode_apply_args(encoded), args) << encoded.dump();
+    EXPECT_EQ(encoded["changes"][0]["op"], "deny");
+    EXPECT_EQ(encoded["changes"][0]["line"], 3);
+    EXPECT_EQ(encoded["changes"][1]["op"], "set");
+    EXPECT_EQ(encoded["changes"][3], json({{"op", "unset"}, {"match", "10.0.0.0/8"}, {"line", 7}}));
+    EXPECT_EQ(encoded["changes"][4], json({{"op", "unset"}, {"all", true}}));
+    const Request request{9, Command::Apply, encoded};
+    EXPECT_EQ(std::get<Request>(decode_request(body(encode(request)))), request);
+}
+
+TEST(ProtocolTest, ApplyNamesEveryBadChangeByItsLine)
+{
+    // As a request's text has them: whole numbers from 1 are read as unsigned.
+    const json args = json::parse(R"({"changes": [
+        {"op": "deny", "match": "198.51.100.7", "line": 1},
+        {"op": "deny", "match": "10.0.0.300", "line": 2},
+        {"op": "allow", "match": "192.0.2.0/24", "line": 3},
+        {"op": "set", "match": "10.1.0.0/16", "rate": "fast", "line": 40},
+        {"op": "show", "address": "10.0.0.1", "line": 41},
+        {"op": "deny", "match": "10.9.0.0/16", "ttl": 5}]})");
+    const Error error = refusal(decode_apply_args, args);
+    EXPECT_EQ(error.code, ErrorCode::InvalidRule);
+    std::vector<std::string> lines;
+    std::istringstream in(error.message);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    ASSERT_EQ(lines.size(), 4u) << error.message;
+    EXPECT_EQ(lines[0].find("line 2: match: "), 0u) << lines[0];
+    EXPECT_EQ(lines[1].find("line 40: rate: "), 0u) << lines[1];
+    EXPECT_EQ(lines[2].find("line 41: op: must be set, allow, deny or unset"), 0u) << lines[2];
+    EXPECT_EQ(lines[3].find("args.changes[5]: ttl: "), 0u) << lines[3];
+}
+
+TEST(ProtocolTest, ApplyArgumentsAreValidated)
+{
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", json::array()}}).code, ErrorCode::BadRequest);
+    EXPECT_EQ(refusal(decode_apply_args, json::object()).code, ErrorCode::BadRequest);
+    const json deny = {{"op", "deny"}, {"match", "10.0.0.1"}};
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", {deny}}, {"more", "yes"}}).code,
+              ErrorCode::BadRequest);
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", {deny}}, {"part", -1}}).code,
+              ErrorCode::BadRequest);
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", {deny}}, {"commit", true}}).code,
+              ErrorCode::BadRequest);
+    const json unset_not_all = {{"op", "unset"}, {"all", false}};
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", {unset_not_all}}}).code,
+              ErrorCode::BadRequest);
+    const json line_zero = json::parse(R"({"op": "deny", "match": "10.0.0.1", "line": 0})");
+    EXPECT_EQ(refusal(decode_apply_args, {{"changes", {line_zero}}}).code, ErrorCode::BadRequest);
+}
+
+TEST(ProtocolTest, ChangesSplitIntoPartsThatEachFitARequest)
+{
+    std::vector<ApplyChange> changes;
+    for (std::uint64_t i = 0; i < 10'000; i++)
+        changes.push_back(
+            deny_change(i + 1, "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256)));
+    const std::vector<ApplyArgs> parts = split_into_parts(changes);
+    ASSERT_GT(parts.size(), 1u);
+    std::vector<ApplyChange> joined;
+    for (std::size_t i = 0; i < parts.size(); i++) {
+        EXPECT_EQ(parts[i].part, i);
+        EXPECT_EQ(parts[i].more, i + 1 < parts.size());
+        const std::string line =
+            encode(Request{~std::uint64_t{0}, Command::Apply, encode_args(parts[i])});
+        EXPECT_LE(line.size(), kMaxRequestBytes);
+        if (i + 1 < parts.size()) {
+            // Full: the next change, after a comma, would not have fit with the longest "part".
+            const std::size_t next = encode_change(parts[i + 1].changes.front()).dump().size();
+            EXPECT_GT(line.size() + 1 + next + 10, kMaxRequestBytes);
+        }
+        joined.insert(joined.end(), parts[i].changes.begin(), parts[i].changes.end());
+    }
+    EXPECT_EQ(joined, changes);
+    EXPECT_EQ(split_into_parts({deny_change(1, "10.0.0.1")}).size(), 1u);
 }
 
 } // namespace

@@ -163,6 +163,9 @@ TEST(ResultsTest, EveryResultSurvivesEncodeDecode)
     expect_round_trip(flush(), decode_flush_result);
     expect_round_trip(FlushResult{std::nullopt, 10, 3, 5}, decode_flush_result);
     expect_round_trip(reload(), decode_reload_result);
+    expect_round_trip(ApplyResult{1200, std::nullopt}, decode_apply_result);
+    expect_round_trip(ApplyResult{10'000, AppliedChanges{9000, 900, 100, 9500, kNotSaved}},
+                      decode_apply_result);
 }
 
 TEST(ResultsTest, AnAppliedRuleIsOfTheOriginItsRuleIs)

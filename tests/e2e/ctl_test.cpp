@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -219,6 +221,27 @@ class CtlTest : public DaemonTest
 
     // The runtime rules as `list` reports them.
     json runtime_rules() { return ctl_json({"list"})["runtime"]; }
+
+    // `ratelimitctl --socket SOCKET args...` reading its stdin from `input` (not a terminal).
+    CtlRun ctl_with_stdin(const std::vector<std::string> &args, const fs::path &input)
+    {
+        std::string command =
+            "exec " + std::string(RATELIMITCTL_PATH) + " --socket " + socket().string();
+        for (const auto &arg : args)
+            command += " '" + arg + "'";
+        command += " < '" + input.string() + "'";
+        auto [out, err] = output_files();
+        Process process = host_ns_->spawn({"/bin/sh", "-c", command}, out, err);
+        return finish(process);
+    }
+
+    // A file in the test's directory holding `text`.
+    fs::path write_file(const std::string &name, const std::string &text) const
+    {
+        const fs::path path = dir_.path() / name;
+        std::ofstream(path) << text;
+        return path;
+    }
 
   private:
     std::pair<fs::path, fs::path> output_files()
@@ -970,6 +993,182 @@ TEST_F(CtlTest, ConnectionsBeyondTheLimitAreToldTheDaemonIsBusy)
     idle.front()->request(control::Command::Status);
     ASSERT_TRUE(idle.front()->response());
     EXPECT_EQ(ctl({"status"}).exit_code, 0);
+}
+
+// ----- apply and unset --all: many changes at once ---------------------
+
+// `count` deny lines for 10.100.0.0 and up, one a line.
+std::string deny_lines(int count)
+{
+    std::string text;
+    for (int i = 0; i < count; i++)
+        text += "deny 10.100." + std::to_string(i / 256) + "." + std::to_string(i % 256) + "\n";
+    return text;
+}
+
+// How many times the daemon wrote its runtime rules since it started: one log line each time.
+int runtime_rule_writes(const Process &daemon)
+{
+    const std::string log = daemon.stderr_text();
+    int writes = 0;
+    for (auto at = log.find("rules (runtime rules)"); at != std::string::npos;
+         at = log.find("rules (runtime rules)", at + 1))
+        writes++;
+    return writes;
+}
+
+TEST_F(CtlTest, ApplyOfTenThousandDeniesLandsAllWithOneWriteAndSurvivesARestart)
+{
+    write_config(kStandardRules);
+    std::optional<Process> daemon(start_daemon());
+    ASSERT_EQ(ctl({"deny", "10.5.0.0/16"}).exit_code, 0);
+    const fs::path state_file = state_dir() / "runtime-rules.json";
+    struct stat before {
+    };
+    ASSERT_EQ(::stat(state_file.c_str(), &before), 0);
+    ASSERT_EQ(runtime_rule_writes(*daemon), 1);
+
+    const fs::path file =
+        write_file("bulk-denies.txt", "# ten thousand scanners\n" + deny_lines(10'000) +
+                                          "unset 10.5.0.0/16\nset 10.6.0.0/16 --rate 2pps "
+                                          "--burst 4 --ttl 1h\n");
+    const auto start = std::chrono::steady_clock::now();
+    CtlRun apply = ctl({"apply", "-f", file.string()});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(apply.exit_code, 0) << apply.err;
+    EXPECT_TRUE(contains(apply.out, "applied 10002 changes: runtime rules 10001 added, 0 "
+                                    "replaced, 1 removed; 10001 in force"))
+        << apply.out;
+    std::cout << "apply -f of 10,000 denies: "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+    EXPECT_LT(took, 5s);
+
+    EXPECT_EQ(runtime_rule_writes(*daemon), 2) << "the state file is written once for all";
+    struct stat after {
+    };
+    ASSERT_EQ(::stat(state_file.c_str(), &after), 0);
+    EXPECT_NE(after.st_ino, before.st_ino) << "replaced atomically, by a file of its own";
+    EXPECT_EQ(runtime_rules().size(), 10'001u);
+    EXPECT_EQ(delivered("10.100.39.15", 20), 0u); // the 10,000th deny
+    EXPECT_EQ(delivered("10.5.0.1", 20), 20u);
+    EXPECT_EQ(delivered("10.6.0.1", 20), 4u);
+
+    daemon->signal(SIGTERM);
+    EXPECT_EQ(daemon->wait_for(10s), 0);
+    daemon.reset();
+    daemon.emplace(start_daemon());
+    const json after_restart = runtime_rules();
+    ASSERT_EQ(after_restart.size(), 10'001u);
+    EXPECT_EQ(after_restart[0]["match"], "10.100.0.0");
+    EXPECT_EQ(delivered("10.100.0.1", 20), 0u);
+}
+
+TEST_F(CtlTest, ABadLineAppliesNothingAndEveryBadLineIsNamed)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    ASSERT_EQ(ctl({"deny", "10.5.0.0/16"}).exit_code, 0);
+    const json before = runtime_rules();
+
+    const fs::path file = write_file("bulk-bad.txt", deny_lines(500) + "deny 10.0.0.300\n" +
+                                                         deny_lines(10) + "allow --ttl 1h\n");
+    CtlRun bad = ctl({"apply", "-f", file.string()});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_TRUE(contains(bad.err, "2 bad changes, nothing sent")) << bad.err;
+    EXPECT_TRUE(contains(bad.err, "line 501: PREFIX: \"10.0.0.300\"")) << bad.err;
+    EXPECT_TRUE(contains(bad.err, "line 512: ")) << bad.err;
+
+    // What only the daemon can tell: no runtime rule to unset. The denies before it stay out.
+    const fs::path missing =
+        write_file("bulk-missing.txt", deny_lines(3) + "unset 10.7.0.0/16\nunset 10.9.0.0/16\n");
+    CtlRun refused = ctl({"apply", "-f", missing.string()});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_TRUE(contains(refused.err, "refused (not_found): line 4: no runtime rule for "
+                                      "10.7.0.0/16\nline 5: no runtime rule for 10.9.0.0/16 (it is "
+                                      "a config rule"))
+        << refused.err;
+    EXPECT_TRUE(contains(refused.err, "nothing was applied")) << refused.err;
+    EXPECT_EQ(runtime_rules(), before);
+    EXPECT_EQ(runtime_rule_writes(daemon), 1);
+    EXPECT_EQ(delivered("10.100.0.1", 20), 20u);
+}
+
+TEST_F(CtlTest, ApplyReadsLinesOrAJsonArrayFromStdin)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    CtlRun lines = ctl_with_stdin({"apply", "-f", "-"},
+                                  write_file("bulk-stdin.txt", "deny 10.5.0.0/16\n"
+                                                               "allow 10.6.0.0/16 --ttl 1h\n"));
+    ASSERT_EQ(lines.exit_code, 0) << lines.err;
+    EXPECT_EQ(runtime_rules().size(), 2u);
+
+    CtlRun array = ctl_with_stdin({"apply", "-f", "-", "--json"},
+                                  write_file("bulk-stdin.json",
+                                             R"([{"op": "unset", "match": "10.5.0.0/16"},
+                       {"op": "set", "match": "10.7.0.0/16", "rate": "2pps", "burst": 4}])"));
+    ASSERT_EQ(array.exit_code, 0) << array.err;
+    const json result = array.parsed();
+    EXPECT_EQ(result["changes"], 2);
+    EXPECT_EQ(result["committed"]["added"], 1);
+    EXPECT_EQ(result["committed"]["removed"], 1);
+    EXPECT_EQ(result["committed"]["runtime_rules"], 2);
+    EXPECT_EQ(delivered("10.7.0.1", 20), 4u);
+    EXPECT_EQ(delivered("10.5.0.1", 20), 20u);
+}
+
+TEST_F(CtlTest, UnsetAllNeedsYesWhenItCannotAsk)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    const fs::path file = write_file("bulk-three.txt", deny_lines(3));
+    ASSERT_EQ(ctl({"apply", "-f", file.string()}).exit_code, 0);
+
+    CtlRun unasked = ctl_with_stdin({"unset", "--all"}, file);
+    EXPECT_EQ(unasked.exit_code, 2);
+    EXPECT_TRUE(contains(unasked.err, "give --yes")) << unasked.err;
+    EXPECT_EQ(runtime_rules().size(), 3u);
+    EXPECT_EQ(ctl({"unset", "10.0.0.0/8", "--all"}).exit_code, 2);
+
+    CtlRun yes = ctl({"unset", "--all", "--yes"});
+    ASSERT_EQ(yes.exit_code, 0) << yes.err;
+    EXPECT_TRUE(contains(yes.out, "3 removed; 0 in force")) << yes.out;
+    EXPECT_TRUE(runtime_rules().empty());
+    EXPECT_EQ(runtime_rule_writes(daemon), 2);
+    EXPECT_EQ(delivered("10.100.0.1", 20), 20u);
+}
+
+TEST_F(CtlTest, ThePartsOfAnApplyAreHeldByTheirConnectionOnly)
+{
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    auto part = [](std::uint64_t number, bool more, const std::string &match) {
+        return control::encode(control::Request{
+            number + 1,
+            control::Command::Apply,
+            {{"changes", {{{"op", "deny"}, {"match", match}}}}, {"part", number}, {"more", more}}});
+    };
+    {
+        RawClient left(socket());
+        left.send(part(0, true, "10.5.0.0/16"));
+        auto held = left.response();
+        ASSERT_TRUE(held && held->ok());
+        EXPECT_EQ(std::get<json>(held->outcome)["committed"], json());
+    } // closed before its last part: what it held is dropped
+    RawClient other(socket());
+    other.send(part(1, false, "10.6.0.0/16"));
+    auto orphan = other.response();
+    ASSERT_TRUE(orphan);
+    ASSERT_FALSE(orphan->ok());
+    EXPECT_EQ(std::get<control::Error>(orphan->outcome).code, control::ErrorCode::BadRequest);
+    EXPECT_TRUE(runtime_rules().empty());
+
+    other.send(part(0, true, "10.5.0.0/16"));
+    other.send(part(1, false, "10.6.0.0/16"));
+    auto first = other.response(), last = other.response();
+    ASSERT_TRUE(first && first->ok() && last && last->ok());
+    EXPECT_EQ(std::get<json>(last->outcome)["committed"]["added"], 2);
+    EXPECT_EQ(runtime_rules().size(), 2u);
 }
 
 } // namespace

@@ -445,6 +445,48 @@ TEST(RuntimeRules, RemoveSaysWhetherThePrefixHadARule)
     EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("2001:db8::/32")});
 }
 
+TEST(RuntimeRules, EditsApplyInOrderAndCountWhatTheyDid)
+{
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("10.1.0.0/16"),
+                                      runtime("2001:db8::/32")};
+    const EditCounts counts = apply_edits(
+        rules, {runtime("192.0.2.0/24"), pfx("10.1.0.0/16"),
+                runtime("::ffff:10.0.0.0/104", kMorning), pfx("198.51.100.0/24"),
+                runtime("10.1.0.0/16", kMorning), pfx("192.0.2.0/24"), pfx("192.0.2.0/24")});
+    EXPECT_EQ(counts.added, 2u);    // 192.0.2.0/24, 10.1.0.0/16 again
+    EXPECT_EQ(counts.replaced, 1u); // 10.0.0.0/8, in its place
+    EXPECT_EQ(counts.removed, 2u);
+    EXPECT_EQ(counts.not_found, (std::vector<std::size_t>{3, 6}));
+    EXPECT_EQ(rules, (std::vector<RuntimeRule>{runtime("::ffff:10.0.0.0/104", kMorning),
+                                               runtime("2001:db8::/32"),
+                                               runtime("10.1.0.0/16", kMorning)}));
+}
+
+TEST(RuntimeRules, RemovingAllTakesOutEveryRuleBeforeIt)
+{
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("2001:db8::/32")};
+    const EditCounts counts =
+        apply_edits(rules, {runtime("192.0.2.0/24"), RemoveAllRules{}, runtime("10.2.0.0/16")});
+    EXPECT_EQ(counts.added, 2u);
+    EXPECT_EQ(counts.removed, 3u);
+    EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("10.2.0.0/16")});
+}
+
+TEST(RuntimeRules, TenThousandEditsTakeFarLessThanASecond)
+{
+    std::vector<RuntimeRule> rules;
+    std::vector<RuntimeEdit> edits;
+    for (std::uint32_t i = 0; i < 10'000; i++) {
+        const std::string match = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+        edits.push_back(runtime(match.c_str()));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    apply_edits(rules, edits);
+    apply_edits(rules, edits); // each one a replacement now
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 200ms);
+    EXPECT_EQ(rules.size(), 10'000u);
+}
+
 TEST(RuntimeRules, DropExpiredTakesOutRulesExpiringAtOrBeforeNow)
 {
     std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("10.1.0.0/16", kMorning - 1s),

@@ -5,7 +5,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +16,7 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
 
 #include "process.hpp"
@@ -44,7 +48,17 @@ bool left_by_dead_process(std::string_view name)
 
 std::string owned_name_prefix()
 {
-    return std::string(kNamePrefix) + std::to_string(getpid()) + "-";
+    // RATELIMITD_TEST_TAG (a short word) goes into the names too, to tell whose they are when
+    // several runs share a host.
+    std::string tag;
+    if (const char *given = std::getenv("RATELIMITD_TEST_TAG"); given != nullptr) {
+        tag = given;
+        if (tag.empty() || tag.size() > 8 ||
+            !std::ranges::all_of(tag, [](char c) { return std::islower(c) || std::isdigit(c); }))
+            throw std::invalid_argument("RATELIMITD_TEST_TAG: 1 to 8 lowercase letters or digits");
+        tag += "-";
+    }
+    return std::string(kNamePrefix) + std::to_string(getpid()) + "-" + tag;
 }
 
 void remove_leftovers_of_dead_tests()

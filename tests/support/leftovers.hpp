@@ -13,7 +13,8 @@ namespace ratelimit::test
 inline constexpr char kNetnsDir[] = "/run/netns";
 inline constexpr char kTmpDir[] = "/tmp";
 
-// "rlt-<pid>-": how every name this process gives starts.
+// "rlt-<pid>-" (with RATELIMITD_TEST_TAG=TAG: "rlt-<pid>-TAG-"): how every name this process
+// gives starts.
 std::string owned_name_prefix();
 
 // Removes the namespaces, bpffs mounts and directories that harness objects of test processes
