@@ -10,7 +10,7 @@
 // iptables, all within the system call, so wall time / frames is the whole cost on that CPU.
 //
 //   live_bench [--frames N] [--runs N] [--cpu N] [--accuracy-seconds S] [--plot FILE]
-//              [--no-accuracy] [--no-control-plane]
+//              [--no-accuracy] [--no-control-plane] [--only-bulk-apply]
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -70,6 +70,7 @@ struct Options {
     std::string plot_path; // gnuplot data of the per-packet table, if set
     bool accuracy = true;
     bool control_plane = true;
+    bool only_bulk_apply = false; // the bulk apply row alone
 };
 
 // The limit every limiter gets, each in its own spelling: 1000 packets/s, bursts of 100.
@@ -571,6 +572,9 @@ class BenchDaemon
         throw std::runtime_error("no VmRSS for ratelimitd");
     }
 
+    fs::path socket() const { return dir_.path() / "run/ratelimitd.sock"; }
+    fs::path directory() const { return dir_.path(); }
+
     fs::path map_pin(const std::string &name) const
     {
         return PinLayout((bpffs_.path() / "ratelimitd").string()).map(name);
@@ -589,7 +593,7 @@ class BenchDaemon
         config.interface = stage_.veth().receiver().name;
         config.interface_fields = R"(, "xdp_mode": "native")";
         config.rules = rules;
-        config.socket = dir_.path() / "run/ratelimitd.sock";
+        config.socket = socket();
         config.state_dir = dir_.path() / "state";
         config.pin_dir = (bpffs_.path() / "ratelimitd").string();
         // Room for the control-plane benchmark's 100k rules (the capacity is fixed at start).
@@ -709,6 +713,30 @@ bool per_cpu(const bpf_map_info &info)
            info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 
+// `ratelimitctl apply -f` of 10000 runtime denies to a daemon with one config rule: the time the
+// process takes, from its start until it exits (reading, checking, sending the parts, the commit).
+void measure_bulk_apply(const Stage &stage)
+{
+    constexpr int kDenies = 10000;
+    BenchDaemon daemon(stage, many_rules(1));
+    const fs::path file = daemon.directory() / "denies.txt";
+    {
+        std::ofstream lines(file);
+        for (int i = 0; i < kDenies; i++)
+            lines << "deny 10.200." << i / 256 << "." << i % 256 << "\n";
+    }
+    const auto start = Clock::now();
+    const std::string said = run_command(
+        {RATELIMITCTL_PATH, "--socket", daemon.socket().string(), "apply", "-f", file.string()});
+    const double seconds = seconds_since(start);
+    if (said.find(std::to_string(kDenies) + " added") == std::string::npos)
+        throw std::runtime_error("ratelimitctl apply did not add every deny: " + said);
+    std::printf("| apply %d runtime denies with ratelimitctl apply -f (target < 1 s) | %.0f ms |\n",
+                kDenies, seconds * 1e3);
+    std::fprintf(stderr, "  apply %d runtime denies with ratelimitctl apply -f: %.0f ms\n", kDenies,
+                 seconds * 1e3);
+}
+
 void measure_control_plane()
 {
     std::fprintf(stderr, "control plane:\n");
@@ -745,6 +773,7 @@ void measure_control_plane()
         std::printf("| daemon RSS after starting with 100000 rules | %.1f MiB |\n",
                     daemon.rss_bytes() / 1048576.0);
     }
+    measure_bulk_apply(stage);
     std::printf("| ratelimitctl round trip p50 / p99 | see ctl tests |\n");
 
     const int cpus = possible_cpus();
@@ -789,7 +818,7 @@ Options parse_options(int argc, char **argv)
     auto usage = [] {
         std::fprintf(stderr, "usage: live_bench [--frames N] [--runs N] [--cpu N] "
                              "[--accuracy-seconds S] [--plot FILE] [--no-accuracy] "
-                             "[--no-control-plane]\n");
+                             "[--no-control-plane] [--only-bulk-apply]\n");
         std::exit(2);
     };
     for (int i = 1; i < argc; i++) {
@@ -800,6 +829,10 @@ Options parse_options(int argc, char **argv)
         }
         if (flag == "--no-control-plane") {
             options.control_plane = false;
+            continue;
+        }
+        if (flag == "--only-bulk-apply") {
+            options.only_bulk_apply = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -844,6 +877,11 @@ int main(int argc, char **argv)
         std::printf("# ratelimitd on the wire\n\nKernel %s, %d CPUs online. Limit everywhere: %.0f "
                     "packets/s per source, burst %.0f.\n\n",
                     host.release, online_cpus(), kRate, kBurst);
+        if (options.only_bulk_apply) {
+            std::printf("| measure | value |\n|---|---:|\n");
+            measure_bulk_apply(Stage());
+            return 0;
+        }
         CostBench bench(options);
         const VethEnd receiving_end = Stage().veth().receiver(); // every stage's: pair 0
         measure_costs(bench, receiving_end);
