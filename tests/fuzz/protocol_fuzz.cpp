@@ -40,6 +40,9 @@ void decode_args(const Request &request)
     case Command::Flush:
         (void)decode_flush_args(request.args);
         return;
+    case Command::Apply:
+        (void)encode_args(decode_apply_args(request.args));
+        return;
     }
 }
 
