@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -68,13 +69,13 @@ class ServedSocket
 {
   public:
     explicit ServedSocket(const fs::path &socket, Server::Handler handler = serve_all,
-                          const std::string &group = "")
+                          const std::string &group = "", Server::Closed closed = {})
         : stopper_(check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"))
     {
         config::Config::Control settings;
         settings.socket = socket.string();
         settings.group = group;
-        server_.emplace(loop_, settings, std::move(handler));
+        server_.emplace(loop_, settings, std::move(handler), std::move(closed));
         loop_.watch(stopper_.get(), "the test's stopper", [this](std::uint32_t) { loop_.stop(); });
         thread_ = std::thread([this] { loop_.run(); });
     }
@@ -196,6 +197,44 @@ bool closed_by_server(int fd)
 
 const Request kStatus{7, Command::Status, nlohmann::json::object()};
 using Outcome = decltype(Response::outcome);
+
+TEST(ControlServerTest, EachConnectionIsNumberedAndItsCloseIsTold)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    std::mutex mutex;
+    std::vector<std::uint64_t> asked, closed; // connections, as the server numbered them
+    auto note_request = [&](const Request &, const Server::Peer &peer) {
+        const std::lock_guard lock(mutex);
+        asked.push_back(peer.connection);
+        return nlohmann::json{{"served", true}};
+    };
+    auto note_close = [&](const Server::Peer &peer) {
+        const std::lock_guard lock(mutex);
+        closed.push_back(peer.connection);
+    };
+    ServedSocket served(socket, note_request, own_group(), note_close);
+    std::optional<UniqueFd> first(connect_to(socket));
+    const UniqueFd second = connect_to(socket);
+    ASSERT_TRUE(ask(first->get(), kStatus).ok());
+    ASSERT_TRUE(ask(second.get(), kStatus).ok());
+    ASSERT_TRUE(ask(first->get(), kStatus).ok());
+    first.reset();
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    for (;;) {
+        {
+            const std::lock_guard lock(mutex);
+            if (!closed.empty() || std::chrono::steady_clock::now() > deadline)
+                break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    const std::lock_guard lock(mutex);
+    ASSERT_EQ(asked.size(), 3u);
+    EXPECT_NE(asked[0], asked[1]);
+    EXPECT_EQ(asked[0], asked[2]) << "one connection, one number";
+    EXPECT_EQ(closed, std::vector<std::uint64_t>{asked[0]}) << "the second is still open";
+}
 
 TEST(ControlServerTest, ARequestOverTheBoundIsTooLargeAndTheConnectionCloses)
 {
