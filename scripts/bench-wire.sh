@@ -7,10 +7,14 @@
 # For steady figures, run it on an otherwise idle machine.
 #
 #   scripts/bench-wire.sh [--save] [live_bench options: --frames N --runs N --cpu N
-#                          --accuracy-seconds S --no-accuracy --no-control-plane]
+#                          --accuracy-seconds S --rows REGEX --no-accuracy --no-control-plane]
 #
 # --save also copies the table and the chart to tests/bench/results/. BUILD_DIR (default build)
-# names the build directory.
+# names the build directory. --rows REGEX measures only the per-packet rows whose name it finds:
+#
+#   scripts/bench-wire.sh --rows "source rotator" --no-accuracy --no-control-plane
+#
+# measures the spoofed-flood rows (a new source every frame) and their targets alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
