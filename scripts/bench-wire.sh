@@ -33,8 +33,12 @@ out="$build/bench"
 mkdir -p "$out"
 {
   "$build/tests/bench/live_bench" --plot "$out/wire.dat" "${args[@]}"
+  shown=""
+  for arg in "${args[@]}"; do # an argument with a space in quotes, as it was typed
+    if [[ $arg == *" "* ]]; then shown+=" \"$arg\""; else shown+=" $arg"; fi
+  done
   printf '\nReproduce: `sudo scripts/bench-wire.sh%s`; measured %s.\n' \
-    "${args[*]:+ ${args[*]}}" "$(date -u +%Y-%m-%d)"
+    "$shown" "$(date -u +%Y-%m-%d)"
 } | tee "$out/wire.md"
 
 # One horizontal bar per row, top to bottom in table order, coloured by path.

@@ -145,6 +145,7 @@ struct Incumbent {
     std::string name;
     std::function<void(const Stage &, Conforming)> install;
     std::function<std::uint64_t(const Stage &)> dropped; // by its rules, from their counters
+    std::string when_full; // what it does with a new source once its table is full
 };
 
 std::uint64_t nft_rule_drops(const Stage &stage, const std::string &family,
@@ -167,6 +168,7 @@ Incumbent nft_meter(const std::string &family, const std::string &chain, const s
 {
     Incumbent incumbent;
     incumbent.name = "nftables " + family + " " + hook + " meter";
+    incumbent.when_full = "a full set takes no new source, whose frame goes on to the next rule";
     incumbent.install = [=](const Stage &stage, Conforming conforming) {
         std::string device =
             family == "netdev" ? " device \"" + stage.veth().receiver().name + "\"" : "";
@@ -185,6 +187,7 @@ Incumbent iptables_hashlimit()
 {
     Incumbent incumbent;
     incumbent.name = "iptables-legacy raw PREROUTING hashlimit";
+    incumbent.when_full = "a full table drops a new source's frame, counted by no rule";
     incumbent.install = [](const Stage &stage, Conforming conforming) {
         // iptables-legacy: iptables-nft would turn hashlimit into an nftables meter.
         const std::string size = std::to_string(kTrackedSources);
@@ -462,8 +465,9 @@ CostCase ratelimitd_case(const std::string &name, Path path, Role role, const Fr
 void add_incumbent_case(CostBench &bench, CostCase c, const Incumbent &incumbent,
                         Conforming conforming)
 {
-    c.note = [&incumbent](const Stage &stage, std::uint64_t frames) {
-        return "its rules: " + dropped_note(incumbent.dropped(stage), frames);
+    c.note = [&incumbent, conforming](const Stage &stage, std::uint64_t frames) {
+        std::string note = "its rules: " + dropped_note(incumbent.dropped(stage), frames);
+        return conforming == Conforming::Drop ? note + " (" + incumbent.when_full + ")" : note;
     };
     bench.add(std::move(c), [&incumbent, conforming](const Stage &stage) {
         incumbent.install(stage, conforming);

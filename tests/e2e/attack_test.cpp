@@ -148,6 +148,8 @@ TEST_F(AttackTest, ABotnetFourTimesTheTableInRandomOrderGetsNoMoreThanEachSource
 
     BotnetAdmissions a =
         admissions_within("10.64.0.0/20", kBotRate, kBotBurst, seconds(sent.elapsed));
+    EXPECT_GE(sent.packets, 3 * kBots * (kBotBurst + kBotRate * seconds(sent.elapsed)))
+        << "the premise: each bot sent several times what it may be admitted";
     EXPECT_GE(a.sources, kBots * 99 / 100) << "the premise: nearly every bot got something in";
     EXPECT_EQ(a.over, 0u) << a.summary(kBotBurst + kBotRate * seconds(sent.elapsed)) << "; sent "
                           << sent.packets << " in " << seconds(sent.elapsed) << " s";
@@ -170,6 +172,8 @@ TEST_F(AttackTest, FiveThousandSourcesRoundRobinGetNoMoreThanTheirLimitsAndThePr
 
     BotnetAdmissions a =
         admissions_within("10.65.0.0/16", kBotRate, kBotBurst, seconds(sent.elapsed));
+    EXPECT_GE(sent.packets, 3 * kBots * (kBotBurst + kBotRate * seconds(sent.elapsed)))
+        << "the premise: each bot sent several times what it may be admitted";
     EXPECT_EQ(a.sources, kBots) << "the premise: every bot got something in";
     EXPECT_EQ(a.over, 0u) << a.summary(kBotBurst + kBotRate * seconds(sent.elapsed)) << "; sent "
                           << sent.packets << " in " << seconds(sent.elapsed) << " s";
