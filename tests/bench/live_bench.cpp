@@ -277,9 +277,7 @@ enum class Path { Drop, Pass, NewSource };
 // row of its path, the incumbents' yardstick.
 enum class Role { Floor, Ratelimitd, Other };
 
-// What the namespaces of a row's stage are named after: its path (the new-source rows are a
-// spoofed-source attack).
-std::string stage_tag(Path path)
+const char *path_name(Path path)
 {
     switch (path) {
     case Path::Drop:
@@ -287,8 +285,15 @@ std::string stage_tag(Path path)
     case Path::Pass:
         return "pass";
     default:
-        return "attack";
+        return "new source";
     }
+}
+
+// What the namespaces of a row's stage are named after: its path (the new-source rows are a
+// spoofed-source attack).
+std::string stage_tag(Path path)
+{
+    return path == Path::NewSource ? "attack" : path_name(path);
 }
 
 struct CostRow {
@@ -600,18 +605,6 @@ void measure_costs(CostBench &bench, const VethEnd &to,
 
     measure_new_source_costs(bench, to, legitimate);
     bench.run();
-}
-
-const char *path_name(Path path)
-{
-    switch (path) {
-    case Path::Drop:
-        return "drop";
-    case Path::Pass:
-        return "pass";
-    default:
-        return "new source";
-    }
 }
 
 // `a` ÷ `b` when both rows were measured.
