@@ -7,10 +7,14 @@
 # For steady figures, run it on an otherwise idle machine.
 #
 #   scripts/bench-wire.sh [--save] [live_bench options: --frames N --runs N --cpu N
-#                          --accuracy-seconds S --no-accuracy --no-control-plane]
+#                          --accuracy-seconds S --rows REGEX --no-accuracy --no-control-plane]
 #
 # --save also copies the table and the chart to tests/bench/results/. BUILD_DIR (default build)
-# names the build directory.
+# names the build directory. --rows REGEX measures only the per-packet rows whose name it finds:
+#
+#   scripts/bench-wire.sh --rows "source rotator" --no-accuracy --no-control-plane
+#
+# measures the spoofed-flood rows (a new source every frame) and their targets alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +33,12 @@ out="$build/bench"
 mkdir -p "$out"
 {
   "$build/tests/bench/live_bench" --plot "$out/wire.dat" "${args[@]}"
+  shown=""
+  for arg in "${args[@]}"; do # an argument with a space in quotes, as it was typed
+    if [[ $arg == *" "* ]]; then shown+=" \"$arg\""; else shown+=" $arg"; fi
+  done
   printf '\nReproduce: `sudo scripts/bench-wire.sh%s`; measured %s.\n' \
-    "${args[*]:+ ${args[*]}}" "$(date -u +%Y-%m-%d)"
+    "$shown" "$(date -u +%Y-%m-%d)"
 } | tee "$out/wire.md"
 
 # One horizontal bar per row, top to bottom in table order, coloured by path.

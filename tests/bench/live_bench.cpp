@@ -10,7 +10,11 @@
 // iptables, all within the system call, so wall time / frames is the whole cost on that CPU.
 //
 //   live_bench [--frames N] [--runs N] [--cpu N] [--accuracy-seconds S] [--plot FILE]
-//              [--no-accuracy] [--no-control-plane] [--only-bulk-apply]
+//              [--rows REGEX] [--no-accuracy] [--no-control-plane] [--only-bulk-apply]
+//
+// --rows measures only the per-packet rows whose name REGEX finds (ECMAScript): `--rows
+// "source rotator"` for the new-source rows alone. Targets whose rows were not measured are left
+// out.
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -21,10 +25,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -67,7 +73,8 @@ struct Options {
     int runs = 5;                     // measured runs per row, after one warm-up run
     int cpu = 1;
     double accuracy_seconds = 3;
-    std::string plot_path; // gnuplot data of the per-packet table, if set
+    std::string plot_path;          // gnuplot data of the per-packet table, if set
+    std::optional<std::regex> rows; // per-packet rows measured: those whose name it finds
     bool accuracy = true;
     bool control_plane = true;
     bool only_bulk_apply = false; // the bulk apply row alone
@@ -104,10 +111,12 @@ double seconds_since(Clock::time_point start)
 
 // A testbed where the incumbents' tools run too: frames arrive on the receiver's end (rl-rx0).
 // Each measurement gets a stage of its own, so that nothing one installs (iptables-legacy's raw
-// table stays registered once used) weighs on the next.
+// table stays registered once used) weighs on the next. `tag` names what its namespaces serve.
 class Stage : public Testbed
 {
   public:
+    explicit Stage(const std::string &tag) : Testbed(tag) {}
+
     // `argv` run inside the receiving namespace (nft, iptables-legacy).
     std::string exec(std::vector<std::string> argv) const
     {
@@ -127,35 +136,49 @@ class Stage : public Testbed
 
 // ---- the limiters under test, each installed on a stage --------------------------------------
 
+// What a firewall does with a frame its per-source limit lets through: pass it on, or drop it
+// right after the per-source state is updated (as ratelimitd's per-rule cap drops a spoofed
+// flood), so that a new-source row times the state update and not the stack beyond.
+enum class Conforming { Pass, Drop };
+
 // A firewall configuration that limits each source to kRate/kBurst and drops the excess.
 struct Incumbent {
     std::string name;
-    std::function<void(const Stage &)> install;
-    std::function<std::uint64_t(const Stage &)> dropped; // by its limiting rule, from its counter
+    std::function<void(const Stage &, Conforming)> install;
+    std::function<std::uint64_t(const Stage &)> dropped; // by its rules, from their counters
+    std::string when_full; // what it does with a new source once its table is full
 };
 
 std::uint64_t nft_rule_drops(const Stage &stage, const std::string &family,
                              const std::string &chain)
 {
     std::string listing = stage.exec(words("nft list chain " + family + " rl_bench " + chain));
-    std::smatch match;
-    if (!std::regex_search(listing, match, std::regex(R"(counter packets (\d+))")))
+    const std::regex counter(R"(counter packets (\d+))");
+    std::uint64_t packets = 0;
+    bool found = false;
+    for (std::sregex_iterator it(listing.begin(), listing.end(), counter), end; it != end; ++it) {
+        packets += std::stoull((*it)[1]);
+        found = true;
+    }
+    if (!found)
         throw std::runtime_error("no counter in nft chain " + chain + ":\n" + listing);
-    return std::stoull(match[1]);
+    return packets;
 }
 
 Incumbent nft_meter(const std::string &family, const std::string &chain, const std::string &hook)
 {
     Incumbent incumbent;
     incumbent.name = "nftables " + family + " " + hook + " meter";
-    incumbent.install = [=](const Stage &stage) {
+    incumbent.when_full = "a full set takes no new source, whose frame goes on to the next rule";
+    incumbent.install = [=](const Stage &stage, Conforming conforming) {
         std::string device =
             family == "netdev" ? " device \"" + stage.veth().receiver().name + "\"" : "";
         stage.nft("table " + family + " rl_bench {\n" + "  set sources { type ipv4_addr; size " +
                   std::to_string(kTrackedSources) + "; flags dynamic,timeout; timeout 60s; }\n" +
                   "  chain " + chain + " { type filter hook " + hook + device +
                   " priority -300; policy accept;\n" + "    update @sources { ip saddr " +
-                  kNftLimit + " } counter drop\n  }\n}\n");
+                  kNftLimit + " } counter drop\n" +
+                  (conforming == Conforming::Drop ? "    counter drop\n" : "") + "  }\n}\n");
     };
     incumbent.dropped = [=](const Stage &stage) { return nft_rule_drops(stage, family, chain); };
     return incumbent;
@@ -165,7 +188,8 @@ Incumbent iptables_hashlimit()
 {
     Incumbent incumbent;
     incumbent.name = "iptables-legacy raw PREROUTING hashlimit";
-    incumbent.install = [](const Stage &stage) {
+    incumbent.when_full = "a full table drops a new source's frame, counted by no rule";
+    incumbent.install = [](const Stage &stage, Conforming conforming) {
         // iptables-legacy: iptables-nft would turn hashlimit into an nftables meter.
         const std::string size = std::to_string(kTrackedSources);
         stage.exec(words("iptables-legacy -t raw -A PREROUTING -m hashlimit --hashlimit-name "
@@ -173,6 +197,8 @@ Incumbent iptables_hashlimit()
                          std::string(kHashlimitAbove) + " --hashlimit-burst " + kHashlimitBurst +
                          " --hashlimit-htable-size " + size + " --hashlimit-htable-max " + size +
                          " -j DROP"));
+        if (conforming == Conforming::Drop)
+            stage.exec(words("iptables-legacy -t raw -A PREROUTING -j DROP"));
     };
     incumbent.dropped = [](const Stage &stage) {
         std::istringstream listing(
@@ -180,8 +206,13 @@ Incumbent iptables_hashlimit()
         std::string line;
         for (int skip = 0; skip < 2 && std::getline(listing, line);) // chain header, columns
             skip++;
-        std::uint64_t packets = 0;
-        if (!(listing >> packets))
+        std::uint64_t packets = 0, rules = 0;
+        for (std::uint64_t rule_packets = 0; std::getline(listing, line); rules++) {
+            if (!(std::istringstream(line) >> rule_packets))
+                break;
+            packets += rule_packets;
+        }
+        if (rules == 0)
             throw std::runtime_error("no hashlimit rule in the raw table's PREROUTING");
         return packets;
     };
@@ -247,6 +278,25 @@ enum class Path { Drop, Pass, NewSource };
 // row of its path, the incumbents' yardstick.
 enum class Role { Floor, Ratelimitd, Other };
 
+const char *path_name(Path path)
+{
+    switch (path) {
+    case Path::Drop:
+        return "drop";
+    case Path::Pass:
+        return "pass";
+    default:
+        return "new source";
+    }
+}
+
+// What the namespaces of a row's stage are named after: its path (the new-source rows are a
+// spoofed-source attack).
+std::string stage_tag(Path path)
+{
+    return path == Path::NewSource ? "attack" : path_name(path);
+}
+
 struct CostRow {
     std::string name;
     Path path;
@@ -283,10 +333,18 @@ class CostBench
   public:
     explicit CostBench(const Options &options) : options_(options) { bench_.load(); }
 
-    // Sets up `c` on a fresh stage (after `install` there); measured by run().
+    // Whether the row named `name` is measured (--rows).
+    bool wanted(const std::string &name) const
+    {
+        return !options_.rows || std::regex_search(name, *options_.rows);
+    }
+
+    // Sets up `c` on a fresh stage (after `install` there), if wanted; measured by run().
     void add(CostCase c, const std::function<void(const Stage &)> &install = {})
     {
-        c.stage = std::make_unique<Stage>();
+        if (!wanted(c.row.name))
+            return;
+        c.stage = std::make_unique<Stage>(stage_tag(c.row.path));
         if (install)
             install(*c.stage);
         c.udp_before = udp_no_ports(*c.stage);
@@ -324,19 +382,21 @@ class CostBench
     int rotator_fd() const { return bpf_program__fd(bench_->progs.bench_new_source); }
 
     const std::vector<CostRow> &rows() const { return rows_; }
-    const CostRow &row(Path path, Role role) const
+    // The floor or ratelimitd row of `path`; null if it was not measured.
+    const CostRow *row(Path path, Role role) const
     {
         for (const auto &row : rows_)
             if (row.path == path && row.role == role)
-                return row;
-        throw std::logic_error("no floor or ratelimitd row for a path");
+                return &row;
+        return nullptr;
     }
-    const CostRow &named(const std::string &name) const
+    // The row named `name`; null if it was not measured.
+    const CostRow *named(const std::string &name) const
     {
         for (const auto &row : rows_)
             if (row.name == name)
-                return row;
-        throw std::logic_error("no row " + name);
+                return &row;
+        return nullptr;
     }
 
   private:
@@ -394,81 +454,171 @@ std::string dropped_note(std::uint64_t dropped, std::uint64_t frames)
     return "dropped " + percent(static_cast<double>(dropped) / frames);
 }
 
+// A ratelimitd row: its program with `rules` (JSON), its note the share it dropped.
+CostCase ratelimitd_case(const std::string &name, Path path, Role role, const Frame &frame,
+                         const std::string &rules)
+{
+    auto limiter = ratelimitd_with(rules);
+    CostCase c(name, path, role, frame, limiter->program_fd());
+    c.limiter = limiter;
+    c.note = [dp = c.limiter.get()](const Stage &, std::uint64_t frames) {
+        return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames);
+    };
+    return c;
+}
+
+// An incumbent's row: its rules on the row's stage, its note the share they dropped.
+void add_incumbent_case(CostBench &bench, CostCase c, const Incumbent &incumbent,
+                        Conforming conforming)
+{
+    c.note = [&incumbent, conforming](const Stage &stage, std::uint64_t frames) {
+        std::string note = "its rules: " + dropped_note(incumbent.dropped(stage), frames);
+        return conforming == Conforming::Drop ? note + " (" + incumbent.when_full + ")" : note;
+    };
+    bench.add(std::move(c), [&incumbent, conforming](const Stage &stage) {
+        incumbent.install(stage, conforming);
+    });
+}
+
+// ---- new sources: a spoofed random-source flood (issue 13) -----------------------------------
+
+constexpr char kRotatedDrop[] = "source rotator + trivial XDP_DROP";
+constexpr char kRotatedRatelimitd[] = "source rotator + ratelimitd, new source each frame";
+
+std::string rotated_incumbent(const Incumbent &incumbent)
+{
+    return "source rotator + XDP_PASS + " + incumbent.name;
+}
+
+// Legitimate sources ratelimitd tracks before the flood and that send nothing during it: the
+// flood must leave their entries as they were.
+struct LegitimateSources {
+    static constexpr int kCount = 64;
+    int tracked_before = 0;
+    int untouched = -1; // after the flood; -1: not measured
+};
+
+// Has ratelimitd's program see LegitimateSources::kCount sources of 198.51.100.0/24 send a frame
+// each, three times 100 ms apart (a newcomer may have to be seen again to be tracked; the rule's
+// cap refills meanwhile), and returns the entries the program keeps for them.
+std::map<Address, rl_source> track_legitimate_sources(const Datapath &dp, const VethEnd &to)
+{
+    std::vector<Address> sources;
+    for (int i = 1; i <= LegitimateSources::kCount; i++)
+        sources.push_back(*parse_address("198.51.100." + std::to_string(i)));
+    for (int round = 0; round < 3; round++) {
+        if (round > 0)
+            std::this_thread::sleep_for(100ms);
+        for (const auto &source : sources)
+            run_xdp(dp.program_fd(), FrameBuilder().ip(source, to.ipv4).build());
+    }
+    std::map<Address, rl_source> entries;
+    const auto table = dp.sources();
+    for (const auto &source : sources)
+        if (auto entry = table.lookup(source.key()))
+            entries[source] = *entry;
+    return entries;
+}
+
+// The rows of the spoofed flood: every frame a source never seen, from the source rotator, into
+// the trivial XDP_DROP (the floor), ratelimitd and each incumbent. ratelimitd's rule limits each
+// source and caps the rule: the cap holds the flood, so the row is the cost of a new source (its
+// state, and what it does to the table) and a drop. Each incumbent likewise drops a frame right
+// after its per-source state update. `legitimate` is filled in after the runs.
+void measure_new_source_costs(CostBench &bench, const VethEnd &to,
+                              const std::shared_ptr<LegitimateSources> &legitimate)
+{
+    const Frame v4 = FrameBuilder().ip(*parse_address("10.1.2.3"), to.ipv4).build();
+    CostCase floor(kRotatedDrop, Path::NewSource, Role::Floor, v4, bench.rotator_fd());
+    floor.rotated_into = bench.drop_fd();
+    bench.add(std::move(floor));
+
+    if (bench.wanted(kRotatedRatelimitd)) {
+        CostCase flood = ratelimitd_case(kRotatedRatelimitd, Path::NewSource, Role::Ratelimitd, v4,
+                                         std::string(R"([{"match": "0.0.0.0/0", "limits": [{)") +
+                                             kRatelimitdLimit + "}, {" + kRatelimitdLimit +
+                                             R"(, "per": "rule"}]}])");
+        flood.rotated_into = flood.prog_fd;
+        flood.prog_fd = bench.rotator_fd();
+        auto before = track_legitimate_sources(*flood.limiter, to);
+        legitimate->tracked_before = static_cast<int>(before.size());
+        flood.note = [dp = flood.limiter.get(), before, legitimate](const Stage &,
+                                                                    std::uint64_t frames) {
+            const auto table = dp->sources();
+            legitimate->untouched = 0;
+            for (const auto &[source, entry] : before) {
+                auto now = table.lookup(source.key());
+                legitimate->untouched += now && std::memcmp(&*now, &entry, sizeof(entry)) == 0;
+            }
+            return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames) + ", " +
+                   std::to_string(table.keys().size()) + " sources tracked; legitimate entries " +
+                   "untouched: " + std::to_string(legitimate->untouched) + " of " +
+                   std::to_string(legitimate->tracked_before) + " tracked (of " +
+                   std::to_string(LegitimateSources::kCount) + ")";
+        };
+        bench.add(std::move(flood));
+    }
+
+    for (const auto &incumbent : incumbents()) {
+        CostCase c(rotated_incumbent(incumbent), Path::NewSource, Role::Other, v4,
+                   bench.rotator_fd());
+        c.rotated_into = bench.pass_fd();
+        add_incumbent_case(bench, std::move(c), incumbent, Conforming::Drop);
+    }
+}
+
 // `to`: the receiving end of every stage.
-void measure_costs(CostBench &bench, const VethEnd &to)
+void measure_costs(CostBench &bench, const VethEnd &to,
+                   const std::shared_ptr<LegitimateSources> &legitimate)
 {
     const Frame v4 = FrameBuilder().ip(*parse_address("10.1.2.3"), to.ipv4).build();
     const Frame v6 = FrameBuilder().ip(*parse_address("2001:db8::1"), to.ipv6).build();
     auto limit_on = [](const std::string &prefix) {
         return R"([{"match": ")" + prefix + R"(", )" + kRatelimitdLimit + "}]";
     };
-    auto ratelimitd_case = [](const std::string &name, Path path, Role role, const Frame &frame,
-                              const std::string &rules) {
-        auto limiter = ratelimitd_with(rules);
-        CostCase c(name, path, role, frame, limiter->program_fd());
-        c.limiter = limiter;
-        c.note = [dp = c.limiter.get()](const Stage &, std::uint64_t frames) {
-            return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames);
-        };
-        return c;
-    };
 
     std::fprintf(stderr, "per-packet cost:\n");
     bench.add(CostCase("trivial XDP_DROP", Path::Drop, Role::Floor, v4, bench.drop_fd()));
-    bench.add(ratelimitd_case("ratelimitd drop, IPv4", Path::Drop, Role::Ratelimitd, v4,
-                              limit_on("10.0.0.0/8")));
-    bench.add(ratelimitd_case("ratelimitd drop, IPv6", Path::Drop, Role::Other, v6,
-                              limit_on("2001:db8::/32")));
-    for (const auto &incumbent : incumbents()) {
-        CostCase c("XDP_PASS + " + incumbent.name, Path::Drop, Role::Other, v4, bench.pass_fd());
-        c.note = [&incumbent](const Stage &stage, std::uint64_t frames) {
-            return "its rule: " + dropped_note(incumbent.dropped(stage), frames);
-        };
-        bench.add(std::move(c), incumbent.install);
-    }
+    if (bench.wanted("ratelimitd drop, IPv4"))
+        bench.add(ratelimitd_case("ratelimitd drop, IPv4", Path::Drop, Role::Ratelimitd, v4,
+                                  limit_on("10.0.0.0/8")));
+    if (bench.wanted("ratelimitd drop, IPv6"))
+        bench.add(ratelimitd_case("ratelimitd drop, IPv6", Path::Drop, Role::Other, v6,
+                                  limit_on("2001:db8::/32")));
+    for (const auto &incumbent : incumbents())
+        add_incumbent_case(
+            bench,
+            CostCase("XDP_PASS + " + incumbent.name, Path::Drop, Role::Other, v4, bench.pass_fd()),
+            incumbent, Conforming::Pass);
 
     bench.add(CostCase("trivial XDP_PASS + stack", Path::Pass, Role::Floor, v4, bench.pass_fd()));
-    // Under its limit: a bucket that never empties.
-    CostCase pass =
-        ratelimitd_case("ratelimitd pass + stack", Path::Pass, Role::Ratelimitd, v4,
-                        R"([{"match": "10.0.0.0/8", "rate": "100Mpps", "burst": 1000000000}])");
-    pass.note = [dp = pass.limiter.get()](const Stage &, std::uint64_t frames) {
-        auto passed = dp->counter(RL_REASON_CONFORMING, RL_VERDICT_PASS).packets;
-        return "ratelimitd: passed " + percent(static_cast<double>(passed) / frames);
-    };
-    bench.add(std::move(pass));
+    if (bench.wanted("ratelimitd pass + stack")) {
+        // Under its limit: a bucket that never empties.
+        CostCase pass =
+            ratelimitd_case("ratelimitd pass + stack", Path::Pass, Role::Ratelimitd, v4,
+                            R"([{"match": "10.0.0.0/8", "rate": "100Mpps", "burst": 1000000000}])");
+        pass.note = [dp = pass.limiter.get()](const Stage &, std::uint64_t frames) {
+            auto passed = dp->counter(RL_REASON_CONFORMING, RL_VERDICT_PASS).packets;
+            return "ratelimitd: passed " + percent(static_cast<double>(passed) / frames);
+        };
+        bench.add(std::move(pass));
+    }
 
-    // Every frame a source never seen, each under its own limit: the rule's aggregate holds the
-    // flood, so this is the cost of tracking a new source (an LRU insert that evicts) and dropping.
-    CostCase rotated_drop("source rotator + trivial XDP_DROP", Path::NewSource, Role::Floor, v4,
-                          bench.rotator_fd());
-    rotated_drop.rotated_into = bench.drop_fd();
-    bench.add(std::move(rotated_drop));
-    CostCase flood = ratelimitd_case(
-        "source rotator + ratelimitd, new source each frame", Path::NewSource, Role::Ratelimitd, v4,
-        std::string(R"([{"match": "10.0.0.0/8", "limits": [{)") + kRatelimitdLimit + "}, {" +
-            kRatelimitdLimit + R"(, "per": "rule"}]}])");
-    flood.rotated_into = flood.prog_fd;
-    flood.prog_fd = bench.rotator_fd();
-    flood.note = [dp = flood.limiter.get()](const Stage &, std::uint64_t frames) {
-        return "ratelimitd: " + dropped_note(ratelimitd_drops(*dp), frames) + ", " +
-               std::to_string(dp->sources().keys().size()) + " sources tracked";
-    };
-    bench.add(std::move(flood));
-
+    measure_new_source_costs(bench, to, legitimate);
     bench.run();
 }
 
-const char *path_name(Path path)
+// `a` ÷ `b` when both rows were measured.
+std::optional<double> ratio(const CostRow *a, const CostRow *b)
 {
-    switch (path) {
-    case Path::Drop:
-        return "drop";
-    case Path::Pass:
-        return "pass";
-    default:
-        return "new source";
-    }
+    if (!a || !b)
+        return std::nullopt;
+    return a->ns / b->ns;
+}
+
+std::string ratio_text(std::optional<double> value)
+{
+    return value ? fixed(*value, 2) : "–";
 }
 
 void print_costs(const CostBench &bench, const Options &options)
@@ -486,35 +636,38 @@ void print_costs(const CostBench &bench, const Options &options)
         options.frames, options.cpu, options.runs);
     std::printf("| path | row | ns/packet | × ratelimitd | × floor | reached UDP | check |\n"
                 "|---|---|---:|---:|---:|---:|---|\n");
-    for (const auto &row : bench.rows()) {
-        double reference = bench.row(row.path, Role::Ratelimitd).ns,
-               floor = bench.row(row.path, Role::Floor).ns;
-        std::printf("| %s | %s | %.1f | %.2f | %.2f | %s | %s |\n", path_name(row.path),
-                    row.name.c_str(), row.ns, row.ns / reference, row.ns / floor,
+    for (const auto &row : bench.rows())
+        std::printf("| %s | %s | %.1f | %s | %s | %s | %s |\n", path_name(row.path),
+                    row.name.c_str(), row.ns,
+                    ratio_text(ratio(&row, bench.row(row.path, Role::Ratelimitd))).c_str(),
+                    ratio_text(ratio(&row, bench.row(row.path, Role::Floor))).c_str(),
                     percent(row.reached_udp).c_str(), row.note.c_str());
-    }
 
     struct Target {
         std::string what;
-        double measured, required, aim;
+        std::optional<double> measured;
+        double required, aim;
     };
-    const double drop = bench.row(Path::Drop, Role::Ratelimitd).ns;
+    const CostRow *drop = bench.row(Path::Drop, Role::Ratelimitd);
     std::vector<Target> targets;
     for (const auto &incumbent : incumbents())
         targets.push_back({"ratelimitd drop ÷ (XDP_PASS + " + incumbent.name + ")",
-                           drop / bench.named("XDP_PASS + " + incumbent.name).ns, 0.35, 0.25});
+                           ratio(drop, bench.named("XDP_PASS + " + incumbent.name)), 0.35, 0.25});
     targets.push_back({"ratelimitd drop ÷ trivial XDP_DROP",
-                       drop / bench.row(Path::Drop, Role::Floor).ns, 2.0, 1.5});
+                       ratio(drop, bench.row(Path::Drop, Role::Floor)), 2.0, 1.5});
     targets.push_back(
         {"ratelimitd pass + stack ÷ (trivial XDP_PASS + stack)",
-         bench.row(Path::Pass, Role::Ratelimitd).ns / bench.row(Path::Pass, Role::Floor).ns, 1.2,
+         ratio(bench.row(Path::Pass, Role::Ratelimitd), bench.row(Path::Pass, Role::Floor)), 1.2,
          0});
-    std::printf("\n### Targets (issue 5)\n\n| ratio | measured | required | aim | met |\n"
-                "|---|---:|---:|---:|---|\n");
-    for (const auto &t : targets)
-        std::printf("| %s | %.2f | ≤ %.2f | %s | %s |\n", t.what.c_str(), t.measured, t.required,
-                    t.aim > 0 ? ("≤ " + fixed(t.aim, 2)).c_str() : "",
-                    t.measured <= t.required ? "yes" : "**no**");
+    std::erase_if(targets, [](const Target &t) { return !t.measured; });
+    if (!targets.empty()) {
+        std::printf("\n### Targets (issue 5)\n\n| ratio | measured | required | aim | met |\n"
+                    "|---|---:|---:|---:|---|\n");
+        for (const auto &t : targets)
+            std::printf("| %s | %.2f | ≤ %.2f | %s | %s |\n", t.what.c_str(), *t.measured,
+                        t.required, t.aim > 0 ? ("≤ " + fixed(t.aim, 2)).c_str() : "",
+                        *t.measured <= t.required ? "yes" : "**no**");
+    }
 
     if (!options.plot_path.empty()) {
         std::ofstream plot(options.plot_path);
@@ -523,6 +676,46 @@ void print_costs(const CostBench &bench, const Options &options)
             plot << '"' << row.name << "\"\t" << row.ns << '\t' << static_cast<int>(row.path)
                  << '\n';
     }
+}
+
+// Issue 13's targets for a spoofed random-source flood: a new source costs at most 4 × the
+// trivial XDP_DROP behind the same rotator and at most 0.2 × each incumbent's new source, and the
+// legitimate sources ratelimitd tracked come out of the flood untouched.
+void print_new_source_targets(const CostBench &bench, const LegitimateSources &legitimate)
+{
+    struct Target {
+        std::string what, measured, required;
+        bool met;
+    };
+    std::vector<Target> targets;
+    const CostRow *ours = bench.named(kRotatedRatelimitd);
+    auto add_ratio = [&](const std::string &what, const CostRow *other, double required) {
+        if (auto value = ratio(ours, other))
+            targets.push_back(
+                {what, fixed(*value, 2), "≤ " + fixed(required, 2), *value <= required});
+    };
+    add_ratio(std::string("ratelimitd new source ÷ (") + kRotatedDrop + ")",
+              bench.named(kRotatedDrop), 4.0);
+    for (const auto &incumbent : incumbents())
+        add_ratio("ratelimitd new source ÷ (" + rotated_incumbent(incumbent) + ")",
+                  bench.named(rotated_incumbent(incumbent)), 0.2);
+    if (legitimate.untouched >= 0)
+        targets.push_back({"tracked legitimate sources whose entries the flood left untouched",
+                           std::to_string(legitimate.untouched) + " of " +
+                               std::to_string(legitimate.tracked_before),
+                           "all " + std::to_string(LegitimateSources::kCount),
+                           legitimate.untouched == LegitimateSources::kCount});
+    if (targets.empty())
+        return;
+    std::printf("\n### Targets (issue 13)\n\nA spoofed flood, every frame a new source (the "
+                "source rotator's), held by ratelimitd's per-rule cap; each incumbent drops "
+                "right after its per-source state update. %d legitimate sources were tracked "
+                "before the flood and send nothing during it.\n\n"
+                "| target | measured | required | met |\n|---|---:|---:|---|\n",
+                LegitimateSources::kCount);
+    for (const auto &t : targets)
+        std::printf("| %s | %s | %s | %s |\n", t.what.c_str(), t.measured.c_str(),
+                    t.required.c_str(), t.met ? "yes" : "**no**");
 }
 
 // ---- ratelimitd as a daemon ---------------------------------------------------------------
@@ -622,11 +815,11 @@ void measure_accuracy(const Options &options)
         "| limiter | sent | seconds | admitted | burst + rate × t | ratio | within ±5 %% |\n"
         "|---|---:|---:|---:|---:|---:|---|\n",
         options.accuracy_seconds, kRate, kBurst);
-    auto row = [&](const std::string &name, const std::function<void(const Stage &)> &install) {
-        Stage stage;
+    auto row = [&](const std::string &name, const Incumbent *incumbent) {
+        Stage stage("accuracy");
         std::optional<BenchDaemon> daemon;
-        if (install)
-            install(stage);
+        if (incumbent)
+            incumbent->install(stage, Conforming::Pass);
         else
             daemon.emplace(stage,
                            std::string(R"([{"match": "10.1.0.0/16", )") + kRatelimitdLimit + "}]");
@@ -646,9 +839,9 @@ void measure_accuracy(const Options &options)
         std::fflush(stdout);
         std::fprintf(stderr, "  %-48s %.4f\n", name.c_str(), ratio);
     };
-    row("ratelimitd (daemon, native XDP)", {});
+    row("ratelimitd (daemon, native XDP)", nullptr);
     for (const auto &incumbent : incumbents())
-        row(incumbent.name, incumbent.install);
+        row(incumbent.name, &incumbent);
 }
 
 // ---- control plane and memory ----------------------------------------------------------------
@@ -740,7 +933,7 @@ void measure_bulk_apply(const Stage &stage)
 void measure_control_plane()
 {
     std::fprintf(stderr, "control plane:\n");
-    Stage stage;
+    Stage stage("control");
     std::printf("\n## Control plane\n\n"
                 "Rules are per-IP limits (/32), written to the config; \"by SIGHUP\" is the time "
                 "from the signal until the daemon logs them in force, starting each time from a "
@@ -817,8 +1010,8 @@ Options parse_options(int argc, char **argv)
     Options options;
     auto usage = [] {
         std::fprintf(stderr, "usage: live_bench [--frames N] [--runs N] [--cpu N] "
-                             "[--accuracy-seconds S] [--plot FILE] [--no-accuracy] "
-                             "[--no-control-plane] [--only-bulk-apply]\n");
+                             "[--accuracy-seconds S] [--plot FILE] [--rows REGEX] "
+                             "[--no-accuracy] [--no-control-plane] [--only-bulk-apply]\n");
         std::exit(2);
     };
     for (int i = 1; i < argc; i++) {
@@ -849,9 +1042,13 @@ Options parse_options(int argc, char **argv)
                 options.accuracy_seconds = std::stod(value);
             else if (flag == "--plot")
                 options.plot_path = value;
+            else if (flag == "--rows")
+                options.rows.emplace(value);
             else
                 usage();
         } catch (const std::logic_error &) {
+            usage();
+        } catch (const std::regex_error &) {
             usage();
         }
     }
@@ -883,9 +1080,11 @@ int main(int argc, char **argv)
             return 0;
         }
         CostBench bench(options);
-        const VethEnd receiving_end = Stage().veth().receiver(); // every stage's: pair 0
-        measure_costs(bench, receiving_end);
+        const VethEnd receiving_end = VethPair::ends().second; // every stage's: pair 0
+        auto legitimate = std::make_shared<LegitimateSources>();
+        measure_costs(bench, receiving_end, legitimate);
         print_costs(bench, options);
+        print_new_source_targets(bench, *legitimate);
         std::fflush(stdout);
         if (options.accuracy)
             measure_accuracy(options);

@@ -36,7 +36,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
-#include "daemon_fixture.hpp"
+#include "metrics_fixture.hpp"
 #include "metrics/http_server.hpp"
 
 namespace ratelimit::test
@@ -48,28 +48,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-struct HttpAnswer {
-    int status = 0;
-    std::string body;
-    std::string content_type;
-};
-
-// Series ("name{labels}", as written) to value, from an exposition's sample lines.
-using Samples = std::map<std::string, double>;
-
-Samples samples_of(const std::string &exposition)
-{
-    Samples samples;
-    std::istringstream lines(exposition);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.empty() || line.starts_with('#'))
-            continue;
-        const auto space = line.rfind(' ');
-        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return samples;
-}
 
 bool is_counter(const std::string &series)
 {
@@ -90,62 +68,9 @@ void expect_no_counter_went_back(const Samples &before, const Samples &after, co
     }
 }
 
-class MetricsTest : public DaemonTest
+class MetricsTest : public MetricsDaemonTest
 {
   protected:
-    void SetUp() override
-    {
-        DaemonTest::SetUp();
-        if (IsSkipped() || HasFatalFailure())
-            return;
-        host_ns_->ip({"link", "set", "lo", "up"}); // a new namespace's loopback starts down
-        metrics_port_ = free_loopback_port();
-        enable_metrics("127.0.0.1:" + std::to_string(metrics_port_));
-    }
-
-    // A TCP port nothing listens on, on the loopback of the daemon's namespace.
-    std::uint16_t free_loopback_port() const
-    {
-        return host_ns_->run([] {
-            UniqueFd fd(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-            sockaddr_in address{};
-            address.sin_family = AF_INET;
-            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            socklen_t length = sizeof address;
-            check(::bind(fd.get(), reinterpret_cast<sockaddr *>(&address), length),
-                  "bind 127.0.0.1:0");
-            check(::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&address), &length),
-                  "getsockname");
-            return ntohs(address.sin_port);
-        });
-    }
-
-    // GET `target` (a path and query) from 127.0.0.1:`port` in the daemon's namespace.
-    HttpAnswer http_get(std::uint16_t port, const std::string &target,
-                        std::chrono::seconds timeout = 10s) const
-    {
-        return host_ns_->run([&] {
-            httplib::Client client("127.0.0.1", port);
-            client.set_connection_timeout(5s);
-            client.set_read_timeout(timeout);
-            auto result = client.Get(target.c_str());
-            if (!result)
-                throw std::runtime_error("GET 127.0.0.1:" + std::to_string(port) + target + ": " +
-                                         httplib::to_string(result.error()));
-            return HttpAnswer{result->status, result->body,
-                              result->get_header_value("Content-Type")};
-        });
-    }
-
-    std::string scrape(std::chrono::seconds timeout = 10s) const
-    {
-        HttpAnswer answer = http_get(metrics_port_, "/metrics", timeout);
-        if (answer.status != 200)
-            throw std::runtime_error("/metrics answered " + std::to_string(answer.status) + ": " +
-                                     answer.body);
-        return answer.body;
-    }
-
     // A Prometheus server on the loopback of the daemon's namespace, scraping it every second.
     // Returns the port its HTTP API listens on once it is ready.
     std::uint16_t start_prometheus()
@@ -214,16 +139,6 @@ class MetricsTest : public DaemonTest
         });
     }
 
-    // `ratelimitctl --json args...` through the daemon's control socket, which must succeed.
-    json ctl_json(const std::vector<std::string> &args) const
-    {
-        std::vector<std::string> argv = {
-            RATELIMITCTL_PATH, "--socket", (dir_.path() / "run/ratelimitd.sock").string(),
-            "--timeout",       "5",        "--json"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return json::parse(run_command(argv));
-    }
-
     // The status of the runtime rule file, as `ratelimitctl status` and /metrics report it.
     struct RuleFileState {
         json status;       // status's "state_files" entry
@@ -244,7 +159,6 @@ class MetricsTest : public DaemonTest
         return state;
     }
 
-    std::uint16_t metrics_port_ = 0;
     std::optional<Process> prometheus_;
 };
 

@@ -44,7 +44,7 @@ class DaemonTest : public ::testing::Test
     void SetUp() override
     {
         RL_REQUIRE_NETNS();
-        testbed_.emplace();
+        testbed_.emplace(netns_tag_);
         sender_ns_ = &testbed_->sender_ns();
         host_ns_ = &testbed_->receiver_ns();
         veth_ = &testbed_->veth();
@@ -259,6 +259,7 @@ class DaemonTest : public ::testing::Test
     }
 
     TempDir dir_;
+    std::string netns_tag_; // in the names of the test's namespaces (NetNs), if set before SetUp
     std::string metrics_listen_; // empty: metrics off
     // The configs' pin_dir: pin_dir() (on the test's own bpffs) unless set; empty: none, so the
     // daemon uses its default.

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 #include "leftovers.hpp"
 #include "sys/error.hpp"
@@ -83,11 +84,11 @@ Address address_of(const std::string &text)
 
 } // namespace
 
-NetNs::NetNs()
+NetNs::NetNs(const std::string &tag)
 {
     remove_leftovers_once();
     static std::atomic<unsigned> next_index{0};
-    name_ = owned_name_prefix() + std::to_string(next_index++);
+    name_ = owned_name_prefix() + (tag.empty() ? "" : tag + "-") + std::to_string(next_index++);
     run_command({"ip", "netns", "add", name_});
     std::string path = std::string(kNetnsDir) + "/" + name_;
     fd_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -207,16 +208,21 @@ Process NetNs::spawn(const std::vector<std::string> &argv, const fs::path &stdou
     return process;
 }
 
-VethPair::VethPair(const NetNs &sender_ns, const NetNs &receiver_ns, unsigned index)
-    : sender_ns_(sender_ns)
+std::pair<VethEnd, VethEnd> VethPair::ends(unsigned index)
 {
     if (index > 255)
         throw std::invalid_argument("veth pair index " + std::to_string(index) + " over 255");
     std::string n = std::to_string(index);
-    sender_ = {"rl-tx" + n, "02:00:00:00:00:01", address_of("10.200." + n + ".1"),
-               address_of("fd00:200:" + n + "::1")};
-    receiver_ = {"rl-rx" + n, "02:00:00:00:00:02", address_of("10.200." + n + ".2"),
-                 address_of("fd00:200:" + n + "::2")};
+    return {{"rl-tx" + n, "02:00:00:00:00:01", address_of("10.200." + n + ".1"),
+             address_of("fd00:200:" + n + "::1")},
+            {"rl-rx" + n, "02:00:00:00:00:02", address_of("10.200." + n + ".2"),
+             address_of("fd00:200:" + n + "::2")}};
+}
+
+VethPair::VethPair(const NetNs &sender_ns, const NetNs &receiver_ns, unsigned index)
+    : sender_ns_(sender_ns)
+{
+    std::tie(sender_, receiver_) = ends(index);
 
     sender_ns.ip({"link", "add", sender_.name, "address", sender_.mac, "type", "veth", "peer",
                   "name", receiver_.name, "address", receiver_.mac, "netns", receiver_ns.name()});

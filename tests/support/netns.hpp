@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "net/address.hpp"
@@ -37,12 +38,13 @@ std::string netns_unavailable_reason();
         }                                                                                          \
     } while (0)
 
-// A named network namespace ("rlt-<pid>-<n>", listed by `ip netns list`), deleted when
-// destroyed. Things created inside it (veth ends, sockets' namespaces) go with it.
+// A named network namespace ("rlt-<pid>-<n>", or "rlt-<pid>-<tag>-<n>" with a tag saying what it
+// serves, listed by `ip netns list`), deleted when destroyed. Things created inside it (veth
+// ends, sockets' namespaces) go with it.
 class NetNs
 {
   public:
-    NetNs();
+    explicit NetNs(const std::string &tag = "");
     ~NetNs();
     NetNs(const NetNs &) = delete;
     NetNs &operator=(const NetNs &) = delete;
@@ -112,6 +114,9 @@ class VethPair
   public:
     VethPair(const NetNs &sender_ns, const NetNs &receiver_ns, unsigned index = 0);
     ~VethPair();
+
+    // The sender and receiver ends pair `index` has (names, MACs, addresses), made or not.
+    static std::pair<VethEnd, VethEnd> ends(unsigned index = 0);
     VethPair(const VethPair &) = delete;
     VethPair &operator=(const VethPair &) = delete;
 

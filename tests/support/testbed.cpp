@@ -6,7 +6,10 @@
 namespace ratelimit::test
 {
 
-Testbed::Testbed() : veth_(sender_ns_, receiver_ns_) {}
+Testbed::Testbed(const std::string &tag)
+    : sender_ns_(tag), receiver_ns_(tag), veth_(sender_ns_, receiver_ns_)
+{
+}
 
 SendPlan Testbed::plan_from(std::vector<Address> sources) const
 {

@@ -4,6 +4,7 @@
 // Frames are sent in the sender's namespace and arrive on the receiver's end, where the limiter
 // sits (the daemon of an e2e test, a benchmarked program or firewall).
 
+#include <string>
 #include <vector>
 
 #include "net/address.hpp"
@@ -16,7 +17,8 @@ namespace ratelimit::test
 class Testbed
 {
   public:
-    Testbed();
+    // `tag`: what the namespaces serve, in their names (see NetNs).
+    explicit Testbed(const std::string &tag = "");
     Testbed(const Testbed &) = delete;
     Testbed &operator=(const Testbed &) = delete;
 
