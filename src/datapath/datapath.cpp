@@ -362,7 +362,7 @@ std::uint32_t Datapath::cells_log2() const
     return rl_cells_log2(options_.max_sources);
 }
 
-TablePressure Datapath::table_pressure() const
+TablePressure Datapath::table_pressure(std::uint64_t tracked) const
 {
     TablePressure figures;
     for (const auto &cpu : pressure().lookup(0).value_or(std::vector<rl_pressure>{})) {
@@ -370,6 +370,14 @@ TablePressure Datapath::table_pressure() const
         figures.refused += cpu.refused;
     }
     figures.removed = settings().lookup(0).value_or(rl_settings{}).removed;
+    // Read after `tracked`: an admission in between counts here and not there, so the estimate
+    // may run ahead by the admissions of that moment, never behind.
+    const std::uint64_t gone = figures.admitted - std::min(figures.admitted, tracked);
+    std::uint64_t estimate = gone - std::min(gone, figures.removed);
+    std::uint64_t highest = evictions_.load();
+    while (estimate > highest && !evictions_.compare_exchange_weak(highest, estimate)) {
+    }
+    figures.evictions = std::max(estimate, highest);
     auto share = [](std::size_t some, std::size_t of) {
         return of ? static_cast<double>(some) / static_cast<double>(of) : 0.0;
     };

@@ -3,6 +3,7 @@
 // The loaded XDP program and its maps, sized at load time. Everything above (reconcile, daemon,
 // tests, benchmarks) reaches the kernel's data path through this class.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -43,8 +44,11 @@ struct TablePressure {
     std::uint64_t admitted = 0; // sources given an entry, summed over CPUs
     std::uint64_t refused = 0;  // packets of a rule's source judged without an entry
     std::uint64_t removed = 0;  // entries the daemon removed (rl_settings.removed)
-    double filter_fill = 0;     // sampled filter cells holding a source
-    double sketch_fill = 0;     // sampled sketch cells holding a TAT ahead of now (a debt)
+    // Entries the LRU evicted, estimated: admitted - tracked - removed, never lower than an
+    // earlier estimate (the figures are not read at one instant).
+    std::uint64_t evictions = 0;
+    double filter_fill = 0; // sampled filter cells holding a source
+    double sketch_fill = 0; // sampled sketch cells holding a TAT ahead of now (a debt)
 };
 
 // Cells of the filter and of the sketch's first row that TablePressure's fill figures read.
@@ -78,8 +82,9 @@ class Datapath
     std::uint32_t cells_log2() const;
 
     // The program's admission figures and a sample of kFillSampleCells cells of each array: a
-    // few system calls whatever the table's size.
-    TablePressure table_pressure() const;
+    // few system calls whatever the table's size. `tracked`: the entries in `sources`, counted
+    // before this call.
+    TablePressure table_pressure(std::uint64_t tracked = 0) const;
     // Counts `count` entries removed from `sources` by the daemon (see TablePressure::removed).
     void count_removed_sources(std::uint64_t count) const;
     // Forgets what the sketch holds for `source` under rule `rule` (each RL_PER_SOURCE limit).
@@ -113,6 +118,7 @@ class Datapath
 
     DatapathOptions options_;
     bool adopted_ = false;
+    mutable std::atomic<std::uint64_t> evictions_{0}; // the highest estimate yet
     // programs_[0] owns the maps; the others reuse them with their own attach slot.
     std::vector<Skeleton<ratelimit_bpf>> programs_;
 };

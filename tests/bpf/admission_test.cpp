@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -141,6 +142,26 @@ TEST_F(AdmissionTest, ASpoofedFloodHeldByAPerRuleCapLeavesTheTableAlone)
     const TablePressure pressure = dp_->table_pressure();
     EXPECT_EQ(pressure.admitted, pressure_before.admitted);
     EXPECT_EQ(pressure.refused, pressure_before.refused + flood);
+}
+
+TEST_F(AdmissionTest, FalseSharingHitsAboutTheSquareOfTheSketchFill)
+{
+    // A botnet of 4 x max_sources sources, each emptying its bucket (1 pps, burst 1) with one
+    // packet, then newcomers: one whose cells both hold a botnet source's debt starts empty.
+    add_limit("10.0.0.0/8", packet_limit(1, 1));
+    const std::uint32_t botnet = 4 * options_.max_sources, newcomers = 2000;
+    for (std::uint32_t i = 0; i < botnet; i++)
+        send(udp_from(spoofed(i)));
+    std::uint32_t hit = 0;
+    for (std::uint32_t i = 0; i < newcomers; i++)
+        hit +=
+            send(udp_from("10.201." + std::to_string(i >> 8) + "." + std::to_string(i & 0xff))) ==
+            XDP_DROP;
+    const double fill = dp_->table_pressure().sketch_fill, share = double(hit) / newcomers;
+    std::cout << botnet << " sources in debt, " << (1u << dp_->cells_log2())
+              << " cells a row: sketch fill " << fill << ", newcomers over-limited " << share
+              << " (fill squared " << fill * fill << ")\n";
+    EXPECT_NEAR(share, fill * fill, 0.1);
 }
 
 } // namespace

@@ -53,6 +53,7 @@ StatusResult status()
             .totals = kTraffic,
             .tracked_sources = 250,
             .max_sources = 1000,
+            .table = {400, 12000, 150, 0.25, 0.125},
             .pins = {"/sys/fs/bpf/ratelimitd", "/sys/fs/bpf", true, std::nullopt},
             .state_files = {kSaved, kNotSaved}};
 }
