@@ -11,6 +11,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Which attach slot's counters this instance of the program moves. Set before load. */
 const volatile __u32 iface_slot = 0;
+/* The admission filter and each sketch row have 2^cells_log2 cells. Set before load. */
+const volatile __u32 cells_log2 = RL_DEFAULT_CELLS_LOG2;
 
 /* Source prefix -> rule index. Rules never live in an LRU map: a flood cannot evict them. */
 struct {
@@ -43,6 +45,22 @@ struct {
     __type(value, struct rl_source);
     __uint(max_entries, RL_DEFAULT_MAX_SOURCES);
 } RL_MAP_SOURCES SEC(".maps");
+
+/* The admission filter (struct rl_seen), at rl_seen_slot(). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_seen);
+    __uint(max_entries, RL_SEEN_ENTRIES(RL_DEFAULT_CELLS_LOG2));
+} RL_MAP_SEEN SEC(".maps");
+
+/* The evicted-TAT sketch, at rl_sketch_slot(): what a source without an entry owes. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(max_entries, RL_SKETCH_ENTRIES(RL_DEFAULT_CELLS_LOG2));
+} RL_MAP_TAT_SKETCH SEC(".maps");
 
 /* Per-CPU per-source counters: counting never writes a cache line another CPU uses. */
 struct {
@@ -82,57 +100,130 @@ struct {
     __uint(max_entries, RL_STATS_ENTRIES);
 } RL_MAP_STATS SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_pressure);
+    __uint(max_entries, 1);
+} RL_MAP_PRESSURE SEC(".maps");
+
 /* What classification decided, and for whom. */
 struct rl_decision {
     __u32 reason;              /* enum rl_reason */
     __u32 verdict;             /* enum rl_verdict */
     struct rl_source *src;     /* the source's entry, if it has one: count it per source too */
-    int src_created;           /* this packet created that entry */
     struct rl_drop_memo *memo; /* this CPU's drop memo, if it decided: count the packet there */
     __u64 empty_until;         /* RL_REASON_OVER_LIMIT: see rl_drop_memo; 0 if unknown */
     int precise_clock;         /* the rule's clock */
+    int empty_shared;          /* RL_REASON_OVER_LIMIT: the empty bucket was a per-rule or /N one */
+    int admitted;              /* this packet gave the source its entry */
+    int refused;               /* a rule's source judged without an entry */
 };
 
-/*
- * The source's entry with an up-to-date cached rule, or NULL if no rule matches it (then it is
- * not tracked) or no entry could be made. The LPM lookup runs only for a new source or after the
- * daemon changed the rules (a new generation).
- */
-static __always_inline struct rl_source *
-rl_source_resolve(const struct rl_packet *pkt, __u32 generation, int *created, int *untracked)
+/* The rule of the longest prefix that matches the source (RL_NO_RULE: none). */
+static __always_inline __u32 rl_match_rule(const struct rl_packet *pkt)
 {
-    struct rl_source *src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
     struct rl_prefix_key lpm = {.prefixlen = RL_ADDR_LEN * 8};
     struct rl_prefix_value *match;
-    __u32 rule;
-
-    if (src && src->generation == generation)
-        return src;
 
     __builtin_memcpy(lpm.addr, pkt->source.addr, RL_ADDR_LEN);
     match = bpf_map_lookup_elem(&RL_MAP_PREFIXES, &lpm);
-    rule = match ? match->rule : RL_NO_RULE;
+    return match ? match->rule : RL_NO_RULE;
+}
 
-    if (!src) {
-        struct rl_source fresh = {.rule = rule, .generation = generation};
+/*
+ * The source's entry with an up-to-date cached rule, or NULL if it has none (see rl_seen: an entry
+ * is earned). *rule_index is its rule either way. The LPM lookup runs only for a source without
+ * an entry or after the daemon changed the rules (a new generation).
+ */
+static __always_inline struct rl_source *rl_source_resolve(const struct rl_packet *pkt,
+                                                           __u32 generation, __u32 *rule_index)
+{
+    struct rl_source *src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
+    __u32 rule;
 
-        if (rule == RL_NO_RULE)
-            return NULL;
-        /* Another CPU may create it first (-EEXIST): either way, look it up. */
-        bpf_map_update_elem(&RL_MAP_SOURCES, &pkt->source, &fresh, BPF_NOEXIST);
-        src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
-        if (src)
-            *created = 1;
-        else
-            *untracked = 1;
+    if (src && src->generation == generation) {
+        *rule_index = src->rule;
         return src;
     }
+    rule = rl_match_rule(pkt);
+    *rule_index = rule;
+    if (!src)
+        return NULL;
     if (src->rule != rule) {
         /* Now under another rule: its buckets start full, as a new source's would. */
         __builtin_memset(src->tat, 0, sizeof(src->tat));
         src->rule = rule;
     }
     src->generation = generation;
+    return src;
+}
+
+/* Whose cells of the sketch: a source's (by its hash) under the first `nlimits` of a rule. */
+struct rl_sketch_ref {
+    __u64 hash;
+    __u32 rule_index;
+    __u32 nlimits;
+};
+
+/*
+ * Fills src->tat[] with the sketch's estimate for each RL_PER_SOURCE limit of `ref` (charge = 0),
+ * or raises the sketch's cells to src->tat[] (charge = 1). A global function: the verifier checks
+ * it once.
+ */
+__noinline int rl_sketch_apply(const struct rl_rule *rule, const struct rl_sketch_ref *ref,
+                               struct rl_source *src, int charge)
+{
+    if (!rule || !ref || !src)
+        return 0;
+    for (__u32 i = 0; i < RL_MAX_LIMITS && i < ref->nlimits; i++) {
+        __u64 estimate = 0;
+
+        if (rule->limits[i].per != RL_PER_SOURCE)
+            continue;
+        for (__u32 row = 0; row < RL_SKETCH_ROWS; row++) {
+            __u32 slot = rl_sketch_slot(ref->hash, ref->rule_index, i, row, cells_log2);
+            __u64 *cell = bpf_map_lookup_elem(&RL_MAP_TAT_SKETCH, &slot);
+            __u64 value;
+
+            if (!cell)
+                continue; /* unreachable: the slot is within the sketch */
+            if (charge) {
+                rl_tat_raise(cell, src->tat[i]);
+                continue;
+            }
+            value = RL_READ_ONCE_U64(cell);
+            estimate = row == 0 ? value : rl_tat_earliest(estimate, value);
+        }
+        if (!charge)
+            src->tat[i] = estimate;
+    }
+    return 0;
+}
+
+/*
+ * Gives a source the filter remembered (`seen`, its cell) an entry, its buckets from the sketch
+ * and its first packet from the filter, and empties the cell (the source is in the table now: if
+ * it is evicted, it must be seen again). NULL if no entry could be made. Another CPU may make it
+ * first (-EEXIST): either way, the entry is looked up.
+ */
+static __always_inline struct rl_source *
+rl_source_admit(const struct rl_packet *pkt, const struct rl_rule *rule, __u32 rule_index,
+                __u32 generation, __u64 hash, struct rl_seen *seen, struct rl_decision *d)
+{
+    __u32 first = seen->first;
+    struct rl_source fresh = {.rule = rule_index,
+                              .generation = generation,
+                              .first_bytes = RL_SEEN_FIRST_BYTES(first),
+                              .first_outcome = RL_SEEN_FIRST_OUTCOME(first)};
+    struct rl_sketch_ref ref = {.hash = hash, .rule_index = rule_index, .nlimits = rule->nlimits};
+    struct rl_source *src;
+
+    rl_sketch_apply(rule, &ref, &fresh, 0);
+    d->admitted = bpf_map_update_elem(&RL_MAP_SOURCES, &pkt->source, &fresh, BPF_NOEXIST) == 0;
+    src = bpf_map_lookup_elem(&RL_MAP_SOURCES, &pkt->source);
+    if (src)
+        seen->fingerprint = 0;
     return src;
 }
 
@@ -178,6 +269,7 @@ struct rl_charge {
     __u64 now;
     __u32 rule_index;
     __u64 empty_until; /* out: see rl_drop_memo; 0 if the empty bucket counts bytes */
+    int empty_shared;  /* out: the empty bucket was a per-rule or /N one */
 };
 
 /* Checks (charge = 0) or charges (charge = 1) limit `index` of the rule. */
@@ -209,6 +301,7 @@ static __always_inline int rl_limit_check_or_charge(const struct rl_rule *rule,
      * minus one packet of now; a smaller frame may fit a byte bucket sooner. */
     if (limit->unit == RL_UNIT_PACKETS)
         ch->empty_until = seen - limit->tolerance + cost;
+    ch->empty_shared = limit->per != RL_PER_SOURCE;
     return RL_LIMIT_EMPTY;
 }
 
@@ -230,48 +323,69 @@ __noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
  * With several limits stacked, all are checked before any is charged; between the check and the
  * charge another CPU may drain a bucket, and then the packet is dropped and the limits charged
  * before it keep the charge.
+ *
+ * A source without an entry (`src` is then a stack copy, `unadmitted`) is charged against the
+ * sketch's estimate of its buckets, read only once its shared (per-rule, /N) buckets are found to
+ * have room: a flood those hold reads no more and writes nothing.
  */
 static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 rule_index,
-                                              struct rl_source *src, const struct rl_packet *pkt,
-                                              __u64 *empty_until)
+                                              __u32 nlimits, struct rl_source *src,
+                                              const struct rl_packet *pkt, __u64 hash,
+                                              int unadmitted, struct rl_decision *d)
 {
-    __u32 nlimits = rule->nlimits; /* read once: the daemon may rewrite the rule meanwhile */
     struct rl_charge ch = {.pkt = *pkt, .rule_index = rule_index};
+    struct rl_sketch_ref ref = {.hash = hash, .rule_index = rule_index, .nlimits = nlimits};
     int result = RL_LIMIT_ROOM;
 
     ch.now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
                                                                    : bpf_ktime_get_coarse_ns());
-    if (nlimits == 1) {
-        result = rl_limit_check_or_charge(rule, src, &ch, 0, 1);
-    } else {
-        for (int charge = 0; charge <= 1 && result == RL_LIMIT_ROOM; charge++)
-            for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits && result == RL_LIMIT_ROOM; i++)
-                result = rl_limit_apply(rule, src, &ch, i, charge);
+    if (unadmitted) {
+        for (__u32 i = 0;
+             i < RL_MAX_LIMITS && i < nlimits && nlimits > 1 && result == RL_LIMIT_ROOM; i++)
+            if (rule->limits[i].per != RL_PER_SOURCE)
+                result = rl_limit_apply(rule, src, &ch, i, 0);
+        if (result == RL_LIMIT_ROOM)
+            rl_sketch_apply(rule, &ref, src, 0);
+    }
+    if (result == RL_LIMIT_ROOM) {
+        if (nlimits == 1) {
+            result = rl_limit_check_or_charge(rule, src, &ch, 0, 1);
+        } else {
+            for (int charge = 0; charge <= 1 && result == RL_LIMIT_ROOM; charge++)
+                for (__u32 i = 0; i < RL_MAX_LIMITS && i < nlimits && result == RL_LIMIT_ROOM; i++)
+                    result = rl_limit_apply(rule, src, &ch, i, charge);
+        }
     }
     switch (result) {
     case RL_LIMIT_ROOM:
+        /* Every charge is written through to the sketch, so that it outlives the entry. */
+        rl_sketch_apply(rule, &ref, src, 1);
         return RL_REASON_CONFORMING;
     case RL_LIMIT_EMPTY:
-        *empty_until = ch.empty_until;
+        d->empty_until = ch.empty_until;
+        d->empty_shared = ch.empty_shared;
         return RL_REASON_OVER_LIMIT;
     default:
         return RL_REASON_UNTRACKED;
     }
 }
 
+/*
+ * Judges the packet. A source with no entry but a rule is judged without one: against the
+ * sketch's estimate of its buckets, and, unless a shared bucket held the packet, remembered by the
+ * filter, whose cell its next packet (on any CPU) finds, and then gets an entry.
+ */
 static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
                                         struct rl_decision *d)
 {
-    int untracked = 0, monitor;
-    struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &d->src_created, &untracked);
+    __u32 rule_index, seen_slot, fingerprint = 0;
+    struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &rule_index);
+    __u64 hash = RL_SOURCE_HASH(pkt->source.addr, cfg->seed);
+    struct rl_seen *seen = NULL;
+    struct rl_source unadmitted;
     struct rl_rule *rule;
-    __u32 rule_index;
+    int monitor;
 
-    if (!src) {
-        d->reason = untracked ? RL_REASON_UNTRACKED : RL_REASON_NO_RULE;
-        return;
-    }
-    rule_index = src->rule;
     d->src = src;
     if (rule_index == RL_NO_RULE) {
         d->reason = RL_REASON_NO_RULE;
@@ -282,22 +396,44 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->reason = RL_REASON_NO_RULE;
         return;
     }
+    if (!src) {
+        seen_slot = rl_seen_slot(hash, cells_log2);
+        fingerprint = rl_seen_fingerprint(hash);
+        seen = bpf_map_lookup_elem(&RL_MAP_SEEN, &seen_slot);
+        if (seen && seen->fingerprint == fingerprint)
+            src = d->src = rl_source_admit(pkt, rule, rule_index, cfg->generation, hash, seen, d);
+    }
 
     monitor = (cfg->flags & RL_SETTINGS_MONITOR) || (rule->flags & RL_RULE_MONITOR);
     switch (rule->action) {
     case RL_ACTION_ALLOW:
         d->reason = RL_REASON_ALLOWED;
-        return;
+        break;
     case RL_ACTION_DENY:
         d->reason = RL_REASON_DENIED;
         break;
-    default:
-        d->reason = rl_charge_limits(rule, rule_index, src, pkt, &d->empty_until);
+    default: {
+        struct rl_source *charged = src;
+
+        if (!charged) {
+            __builtin_memset(&unadmitted, 0, sizeof(unadmitted));
+            charged = &unadmitted;
+        }
+        d->reason = rl_charge_limits(rule, rule_index, rule->nlimits, charged, pkt, hash, !src, d);
         d->precise_clock = !!(rule->flags & RL_RULE_PRECISE_CLOCK);
         break;
     }
+    }
     if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT) && !monitor)
         d->verdict = RL_VERDICT_DROP;
+    if (src)
+        return;
+    d->refused = 1;
+    if (seen && !(d->reason == RL_REASON_OVER_LIMIT && d->empty_shared) &&
+        d->reason != RL_REASON_UNTRACKED) {
+        seen->fingerprint = fingerprint;
+        seen->first = RL_SEEN_FIRST(pkt->frame_len, rl_outcome_of(d->reason, d->verdict & 1));
+    }
 }
 
 static __always_inline int rl_same_source(const struct rl_source_key *a,
@@ -370,10 +506,11 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
 
 /*
  * Counts the packet globally and, for a source with an entry, per source (by outcome: a pass that
- * only monitor mode granted is counted as a would-drop). A source's first packet
- * is kept in its (just created, so not yet shared) entry rather than in the per-CPU counters: a
- * spoofed flood of one packet per source then never pays for a per-CPU entry. Packets the drop
- * memo decided are counted in the memo.
+ * only monitor mode granted is counted as a would-drop). A source's packet before its entry is
+ * kept in its entry (from the filter's cell) rather than in the per-CPU counters, and its earlier
+ * ones are counted only globally: a spoofed flood of one packet per source never pays for a
+ * per-CPU entry. Packets the drop memo decided are counted in the memo. Admissions and packets
+ * judged without an entry are counted in RL_MAP_PRESSURE.
  */
 static __always_inline void rl_count(const struct rl_packet *pkt, const struct rl_decision *d)
 {
@@ -381,7 +518,7 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
     __u32 index = rl_stats_index(iface_slot, d->reason, verdict);
     struct rl_counter *counter = bpf_map_lookup_elem(&RL_MAP_STATS, &index);
     struct rl_source_counters one = {};
-    __u32 outcome = rl_outcome_of(d->reason, verdict);
+    __u32 outcome = rl_outcome_of(d->reason, verdict), zero = 0;
 
     if (counter) {
         counter->packets++;
@@ -392,13 +529,16 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
         d->memo->pending.bytes[outcome] += pkt->frame_len;
         return;
     }
+    if (d->admitted || d->refused) {
+        struct rl_pressure *pressure = bpf_map_lookup_elem(&RL_MAP_PRESSURE, &zero);
+
+        if (pressure) {
+            pressure->admitted += d->admitted;
+            pressure->refused += d->refused;
+        }
+    }
     if (!d->src)
         return;
-    if (d->src_created) {
-        d->src->first_bytes = pkt->frame_len;
-        d->src->first_outcome = outcome;
-        return;
-    }
     one.packets[outcome] = 1;
     one.bytes[outcome] = pkt->frame_len;
     rl_count_source(&pkt->source, &one);

@@ -251,6 +251,13 @@ void render(const control::StatusResult &result, std::ostream &out)
                std::to_string(tracked) + " of " + std::to_string(capacity) + " (" +
                    fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) +
                    "% full)"});
+    const control::TableStatus &admission = result.table;
+    table.add({"source table", std::to_string(admission.admitted) + " admitted, " +
+                                   std::to_string(admission.evictions) + " evicted (estimate), " +
+                                   std::to_string(admission.refused) +
+                                   " packets judged without an entry"});
+    table.add({"admission", "filter " + fixed(100 * admission.filter_fill, 1) + "% full, sketch " +
+                                fixed(100 * admission.sketch_fill, 1) + "% in debt"});
     table.add({"pins", result.pins.dir +
                            (result.pins.warning ? "; WARNING: " + *result.pins.warning : "")});
     for (const auto &file : result.state_files)

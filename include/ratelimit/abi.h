@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a map layout below changes: pins of another version are never adopted. */
-#define RL_ABI_VERSION 2
+#define RL_ABI_VERSION 3
 
 /* Addresses are IPv6; an IPv4 address a.b.c.d is stored as ::ffff:a.b.c.d (RFC 4291 2.5.5.2). */
 #define RL_ADDR_LEN 16
@@ -37,6 +37,25 @@
 #define RL_PREFIX_ENTRIES(rules) ((rules)*RL_PREFIXES_PER_RULE)
 
 /*
+ * The admission filter (seen) and the evicted-TAT sketch are arrays of 2^L cells (the sketch: one
+ * such row per RL_SKETCH_ROWS), L = rl_cells_log2(max_sources): at least twice the table, so that
+ * one source in two finds its cells free of another's state when the table is full.
+ */
+#define RL_SKETCH_ROWS 2
+#define RL_DEFAULT_CELLS_LOG2 17 /* rl_cells_log2(RL_DEFAULT_MAX_SOURCES) */
+#define RL_SEEN_ENTRIES(log2) (1u << (log2))
+#define RL_SKETCH_ENTRIES(log2) ((__u32)RL_SKETCH_ROWS << (log2))
+
+static inline __u32 rl_cells_log2(__u32 max_sources)
+{
+    __u32 log2 = 0;
+
+    while (log2 < 31 && (1ull << log2) < 2ull * max_sources)
+        log2++;
+    return log2;
+}
+
+/*
  * The program's maps by name: the SEC(".maps") variables of ratelimit.bpf.c, the skeleton's
  * fields (skel->maps.RL_MAP_SOURCES) and the pin files (RL_MAP_NAME(RL_MAP_SOURCES)). The rld_
  * prefix says whose they are in `bpftool map`. The kernel keeps 15 characters of a name
@@ -53,6 +72,9 @@
 #define RL_MAP_DROP_MEMO rld_drop_memo
 #define RL_MAP_SETTINGS rld_settings
 #define RL_MAP_STATS rld_stats
+#define RL_MAP_SEEN rld_seen
+#define RL_MAP_TAT_SKETCH rld_tat_sketch
+#define RL_MAP_PRESSURE rld_pressure
 #define RL_STRINGIFY_(x) #x
 #define RL_MAP_NAME(map) RL_STRINGIFY_(map) /* the name as a string: RL_MAP_NAME(RL_MAP_STATS) */
 
@@ -157,14 +179,49 @@ struct rl_rule {
     struct rl_limit limits[RL_MAX_LIMITS];
 };
 
-/* Shared (not per-CPU) state of one source: exact whichever CPU its packets land on. */
+/*
+ * Shared (not per-CPU) state of one source: exact whichever CPU its packets land on. A source
+ * gets an entry on its second packet (see rl_seen): its buckets then start from the sketch's
+ * estimate, and the packet before (the one the filter remembered) is kept here, not in
+ * source_counters.
+ */
 struct rl_source {
     __u64 tat[RL_MAX_LIMITS]; /* TAT of each RL_PER_SOURCE limit of the cached rule */
     __u32 rule;               /* cached LPM result (RL_NO_RULE: none) ... */
     __u32 generation;         /* ... valid while it equals rl_settings.generation */
-    __u32 first_bytes;        /* the packet that created the entry, which is not in */
-    __u8 first_outcome;       /* source_counters (enum rl_outcome) */
+    __u32 first_bytes;        /* the packet the admission filter remembered, which is */
+    __u8 first_outcome;       /* not in source_counters (enum rl_outcome) */
     __u8 pad[3];
+};
+
+/*
+ * A cell of the admission filter (RL_MAP_SEEN, at rl_seen_slot()): the last source without an
+ * entry whose packet hashed here and was not held by a shared (per-rule or /N) bucket, with that
+ * packet. The source's next packet, on any CPU, finds its fingerprint and earns it an entry; a
+ * source seen once (a spoofed one) never gets one. Zero: empty.
+ */
+struct rl_seen {
+    __u32 fingerprint; /* rl_seen_fingerprint() */
+    __u32 first;       /* RL_SEEN_FIRST(bytes, outcome) of that packet */
+};
+
+#define RL_SEEN_FIRST(bytes, outcome) (((bytes) < (1u << 30) ? (bytes) << 2 : ~3u) | (outcome))
+#define RL_SEEN_FIRST_BYTES(first) ((first) >> 2)
+#define RL_SEEN_FIRST_OUTCOME(first) ((first)&3)
+
+/*
+ * The evicted-TAT sketch (RL_MAP_TAT_SKETCH): RL_SKETCH_ROWS rows of __u64 TATs. Every charge to
+ * an RL_PER_SOURCE bucket raises the cell of each row at rl_sketch_slot(source, rule, limit,
+ * row) to the bucket's TAT (never lowers it: rl_tat_raise()); the earliest of a source's cells
+ * (rl_tat_earliest()) is then never earlier than its own TAT, whoever else hashed there. A source
+ * without an entry (new, or evicted from the table) is judged by that estimate: it never gets
+ * more than it had, and another source's debt sharing all its cells can only give it less.
+ */
+
+/* Per-CPU figures of the source table's admission (the single entry of RL_MAP_PRESSURE). */
+struct rl_pressure {
+    __u64 admitted; /* sources given an entry (seen twice) */
+    __u64 refused;  /* packets of a rule's source judged without an entry */
 };
 
 /* Bucket of an RL_PER_PREFIX limit: one per (rule, limit, masked source). */
@@ -214,6 +271,8 @@ struct rl_settings {
     __u32 generation; /* bumped by the daemon after every rule or settings change and flush:
                          drops cached lookups and drop memos */
     __u32 flags;      /* enum rl_settings_flags */
+    __u64 seed;       /* of rl_source_hash(): random, drawn when the maps are created */
+    __u64 removed;    /* sources the daemon removed from the table (the program never reads it) */
 };
 
 /* The outcome a packet of `reason` and `verdict` is counted as per source. */
@@ -286,5 +345,59 @@ static inline void rl_mask_addr(__u8 *addr, __u32 prefixlen)
         __builtin_memcpy((key)->addr, (source), RL_ADDR_LEN);                                      \
         rl_mask_addr((key)->addr, (prefixlen));                                                    \
     } while (0)
+
+/*
+ * Where a source's state goes in the admission filter and the sketch: a 64-bit hash of its
+ * address keyed by rl_settings.seed, which an attacker does not know, so that it cannot choose
+ * sources that collide with a victim's cells. The mixer is MurmurHash3's finaliser (bijective).
+ */
+static inline __u64 rl_mix64(__u64 x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The hash of the address whose two halves (in memory order) are `lo` and `hi`. */
+static inline __u64 rl_source_hash_words(__u64 lo, __u64 hi, __u64 seed)
+{
+    return rl_mix64(rl_mix64(lo ^ seed) ^ hi);
+}
+
+/* The hash of the RL_ADDR_LEN-byte address at `addr`. A macro for the reason given above. */
+#define RL_SOURCE_HASH(addr, seed)                                                                 \
+    ({                                                                                             \
+        __u64 words_[2];                                                                           \
+        __builtin_memcpy(words_, (addr), RL_ADDR_LEN);                                             \
+        rl_source_hash_words(words_[0], words_[1], (seed));                                        \
+    })
+
+/* The filter cell of a source of hash `hash` (its low bits) and the fingerprint kept there (its
+ * high bits, never 0). */
+static inline __u32 rl_seen_slot(__u64 hash, __u32 cells_log2)
+{
+    return (__u32)hash & ((1u << cells_log2) - 1);
+}
+
+static inline __u32 rl_seen_fingerprint(__u64 hash)
+{
+    __u32 fingerprint = (__u32)(hash >> 32);
+
+    return fingerprint ? fingerprint : 1;
+}
+
+/* The sketch cell, in row `row`, of limit `limit` of rule `rule` for a source of hash `hash`.
+ * Each row mixes the hash afresh, so that two sources sharing a cell in one row (or the
+ * filter's cell) are unlikely to share it in the other. */
+static inline __u32 rl_sketch_slot(__u64 hash, __u32 rule, __u32 limit, __u32 row, __u32 cells_log2)
+{
+    __u64 which = ((__u64)rl_rule_bucket_slot(rule, limit) << 8 | row) + 1;
+    __u64 mixed = rl_mix64(hash ^ (which * 0x9e3779b97f4a7c15ull));
+
+    return (row << cells_log2) | ((__u32)mixed & ((1u << cells_log2) - 1));
+}
 
 #endif /* RATELIMIT_ABI_H */

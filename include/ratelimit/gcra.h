@@ -135,6 +135,37 @@ static inline int rl_bucket_take(__u64 *tat, __u64 now, __u64 cost, __u64 tolera
     return 0;
 }
 
+/*
+ * The evicted-TAT sketch (see RL_MAP_TAT_SKETCH in abi.h) keeps maxima: a cell only moves
+ * forward, to the latest TAT written to it, and a source's estimate is the earliest of its
+ * cells. TATs are compared as a signed difference, as everywhere else (an unwritten cell, 0,
+ * is earlier than any TAT).
+ */
+static inline __u64 rl_tat_earliest(__u64 a, __u64 b)
+{
+    return (__s64)(a - b) <= 0 ? a : b;
+}
+
+/* Raises the cell at *cell to `tat` unless it is already there or beyond, racing other CPUs
+ * with compare-and-swap. A lost race means another CPU raised the cell meanwhile; after
+ * RL_CAS_RETRIES of them the write gives up, the cell having just been raised by a source that
+ * hashes there (the same one, most likely, charged on another CPU). */
+static inline void rl_tat_raise(__u64 *cell, __u64 tat)
+{
+    __u64 seen = RL_READ_ONCE_U64(cell);
+
+    for (int attempt = 0; attempt < RL_CAS_RETRIES; attempt++) {
+        __u64 prev;
+
+        if ((__s64)(seen - tat) >= 0)
+            return;
+        prev = __sync_val_compare_and_swap(cell, seen, tat);
+        if (prev == seen)
+            return;
+        seen = prev;
+    }
+}
+
 #ifndef __bpf__
 /*
  * User space only: configuring a limit and carrying a bucket across a limit change. These need

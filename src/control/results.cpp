@@ -92,6 +92,10 @@ class Fields
     {
         return typed<std::int64_t>(key, &json::is_number_integer, "an integer");
     }
+    double number(std::string_view key) const
+    {
+        return typed<double>(key, &json::is_number, "a number");
+    }
 
     Prefix prefix(std::string_view key) const
     {
@@ -419,6 +423,12 @@ json encode_result(const StatusResult &result)
         {"totals", write_traffic(result.totals)},
         {"tracked_sources", result.tracked_sources},
         {"max_sources", result.max_sources},
+        {"table",
+         {{"admitted", result.table.admitted},
+          {"refused", result.table.refused},
+          {"evictions", result.table.evictions},
+          {"filter_fill", result.table.filter_fill},
+          {"sketch_fill", result.table.sketch_fill}}},
         {"pins",
          {{"dir", result.pins.dir},
           {"mounted_at", nullable(result.pins.mounted_at)},
@@ -432,7 +442,7 @@ StatusResult decode_status_result(const json &result)
 {
     const Fields fields(result, kRoot);
     const Fields reload = fields.object("last_reload"), rules = fields.object("rules"),
-                 pins = fields.object("pins");
+                 table = fields.object("table"), pins = fields.object("pins");
     return {
         .version = fields.text("version"),
         .uptime_s = fields.integer("uptime_s"),
@@ -444,6 +454,8 @@ StatusResult decode_status_result(const json &result)
         .totals = read_traffic(fields.object("totals")),
         .tracked_sources = fields.whole("tracked_sources"),
         .max_sources = fields.whole("max_sources"),
+        .table = {table.whole("admitted"), table.whole("refused"), table.whole("evictions"),
+                  table.number("filter_fill"), table.number("sketch_fill")},
         .pins = {pins.text("dir"), pins.text_or_null("mounted_at"), pins.flag("outlives_daemon"),
                  pins.text_or_null("warning")},
         .state_files = fields.list("state_files", read_state_file),

@@ -132,6 +132,13 @@ struct PinsStatus {
     bool operator==(const PinsStatus &) const = default;
 };
 
+// The source table's admission (TablePressure): status's "table".
+struct TableStatus {
+    std::uint64_t admitted = 0, refused = 0, evictions = 0;
+    double filter_fill = 0, sketch_fill = 0;
+    bool operator==(const TableStatus &) const = default;
+};
+
 struct StatusResult {
     std::string version;
     std::int64_t uptime_s = 0;
@@ -142,6 +149,7 @@ struct StatusResult {
     RuleCounts rules;
     Traffic totals;
     std::uint64_t tracked_sources = 0, max_sources = 0;
+    TableStatus table;
     PinsStatus pins;
     std::vector<StateFileStatus> state_files;
     bool operator==(const StatusResult &) const = default;

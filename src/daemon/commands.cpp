@@ -210,6 +210,8 @@ control::StatusResult Commands::status() const
     for (const SaveStatus &file : daemon_.state_files())
         state_files.push_back(state_file_status(file));
     const PinMount &pins = daemon_.pins();
+    const std::uint64_t tracked = tracked_sources(dp);
+    const TablePressure table = dp.table_pressure(tracked);
     return {
         .version = RATELIMITD_VERSION,
         .uptime_s = std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count(),
@@ -219,8 +221,10 @@ control::StatusResult Commands::status() const
         .last_reload = {format_utc(reload.when), reload.ok, reload.message},
         .rules = {config.rules.size(), daemon_.runtime_rules().size()},
         .totals = control::traffic_of(totals),
-        .tracked_sources = tracked_sources(dp),
+        .tracked_sources = tracked,
         .max_sources = config.max_sources,
+        .table = {table.admitted, table.refused, table.evictions, table.filter_fill,
+                  table.sketch_fill},
         .pins = {config.pin_dir, unless_empty(pins.mounted_at), pins.outlives_daemon,
                  unless_empty(pins.warning)},
         .state_files = std::move(state_files),

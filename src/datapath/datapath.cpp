@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/datapath.hpp"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -12,6 +14,9 @@
 #include <string>
 
 #include <spdlog/spdlog.h>
+
+#include "sys/time.hpp"
+#include "ratelimit/gcra.h"
 
 namespace ratelimit
 {
@@ -22,7 +27,9 @@ static_assert(sizeof(rl_rule) == 8 + RL_MAX_LIMITS * sizeof(rl_limit));
 static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16);
 static_assert(sizeof(rl_block_key) == 24);
 static_assert(sizeof(rl_source_counters) == 48);
-static_assert(sizeof(rl_settings) == 8);
+static_assert(sizeof(rl_settings) == 24);
+static_assert(sizeof(rl_seen) == 8);
+static_assert(sizeof(rl_pressure) == 16);
 static_assert(sizeof(rl_drop_memo) == 80);
 // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a map's name (see RL_MAP_NAME).
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PREFIXES)) <= BPF_OBJ_NAME_LEN);
@@ -34,6 +41,9 @@ static_assert(sizeof(RL_MAP_NAME(RL_MAP_BLOCKS)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_DROP_MEMO)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_SETTINGS)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_STATS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_SEEN)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_TAT_SKETCH)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_PRESSURE)) <= BPF_OBJ_NAME_LEN);
 
 namespace
 {
@@ -79,6 +89,15 @@ std::string incompatibility(int pinned_fd, bpf_map *map)
     if (info.map_flags != bpf_map__map_flags(map))
         return differs("flags", info.map_flags, bpf_map__map_flags(map));
     return {};
+}
+
+std::uint64_t random_seed()
+{
+    std::uint64_t seed = 0;
+    ssize_t got = ::getrandom(&seed, sizeof(seed), 0);
+    if (got != static_cast<ssize_t>(sizeof(seed)))
+        throw SystemError(got < 0 ? errno : EIO, "draw the seed of the source hash");
+    return seed;
 }
 
 // Adds `from` to `to`, outcome by outcome.
@@ -174,6 +193,13 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
         }
         skel.load();
     }
+    if (!adopted_) {
+        // New maps: a seed of the program's source hash that nobody outside can know. Adopted
+        // ones keep theirs, which the filter's and the sketch's cells were placed by.
+        auto current = settings().lookup(0).value_or(rl_settings{});
+        current.seed = random_seed();
+        settings().update(0, current);
+    }
     // Fresh maps, or maps of a daemon that did not keep it yet: IPv4 gets what it had (no
     // entry, no rule), and from now on no IPv6 prefix can be its longest match.
     // (A lookup would not do: the trie answers it with the longest match, not this exact key.)
@@ -188,6 +214,9 @@ Datapath::Datapath(const DatapathOptions &options) : options_(options)
 
 void Datapath::size_maps(ratelimit_bpf *skel) const
 {
+    skel->rodata->cells_log2 = cells_log2();
+    set_max_entries(skel->maps.RL_MAP_SEEN, RL_SEEN_ENTRIES(cells_log2()));
+    set_max_entries(skel->maps.RL_MAP_TAT_SKETCH, RL_SKETCH_ENTRIES(cells_log2()));
     set_max_entries(skel->maps.RL_MAP_RULES, options_.max_rules);
     set_max_entries(skel->maps.RL_MAP_RULE_BUCKETS, RL_RULE_BUCKET_ENTRIES(options_.max_rules));
     set_max_entries(skel->maps.RL_MAP_PREFIXES, RL_PREFIX_ENTRIES(options_.max_rules));
@@ -311,6 +340,83 @@ PerCpuMap<std::uint32_t, rl_counter> Datapath::stats() const
 PerCpuMap<std::uint32_t, rl_drop_memo> Datapath::drop_memos() const
 {
     return view<PerCpuMap<std::uint32_t, rl_drop_memo>>(programs_[0]->maps.RL_MAP_DROP_MEMO);
+}
+
+Map<std::uint32_t, rl_seen> Datapath::seen_filter() const
+{
+    return view<Map<std::uint32_t, rl_seen>>(programs_[0]->maps.RL_MAP_SEEN);
+}
+
+Map<std::uint32_t, std::uint64_t> Datapath::tat_sketch() const
+{
+    return view<Map<std::uint32_t, std::uint64_t>>(programs_[0]->maps.RL_MAP_TAT_SKETCH);
+}
+
+PerCpuMap<std::uint32_t, rl_pressure> Datapath::pressure() const
+{
+    return view<PerCpuMap<std::uint32_t, rl_pressure>>(programs_[0]->maps.RL_MAP_PRESSURE);
+}
+
+std::uint32_t Datapath::cells_log2() const
+{
+    return rl_cells_log2(options_.max_sources);
+}
+
+TablePressure Datapath::table_pressure(std::uint64_t tracked) const
+{
+    TablePressure figures;
+    for (const auto &cpu : pressure().lookup(0).value_or(std::vector<rl_pressure>{})) {
+        figures.admitted += cpu.admitted;
+        figures.refused += cpu.refused;
+    }
+    figures.removed = settings().lookup(0).value_or(rl_settings{}).removed;
+    // Read after `tracked`: an admission in between counts here and not there, so the estimate
+    // may run ahead by the admissions of that moment, never behind.
+    const std::uint64_t gone = figures.admitted - std::min(figures.admitted, tracked);
+    std::uint64_t estimate = gone - std::min(gone, figures.removed);
+    std::uint64_t highest = evictions_.load();
+    while (estimate > highest && !evictions_.compare_exchange_weak(highest, estimate)) {
+    }
+    figures.evictions = std::max(estimate, highest);
+    auto share = [](std::size_t some, std::size_t of) {
+        return of ? static_cast<double>(some) / static_cast<double>(of) : 0.0;
+    };
+    const auto cells = seen_filter().lookup_run(0, kFillSampleCells);
+    figures.filter_fill = share(std::count_if(cells.begin(), cells.end(),
+                                              [](const rl_seen &c) { return c.fingerprint != 0; }),
+                                cells.size());
+    // A cell behind the clock holds no debt: a source charged by it alone gets a full bucket.
+    const std::uint64_t now = rl_time_from_ns(clock_ns(CLOCK_MONOTONIC, "the bucket clock"));
+    const auto tats = tat_sketch().lookup_run(0, kFillSampleCells);
+    figures.sketch_fill = share(std::count_if(tats.begin(), tats.end(),
+                                              [now](std::uint64_t tat) {
+                                                  return static_cast<std::int64_t>(tat - now) > 0;
+                                              }),
+                                tats.size());
+    return figures;
+}
+
+void Datapath::count_removed_sources(std::uint64_t count) const
+{
+    if (count == 0)
+        return;
+    auto current = settings().lookup(0).value_or(rl_settings{});
+    current.removed += count;
+    settings().update(0, current);
+}
+
+void Datapath::forget_sketched(const rl_source_key &source, std::uint32_t rule) const
+{
+    const auto limits = rules().lookup(rule);
+    if (!limits)
+        return;
+    const std::uint64_t hash =
+        RL_SOURCE_HASH(source.addr, settings().lookup(0).value_or(rl_settings{}).seed);
+    auto sketch = tat_sketch();
+    for (std::uint32_t i = 0; i < limits->nlimits && i < RL_MAX_LIMITS; i++)
+        if (limits->limits[i].per == RL_PER_SOURCE)
+            for (std::uint32_t row = 0; row < RL_SKETCH_ROWS; row++)
+                sketch.update(rl_sketch_slot(hash, rule, i, row, cells_log2()), 0);
 }
 
 void Datapath::publish_rules() const

@@ -3,6 +3,7 @@
 // The loaded XDP program and its maps, sized at load time. Everything above (reconcile, daemon,
 // tests, benchmarks) reaches the kernel's data path through this class.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -37,6 +38,22 @@ struct DatapathOptions {
 rl_prefix_key ipv4_space_key();
 bool is_ipv4_space(const rl_prefix_key &key);
 
+// How full the source table is, as the program counts it (struct rl_pressure) and as a bounded
+// sample of the admission filter and the sketch shows it.
+struct TablePressure {
+    std::uint64_t admitted = 0; // sources given an entry, summed over CPUs
+    std::uint64_t refused = 0;  // packets of a rule's source judged without an entry
+    std::uint64_t removed = 0;  // entries the daemon removed (rl_settings.removed)
+    // Entries the LRU evicted, estimated: admitted - tracked - removed, never lower than an
+    // earlier estimate (the figures are not read at one instant).
+    std::uint64_t evictions = 0;
+    double filter_fill = 0; // sampled filter cells holding a source
+    double sketch_fill = 0; // sampled sketch cells holding a TAT ahead of now (a debt)
+};
+
+// Cells of the filter and of the sketch's first row that TablePressure's fill figures read.
+inline constexpr std::uint32_t kFillSampleCells = 4096;
+
 class Datapath
 {
   public:
@@ -58,6 +75,20 @@ class Datapath
     Map<std::uint32_t, rl_settings> settings() const;
     PerCpuMap<std::uint32_t, rl_counter> stats() const;
     PerCpuMap<std::uint32_t, rl_drop_memo> drop_memos() const;
+    Map<std::uint32_t, rl_seen> seen_filter() const;
+    Map<std::uint32_t, std::uint64_t> tat_sketch() const;
+    PerCpuMap<std::uint32_t, rl_pressure> pressure() const;
+    // log2 of the cells of the filter and of each sketch row (rl_cells_log2(max_sources)).
+    std::uint32_t cells_log2() const;
+
+    // The program's admission figures and a sample of kFillSampleCells cells of each array: a
+    // few system calls whatever the table's size. `tracked`: the entries in `sources`, counted
+    // before this call.
+    TablePressure table_pressure(std::uint64_t tracked = 0) const;
+    // Counts `count` entries removed from `sources` by the daemon (see TablePressure::removed).
+    void count_removed_sources(std::uint64_t count) const;
+    // Forgets what the sketch holds for `source` under rule `rule` (each RL_PER_SOURCE limit).
+    void forget_sketched(const rl_source_key &source, std::uint32_t rule) const;
 
     // Makes the program drop every cached rule lookup and drop memo: call after changing
     // prefixes, rules or settings, or forgetting bucket state.
@@ -87,6 +118,7 @@ class Datapath
 
     DatapathOptions options_;
     bool adopted_ = false;
+    mutable std::atomic<std::uint64_t> evictions_{0}; // the highest estimate yet
     // programs_[0] owns the maps; the others reuse them with their own attach slot.
     std::vector<Skeleton<ratelimit_bpf>> programs_;
 };

@@ -201,11 +201,15 @@ ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> 
 
     auto sources = dp.sources();
     std::vector<rl_source_key> source_keys;
-    sources.for_each([&](const rl_source_key &key, const rl_source &) {
-        if (selected(key.addr))
+    sources.for_each([&](const rl_source_key &key, const rl_source &entry) {
+        if (selected(key.addr)) {
             source_keys.push_back(key);
+            // Else the source would come back with its debt, which the sketch keeps.
+            dp.forget_sketched(key, entry.rule);
+        }
     });
     forgotten.sources = sources.erase(source_keys);
+    dp.count_removed_sources(forgotten.sources);
 
     // A block lies inside the prefix if its masked address does and it is no wider (a wider one
     // is shared with sources outside the prefix, and stays). Its width is its limit's "/N".

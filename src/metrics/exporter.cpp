@@ -127,6 +127,12 @@ std::string Exporter::scrape() const
                                    std::string(name_of(kReasonNames, row.reason)),
                                    row.counted.packets, row.counted.bytes});
     kernel.tracked_sources = tracked_sources(dp_);
+    const TablePressure table = dp_.table_pressure(kernel.tracked_sources);
+    kernel.source_admissions = table.admitted;
+    kernel.source_admissions_refused = table.refused;
+    kernel.source_evictions = table.evictions;
+    kernel.admission_filter_fill = table.filter_fill;
+    kernel.tat_sketch_fill = table.sketch_fill;
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
         const XdpAttachment found = query_xdp(interface.ifindex);

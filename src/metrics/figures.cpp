@@ -72,10 +72,46 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
     Family tracked =
         gauge("ratelimitd_tracked_sources",
               "Sources with an entry (their buckets) in the data path's LRU source map. The kernel "
-              "does not count LRU evictions; a source that could not be given an entry shows as "
+              "does not count LRU evictions: ratelimitd_source_evictions_total estimates them; "
+              "a source that could not be given an entry shows as "
               "ratelimitd_packets_total{reason=\"untracked\"}.");
     tracked.samples.push_back({{}, std::uint64_t{kernel.tracked_sources}});
     families.push_back(std::move(tracked));
+
+    Family admissions = counter(
+        "ratelimitd_source_admissions_total",
+        "Sources given an entry in the source map: on their second packet, once the admission "
+        "filter has seen them (a spoofed source seen once never gets one).");
+    admissions.samples.push_back({{}, kernel.source_admissions});
+    families.push_back(std::move(admissions));
+    Family refused = counter(
+        "ratelimitd_source_admissions_refused_total",
+        "Packets of sources a rule matches judged without an entry in the source map (new, or "
+        "evicted): charged against the evicted-TAT sketch and the shared buckets instead. Rises "
+        "with every new source; rising with steady traffic means the table is too small for it.");
+    refused.samples.push_back({{}, kernel.source_admissions_refused});
+    families.push_back(std::move(refused));
+    Family evictions = counter(
+        "ratelimitd_source_evictions_total",
+        "Entries the source map's LRU evicted, estimated as admissions - tracked sources - "
+        "entries the daemon removed (ratelimitctl forget), never decreasing. An evicted source "
+        "keeps its debt in the evicted-TAT sketch.");
+    evictions.samples.push_back({{}, kernel.source_evictions});
+    families.push_back(std::move(evictions));
+    Family filter_fill = gauge(
+        "ratelimitd_admission_filter_fill",
+        "Share (0 to 1) of the admission filter's cells holding a source seen once, from a "
+        "sample of 4096 cells. Near 1: newcomers' cells are overwritten before their second "
+        "packet (a flood of new sources), and legitimate newcomers take longer to be admitted.");
+    filter_fill.samples.push_back({{}, kernel.admission_filter_fill});
+    families.push_back(std::move(filter_fill));
+    Family sketch_fill = gauge(
+        "ratelimitd_tat_sketch_fill",
+        "Share (0 to 1) of the evicted-TAT sketch's cells holding a debt (a TAT ahead of now), "
+        "from a sample of 4096 cells of its first row. A source without an entry whose cells all "
+        "hold another's debt is limited by it: about this figure squared of newcomers are.");
+    sketch_fill.samples.push_back({{}, kernel.tat_sketch_fill});
+    families.push_back(std::move(sketch_fill));
 
     Family capacity = gauge("ratelimitd_source_capacity",
                             "Entries the source map holds (max_sources) before the least "

@@ -58,6 +58,9 @@ struct TrafficCounter {
 struct KernelFigures {
     std::vector<TrafficCounter> counters;
     std::size_t tracked_sources = 0;
+    // The source table's admission (see TablePressure in datapath/datapath.hpp).
+    std::uint64_t source_admissions = 0, source_admissions_refused = 0, source_evictions = 0;
+    double admission_filter_fill = 0, tat_sketch_fill = 0;
     std::vector<XdpState> xdp; // in attach-slot order
 };
 

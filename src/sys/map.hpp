@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sys/error.hpp"
@@ -126,6 +127,22 @@ class Map
                                             for (std::uint32_t i = 0; i < count; i++)
                                                 fn(keys[i], values[i]);
                                         });
+    }
+
+    // An array map's values at keys first, first + 1, ... : `count` of them at most, fewer at the
+    // end of the map, read with one BPF_MAP_LOOKUP_BATCH (a bounded sample of a large array).
+    std::vector<V> lookup_run(std::uint32_t first,
+                              std::uint32_t count) const requires std::is_same_v<K, std::uint32_t>
+    {
+        std::vector<K> keys(count);
+        std::vector<V> values(count);
+        std::uint32_t next = 0;
+        int rc =
+            bpf_map_lookup_batch(fd_, &first, &next, keys.data(), values.data(), &count, nullptr);
+        if (rc != -ENOENT) // ENOENT: the run reached the end of the map
+            check(rc, "read a run of entries of map " + name_);
+        values.resize(count);
+        return values;
     }
 
     std::vector<K> keys() const

@@ -22,9 +22,11 @@ class AccuracyTest : public DatapathTest
 {
   protected:
     // Sends `frame` flat out from one thread per CPU in `cpus` for `duration`, then returns
-    // admitted / (burst + rate x elapsed).
+    // admitted / (burst + rate x elapsed). With `evict_every`, another thread deletes the source's
+    // entry that often meanwhile, as a full table's LRU would evict it.
     double admitted_ratio(const LimitSpec &limit, const std::vector<int> &cpus,
-                          std::chrono::milliseconds duration)
+                          std::chrono::milliseconds duration,
+                          std::chrono::milliseconds evict_every = {})
     {
         add_limit("10.0.0.0/8", limit);
         const Frame frame = udp_from("10.1.2.3");
@@ -43,6 +45,12 @@ class AccuracyTest : public DatapathTest
                 }
             });
         }
+        std::size_t evictions = 0;
+        if (evict_every.count() > 0)
+            for (; Clock::now() + evict_every < deadline; evictions++) {
+                std::this_thread::sleep_for(evict_every);
+                dp_->sources().erase(addr("10.1.2.3").key());
+            }
         for (auto &t : senders)
             t.join();
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -59,7 +67,8 @@ class AccuracyTest : public DatapathTest
         const double expected = limit.burst + limit.rate * elapsed;
         std::cout << "rate " << limit.rate << "/s burst " << limit.burst << " on " << cpus.size()
                   << " CPU(s) for " << elapsed << " s: offered " << offered << ", admitted "
-                  << admitted << ", expected " << expected << "\n";
+                  << admitted << ", expected " << expected << ", entry evicted " << evictions
+                  << " times\n";
         EXPECT_GT(offered, 5 * expected) << "the senders must outrun the limit";
         return admitted / expected;
     }
@@ -98,6 +107,18 @@ TEST_F(AccuracyTest, TwoSecondsFromTwoCpus)
         GTEST_SKIP() << "needs two online CPUs";
     EXPECT_NEAR(admitted_ratio({RL_UNIT_PACKETS, 100000, 5000}, cpus, std::chrono::seconds(2)), 1.0,
                 0.05);
+}
+
+TEST_F(AccuracyTest, EvictedEveryTenMillisecondsFromTwoCpus)
+{
+    // The source's entry goes every 10 ms: each time it comes back with the debt the sketch kept
+    // for it, not with a full burst (which would admit 50 bursts more here).
+    auto cpus = two_cpus();
+    if (cpus.empty())
+        GTEST_SKIP() << "needs two online CPUs";
+    EXPECT_NEAR(admitted_ratio({RL_UNIT_PACKETS, 20000, 1000}, cpus, std::chrono::milliseconds(500),
+                               std::chrono::milliseconds(10)),
+                1.0, 0.05);
 }
 
 TEST_F(AccuracyTest, SmallBurstUsesThePreciseClock)

@@ -35,7 +35,7 @@ TEST_F(InspectTest, ShowAndTopCountASourcesTrafficAlike)
     // In this order: each drop memo hands its count on to the source counters when the next
     // source's drops take it over; the last one's count is still pending in the memo.
     const Sent sent[] = {
-        {"10.0.0.1", 1}, // its first packet only: kept in its entry
+        {"10.0.0.1", 2}, // its first packet kept in its entry (from the filter), the second not
         {"10.0.0.2", 6}, // 2 passed, 4 dropped
         {"10.5.0.1", 5}, // 2 passed, 3 would-drops
         {"10.9.0.1", 3}, // denied: pending in the memo
@@ -59,6 +59,9 @@ TEST_F(InspectTest, ShowAndTopCountASourcesTrafficAlike)
     EXPECT_EQ(monitored.packets[RL_OUTCOME_WOULD_DROP], 3u);
     EXPECT_EQ(dropped_packets(inspect_source(*dp_, addr("10.0.0.2")).traffic), 4u);
     EXPECT_EQ(all_packets(inspect_source(*dp_, addr("10.7.7.7")).traffic), 0u) << "never seen";
+    passed_of(udp_from("10.0.0.3"), 1);
+    EXPECT_EQ(all_packets(inspect_source(*dp_, addr("10.0.0.3")).traffic), 0u)
+        << "seen once: counted only globally, never given an entry";
 }
 
 } // namespace

@@ -77,13 +77,15 @@ TEST_F(RulesTest, StackedLimitsPassOnlyWhenAllHaveRoom)
     EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 10), 1u); // its /24 has 1 left
     EXPECT_EQ(passed_of(udp_from("10.0.1.1"), 10), 2u); // the rule has 2 left
     EXPECT_EQ(passed_of(udp_from("10.0.2.1"), 10), 0u);
-    // Dropped packets charged nothing: the rule bucket is empty, but source 10.0.2.1's own
-    // bucket is still full, as a check of one bucket proves.
-    auto src = dp_->sources().lookup(addr("10.0.2.1").key());
+    // Dropped packets charged nothing: the rule bucket is empty, but source 10.0.1.1's own
+    // bucket has the one token its third packet left, as a check of one bucket proves.
+    auto src = dp_->sources().lookup(addr("10.0.1.1").key());
     ASSERT_TRUE(src);
     auto rule = dp_->rules().lookup(0);
     ASSERT_TRUE(rule);
-    EXPECT_EQ(rl_gcra_tokens(&rule->limits[0], src->tat[0], 0), 3u);
+    EXPECT_EQ(rl_gcra_tokens(&rule->limits[0], src->tat[0], bucket_now(*rule)), 1u);
+    // 10.0.2.1, held by the rule's bucket from its first packet, never earned an entry.
+    EXPECT_FALSE(dp_->sources().lookup(addr("10.0.2.1").key()));
 }
 
 TEST_F(RulesTest, PacketAndByteRates)
@@ -260,13 +262,16 @@ TEST_F(RulesTest, DropMemoHandsItsCountsToTheSourceCountersWhenItMovesOn)
     EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_DROP), 14u);
 }
 
-// What the verifier walked for ratelimit_xdp when the budget was set: 29779 instructions
+// What the verifier walked for ratelimit_xdp when the budget was set: 50227 instructions
 // (verified_insns, printed by this test), on Linux 6.18 with clang's -O2 -mcpu=v3 of this tree.
+// (29779 before sources earned their entries: a source without one is charged through a stack
+// copy of its buckets, and the verifier walks the inline single-limit charge once for a map
+// entry and once for that copy, with the filter's and the sketch's lookups around them.)
 // Verification cost grows with the paths through the program; a change that multiplies them
 // (an unrolled loop, a stacked limit charged inline) shows here long before the verifier's
 // complexity limit of 1M. Raise the budget when such a cost is chosen on purpose: measure again
 // and write the new count and why here.
-constexpr std::uint32_t kMeasuredVerifiedInstructions = 29779;
+constexpr std::uint32_t kMeasuredVerifiedInstructions = 50227;
 constexpr std::uint32_t kVerifiedInstructionBudget = kMeasuredVerifiedInstructions * 6 / 5;
 
 TEST_F(RulesTest, VerifiedInstructionCount)

@@ -43,6 +43,7 @@ TEST(RenderTest, Status)
         .totals = kTraffic,
         .tracked_sources = 250,
         .max_sources = 1000,
+        .table = {400, 12000, 150, 0.25, 0.125},
         .pins = {"/sys/fs/bpf/ratelimitd", std::nullopt, true, "pins outlive the daemon"},
         .state_files = {kSaved, kNotSaved}};
     EXPECT_EQ(rendered(status),
@@ -56,6 +57,9 @@ TEST(RenderTest, Status)
               "dropped          3 packets, 300 bytes\n"
               "would drop       5 packets, 500 bytes (passed: monitor mode)\n"
               "tracked sources  250 of 1000 (25.0% full)\n"
+              "source table     400 admitted, 150 evicted (estimate), 12000 packets judged "
+              "without an entry\n"
+              "admission        filter 25.0% full, sketch 12.5% in debt\n"
               "pins             /sys/fs/bpf/ratelimitd; WARNING: pins outlive the daemon\n"
               "state file       /var/lib/ratelimitd/runtime-rules.json: saved\n"
               "state file       /var/lib/ratelimitd/runtime-rules.json: NOT SAVED (failed "

@@ -53,6 +53,7 @@ StatusResult status()
             .totals = kTraffic,
             .tracked_sources = 250,
             .max_sources = 1000,
+            .table = {400, 12000, 150, 0.25, 0.125},
             .pins = {"/sys/fs/bpf/ratelimitd", "/sys/fs/bpf", true, std::nullopt},
             .state_files = {kSaved, kNotSaved}};
 }
@@ -199,6 +200,8 @@ TEST(ResultsTest, TheDaemonsJsonReadsAndWritesBackTheSame)
         "totals": {"passed": {"packets": 15, "bytes": 1500}, "dropped": {"packets": 3, "bytes": 300},
                    "would_drop": {"packets": 5, "bytes": 500}},
         "tracked_sources": 250, "max_sources": 1000,
+        "table": {"admitted": 400, "refused": 12000, "evictions": 150, "filter_fill": 0.25,
+                  "sketch_fill": 0.125},
         "pins": {"dir": "/sys/fs/bpf/ratelimitd", "mounted_at": "/sys/fs/bpf",
                  "outlives_daemon": true, "warning": null},
         "state_files": [

@@ -145,6 +145,11 @@ KernelFigures some_kernel_figures()
                        {"eth0", "drop", "over_limit", 25, 1600},
                        {"eth\"1", "pass", "untracked", 4, 256}};
     kernel.tracked_sources = 12;
+    kernel.source_admissions = 40;
+    kernel.source_admissions_refused = 900;
+    kernel.source_evictions = 28;
+    kernel.admission_filter_fill = 0.25;
+    kernel.tat_sketch_fill = 0.5;
     kernel.xdp = {{"eth0", "native", true}, {"eth\"1", "none", false}};
     return kernel;
 }
@@ -162,6 +167,11 @@ TEST(MetricFamilies, ReportEveryFigureUnderItsName)
         "ratelimitd_bytes_total{interface=\"eth0\",verdict=\"pass\",reason=\"conforming\"} 6400\n",
         "ratelimitd_bytes_total{interface=\"eth0\",verdict=\"drop\",reason=\"over_limit\"} 1600\n",
         "ratelimitd_tracked_sources 12\n",
+        "ratelimitd_source_admissions_total 40\n",
+        "ratelimitd_source_admissions_refused_total 900\n",
+        "ratelimitd_source_evictions_total 28\n",
+        "ratelimitd_admission_filter_fill 0.25\n",
+        "ratelimitd_tat_sketch_fill 0.5\n",
         "ratelimitd_source_capacity 65536\n",
         "ratelimitd_rules{origin=\"config\"} 3\n",
         "ratelimitd_rules{origin=\"runtime\"} 1\n",
@@ -190,10 +200,12 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
         (family.type == MetricType::Counter ? counters : gauges).push_back(family.name);
     }
     EXPECT_EQ(counters,
-              (std::vector<std::string>{"ratelimitd_packets_total", "ratelimitd_bytes_total",
-                                        "ratelimitd_config_reloads_total",
-                                        "ratelimitd_state_write_failures_total"}));
-    EXPECT_EQ(gauges.size(), 7u);
+              (std::vector<std::string>{
+                  "ratelimitd_packets_total", "ratelimitd_bytes_total",
+                  "ratelimitd_source_admissions_total",
+                  "ratelimitd_source_admissions_refused_total", "ratelimitd_source_evictions_total",
+                  "ratelimitd_config_reloads_total", "ratelimitd_state_write_failures_total"}));
+    EXPECT_EQ(gauges.size(), 9u);
     const std::string text = render(families);
     EXPECT_NE(text.find("# TYPE ratelimitd_packets_total counter\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE ratelimitd_tracked_sources gauge\n"), std::string::npos);
