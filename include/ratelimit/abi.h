@@ -39,16 +39,19 @@
 /*
  * The admission filter (seen) and the evicted-TAT sketch are arrays of 2^L cells (the sketch: one
  * such row per RL_SKETCH_ROWS), L = rl_cells_log2(max_sources): at least twice the table, so that
- * one source in two finds its cells free of another's state when the table is full.
+ * one source in two finds its cells free of another's state when the table is full, and at least
+ * 2^RL_MIN_CELLS_LOG2 (1.5 MiB in all), so that a small table does not also make the sketch share
+ * cells between the few thousand sources of a modest botnet.
  */
 #define RL_SKETCH_ROWS 2
+#define RL_MIN_CELLS_LOG2 16
 #define RL_DEFAULT_CELLS_LOG2 17 /* rl_cells_log2(RL_DEFAULT_MAX_SOURCES) */
 #define RL_SEEN_ENTRIES(log2) (1u << (log2))
 #define RL_SKETCH_ENTRIES(log2) ((__u32)RL_SKETCH_ROWS << (log2))
 
 static inline __u32 rl_cells_log2(__u32 max_sources)
 {
-    __u32 log2 = 0;
+    __u32 log2 = RL_MIN_CELLS_LOG2;
 
     while (log2 < 31 && (1ull << log2) < 2ull * max_sources)
         log2++;

@@ -32,10 +32,11 @@ std::uint64_t hash_of(std::uint32_t i, std::uint64_t seed)
     return RL_SOURCE_HASH(key.addr, seed);
 }
 
-TEST(SketchTest, CellsAreAPowerOfTwoAtLeastTwiceTheTable)
+TEST(SketchTest, CellsAreAPowerOfTwoAtLeastTwiceTheTableAndNeverFew)
 {
     EXPECT_EQ(rl_cells_log2(RL_DEFAULT_MAX_SOURCES), RL_DEFAULT_CELLS_LOG2);
-    EXPECT_EQ(rl_cells_log2(1024), 11u);
+    EXPECT_EQ(rl_cells_log2(1024), RL_MIN_CELLS_LOG2) << "a small table still gets RL_MIN_CELLS_LOG2";
+    EXPECT_EQ(rl_cells_log2(1u << 16), 17u);
     EXPECT_EQ(rl_cells_log2(1000000), 21u);
     EXPECT_EQ(rl_cells_log2(1u << 27), 28u); // the largest max_sources the config takes
     EXPECT_EQ(RL_SKETCH_ENTRIES(28), 1u << 29);
