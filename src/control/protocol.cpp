@@ -41,7 +41,8 @@ constexpr Named<Command> kCommands[] = {
     {Command::Status, "status"}, {Command::List, "list"},     {Command::Set, "set"},
     {Command::Allow, "allow"},   {Command::Deny, "deny"},     {Command::Unset, "unset"},
     {Command::Show, "show"},     {Command::Top, "top"},       {Command::Stats, "stats"},
-    {Command::Flush, "flush"},   {Command::Reload, "reload"},
+    {Command::Flush, "flush"},   {Command::Reload, "reload"}, {Command::Bans, "bans"},
+    {Command::Unban, "unban"},
 };
 
 constexpr Named<TopOrder> kTopOrders[] = {

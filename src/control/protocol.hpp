@@ -23,6 +23,8 @@
 //   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops; would-drops
 //                count as drops)}
 //   flush    {"match"} or {"all": true}
+//   bans: none
+//   unban    {"address"}
 
 #include <chrono>
 #include <cstddef>
@@ -87,7 +89,21 @@ class RequestError : public std::runtime_error
     ErrorCode code_;
 };
 
-enum class Command { Status, List, Set, Allow, Deny, Unset, Show, Top, Stats, Flush, Reload };
+enum class Command {
+    Status,
+    List,
+    Set,
+    Allow,
+    Deny,
+    Unset,
+    Show,
+    Top,
+    Stats,
+    Flush,
+    Reload,
+    Bans,
+    Unban
+};
 std::string_view command_name(Command command);
 
 struct Request {
@@ -129,7 +145,7 @@ Response decode_response(std::string_view line);
 using ArgNamer = std::function<std::string(std::string_view path)>;
 std::string wire_name(std::string_view path);
 
-// status, list, stats, reload.
+// status, list, stats, reload, bans.
 void decode_no_args(const nlohmann::json &args);
 
 // set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
@@ -156,6 +172,8 @@ struct ShowArgs {
 };
 nlohmann::json encode_args(const ShowArgs &args);
 ShowArgs decode_show_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
+// unban names its source as show does (decode_show_args).
+using UnbanArgs = ShowArgs;
 
 enum class TopOrder { Drops, Packets, Bytes };
 std::string_view top_order_name(TopOrder order);

@@ -37,6 +37,8 @@ class Commands
     control::StatsResult stats() const;
     control::FlushResult flush(const control::FlushArgs &args, const std::string &who);
     control::ReloadCommandResult reload(const std::string &who);
+    control::BansResult bans() const;
+    control::UnbanResult unban(const control::UnbanArgs &args, const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
     const Rule *config_rule(const Prefix &prefix) const;
