@@ -87,8 +87,10 @@ std::string typed_name(const CLI::App &sub, std::string_view path)
         return "the arguments";
     if (auto found = kPositional.find(path); found != kPositional.end())
         return std::string(found->second);
+    std::string flat(path); // "ban.after" is set by --ban-after
+    std::ranges::replace(flat, '.', '_');
     for (const CLI::Option *option : sub.get_options())
-        if (!option->get_lnames().empty() && field_of(*option) == path)
+        if (!option->get_lnames().empty() && field_of(*option) == flat)
             return "--" + option->get_lnames().front();
     return std::string(path);
 }
@@ -176,11 +178,24 @@ void add_mode(CLI::App *sub, Inputs &in)
                         ": count what it would drop, drop nothing");
 }
 
+// --ban-after, --ban-for and --ban-scope as the rule's "ban" object.
+void nest_ban(json &rule)
+{
+    for (const char *field : {"after", "for", "scope"}) {
+        const std::string option = std::string("ban_") + field;
+        if (rule.contains(option)) {
+            rule["ban"][field] = rule[option];
+            rule.erase(option);
+        }
+    }
+}
+
 // A rule object from the options given, and its TTL, as `command` sends it.
 Subcommand runtime_rule_command(Command command, CLI::App *sub, const Inputs &in)
 {
     return {command, sub, [command, sub, &in] {
-                const json rule = rule_fields(*sub, in.prefix);
+                json rule = rule_fields(*sub, in.prefix);
+                nest_ban(rule);
                 if (command == Command::Set && !rule.contains("rate") && !rule.contains("bytes"))
                     throw control::RequestError(
                         control::ErrorCode::InvalidRule,
@@ -205,6 +220,12 @@ Subcommand set_command(CLI::App &app, Inputs &in)
     per.push_back("/N"); // the form with a number (policy/names.hpp)
     add_rule_option(set, in, "--per", "who shares a bucket: " + choices(per, ", or "));
     add_mode(set, in);
+    add_rule_option(set, in, "--ban-after",
+                    "ban a source that keeps exceeding the rule for this long (with --ban-for)");
+    add_rule_option(set, in, "--ban-for", "how long such a ban lasts (doubled for a repeat)");
+    add_rule_option(set, in, "--ban-scope",
+                    choices(names_of(ratelimit::kBanScopeNames), " or ") +
+                        ": whether a ban drops the rule's traffic or all of it");
     add_ttl(set, in);
     return runtime_rule_command(Command::Set, set, in);
 }
@@ -295,6 +316,20 @@ Subcommand flush_command(CLI::App &app, Inputs &in)
             }};
 }
 
+// ----- bans, unban ----------------------------------------------------
+
+Subcommand unban_command(CLI::App &app, Inputs &in)
+{
+    CLI::App *unban =
+        add(app, Command::Unban, "lift the ban of a source (its offences are forgotten too)",
+            "ratelimitctl unban 203.0.113.9");
+    unban->add_option("ADDRESS", in.address, "the banned IPv4 or IPv6 address")->required();
+    return {Command::Unban, unban, [unban, &in] {
+                return control::encode_args(
+                    control::decode_show_args({{"address", in.address}}, typed_names(unban)));
+            }};
+}
+
 // Every command, in the order help lists them.
 std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
 {
@@ -315,6 +350,10 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
         without_args(app, Command::Stats, "packets and bytes by interface, reason and verdict",
                      "ratelimitctl stats"),
         flush_command(app, in),
+        without_args(app, Command::Bans,
+                     "sources banned now by a rule's \"ban\": since, until, offences",
+                     "ratelimitctl bans --json"),
+        unban_command(app, in),
         without_args(app, Command::Reload,
                      "re-read the config file like SIGHUP, and say whether it was applied",
                      "ratelimitctl reload"),
