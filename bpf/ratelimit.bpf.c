@@ -187,8 +187,9 @@ __noinline __u64 rl_ban_judge(struct rl_source *src, const struct rl_rule *rule,
     now = bpf_ktime_get_coarse_ns();
     since = src->offence_since;
     over = since && now - since > rule->ban_after_ns;
-    if (dropped && over) {
-        __u64 passed = src->offence_passed, total = passed + src->offence_dropped + carried + 1;
+    if (over) {
+        __u64 passed = src->offence_passed + !dropped;
+        __u64 total = passed + src->offence_dropped + carried + dropped;
 
         if (passed * RL_BAN_PASS_RATIO < total)
             return rl_ban_start(src, rule, rule_index, source, now);
@@ -450,7 +451,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
             banned_until = rl_ban_judge(src, rule, rule_index, &pkt->source,
                                         ((__u64)rl_memo_take_unjudged(memo, pkt) << 1) |
                                             (d->reason == RL_REASON_OVER_LIMIT));
-            if (banned_until) { /* from this packet on */
+            if (banned_until && d->reason == RL_REASON_OVER_LIMIT) { /* from this packet on */
                 d->reason = RL_REASON_BANNED;
                 d->empty_until = rl_time_from_ns(banned_until);
                 d->precise_clock = 0;

@@ -222,11 +222,12 @@ struct rl_drop_memo {
  * Bans. A limit rule with a ban (rl_rule.ban_after_ns) bans a source that keeps exceeding it:
  * the source's offence window opens at a drop by the rule (its bucket had no room) when none is
  * open, and counts every packet the rule judges for the source from then on, passed or dropped
- * (drops the drop memo replayed count once that CPU consults the bucket again). At the first drop
- * more than ban_after_ns after the window opened, the source is banned if fewer than one in
- * RL_BAN_PASS_RATIO of those packets passed (passed * RL_BAN_PASS_RATIO < passed + dropped); if
- * not, that drop opens a new window. A pass more than ban_after_ns after the window opened
- * closes it. Monitor mode neither bans nor enforces a ban (it counts the would-drop).
+ * (drops the drop memo replayed count once that CPU consults the bucket again). At the first
+ * packet the rule judges more than ban_after_ns after the window opened, the source is banned if
+ * fewer than one in RL_BAN_PASS_RATIO of the window's packets, that one included, passed
+ * (passed * RL_BAN_PASS_RATIO < passed + dropped); if not, the window closes, and if that packet
+ * was a drop it opens the next. Monitor mode neither bans nor enforces a ban (it counts the
+ * would-drop).
  *
  * A ban drops the traffic of the rule (or all of the source's traffic with RL_BAN_SCOPE_ALL)
  * until `until`. Its entry stays in rld_bans for RL_BAN_REPEAT_WINDOW_NS after that (the daemon
