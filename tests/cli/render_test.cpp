@@ -281,7 +281,7 @@ TEST(RenderTest, BansAndUnban)
                       420,
                       2};
     EXPECT_EQ(rendered(BansResult{{ban}, 65536}),
-              "ADDRESS    RULE                        SINCE                 UNTIL                 "
+              "ADDRESS    RULE                       SINCE                 UNTIL                 "
               "LEFT  OFFENCES\n"
               "192.0.2.7  192.0.2.0/24, all traffic  2026-11-29T07:00:00Z  2026-11-29T07:10:00Z  "
               "420s  2\n"

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -88,6 +89,8 @@ NetNs::NetNs()
     remove_leftovers_once();
     static std::atomic<unsigned> next_index{0};
     name_ = owned_name_prefix() + std::to_string(next_index++);
+    if (const char *tag = std::getenv("RL_TEST_NETNS_TAG"); tag && *tag)
+        name_ += std::string("-") + tag;
     run_command({"ip", "netns", "add", name_});
     std::string path = std::string(kNetnsDir) + "/" + name_;
     fd_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));

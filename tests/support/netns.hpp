@@ -37,7 +37,8 @@ std::string netns_unavailable_reason();
         }                                                                                          \
     } while (0)
 
-// A named network namespace ("rlt-<pid>-<n>", listed by `ip netns list`), deleted when
+// A named network namespace ("rlt-<pid>-<n>", or "rlt-<pid>-<n>-TAG" with RL_TEST_NETNS_TAG=TAG in
+// the environment, so that whose tests made it shows; listed by `ip netns list`), deleted when
 // destroyed. Things created inside it (veth ends, sockets' namespaces) go with it.
 class NetNs
 {
