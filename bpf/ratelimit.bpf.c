@@ -107,6 +107,22 @@ struct {
     __uint(max_entries, 1);
 } RL_MAP_PRESSURE SEC(".maps");
 
+/* Bans by source (struct rl_ban): a hash, not an LRU, so a flood cannot evict a ban. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __type(key, struct rl_source_key);
+    __type(value, struct rl_ban);
+    __uint(max_entries, RL_DEFAULT_MAX_BANS);
+} RL_MAP_BANS SEC(".maps");
+
+/* Bans started and refused, per rule (struct rl_ban_counts). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_ban_counts);
+    __uint(max_entries, RL_DEFAULT_MAX_RULES);
+} RL_MAP_BAN_COUNTS SEC(".maps");
+
 /* What classification decided, and for whom. */
 struct rl_decision {
     __u32 reason;              /* enum rl_reason */
@@ -119,6 +135,112 @@ struct rl_decision {
     int admitted;              /* this packet gave the source its entry */
     int refused;               /* a rule's source judged without an entry */
 };
+
+/* ----- bans (see struct rl_ban) ----- */
+
+/* The end of the source's ban that applies under rule `rule`, in ktime ns; 0 if none does. */
+static __always_inline __u64 rl_ban_lookup(const struct rl_source_key *source, __u32 rule)
+{
+    struct rl_ban *ban = bpf_map_lookup_elem(&RL_MAP_BANS, source);
+
+    if (!ban || (!(ban->flags & RL_BAN_SCOPE_ALL) && ban->rule != rule))
+        return 0;
+    return ban->until;
+}
+
+/* Whether the source's cached ban is in force now; *until says till when (ktime ns). */
+static __always_inline int rl_ban_in_force(struct rl_source *src, __u64 *until)
+{
+    __u64 end = src->banned_until;
+
+    if (!end)
+        return 0;
+    if ((__s64)(end - bpf_ktime_get_coarse_ns()) <= 0) {
+        src->banned_until = 0; /* over: no clock read for it again */
+        return 0;
+    }
+    *until = end;
+    return 1;
+}
+
+/* Bans the source for its offence against rule `rule_index`, longer for a repeat offender; the
+ * ban's end, or 0 if rld_bans had no room for it. */
+static __always_inline __u64 rl_ban_start(struct rl_source *src, const struct rl_rule *rule,
+                                          __u32 rule_index, const struct rl_source_key *source,
+                                          __u64 now)
+{
+    struct rl_ban *earlier = bpf_map_lookup_elem(&RL_MAP_BANS, source);
+    struct rl_ban ban = {.since = now, .rule = rule_index, .offences = 1, .flags = rule->ban_flags};
+    struct rl_ban_counts *counts = bpf_map_lookup_elem(&RL_MAP_BAN_COUNTS, &rule_index);
+    __u64 duration = rule->ban_for_ns;
+
+    if (earlier && (__s64)(now - earlier->until) < (__s64)RL_BAN_REPEAT_WINDOW_NS) {
+        __u32 doublings = earlier->offences;
+
+        if (doublings > RL_BAN_MAX_DOUBLINGS)
+            doublings = RL_BAN_MAX_DOUBLINGS;
+        ban.offences = earlier->offences + 1;
+        duration <<= doublings;
+    }
+    ban.until = now + duration;
+    src->offence_since = 0;
+    if (bpf_map_update_elem(&RL_MAP_BANS, source, &ban, BPF_ANY) != 0) {
+        if (counts)
+            counts->refused++; /* full: the source stays judged by its buckets */
+        return 0;
+    }
+    if (counts)
+        counts->started++;
+    src->banned_until = ban.until;
+    return ban.until;
+}
+
+/*
+ * Counts a packet that rule `rule_index` (which has a ban) judged by its buckets in the source's
+ * offence window, and bans the source if the window shows it kept exceeding the rule. `judged` is
+ * 1 for a drop (over the limit), 0 for a pass, plus twice the drops this CPU's memo replayed since
+ * it last asked. Returns the end of the ban it started, or 0. A global function (BPF takes five
+ * arguments): the verifier checks it once, not on every path that reaches it.
+ */
+__noinline __u64 rl_ban_judge(struct rl_source *src, const struct rl_rule *rule, __u32 rule_index,
+                              const struct rl_source_key *source, __u64 judged)
+{
+    __u64 now, since;
+    __u32 carried = judged >> 1;
+    int dropped = judged & 1, over;
+
+    if (!src || !rule || !source)
+        return 0;
+    now = bpf_ktime_get_coarse_ns();
+    since = src->offence_since;
+    over = since && now - since > rule->ban_after_ns;
+    if (over) {
+        __u64 passed = src->offence_passed + !dropped;
+        __u64 total = passed + src->offence_dropped + carried + dropped;
+
+        if (passed * RL_BAN_PASS_RATIO < total)
+            return rl_ban_start(src, rule, rule_index, source, now);
+    }
+    if (over || !since) {
+        if (!dropped) { /* no window, or one that ends without a ban */
+            if (since)
+                src->offence_since = 0;
+            return 0;
+        }
+        src->offence_since = now; /* this drop opens a window */
+        src->offence_passed = 0;
+        src->offence_dropped = 1 + carried;
+        return 0;
+    }
+    if (dropped) {
+        __sync_fetch_and_add(&src->offence_dropped, 1 + carried);
+    } else {
+        __sync_fetch_and_add(&src->offence_passed, 1);
+        if (carried)
+            __sync_fetch_and_add(&src->offence_dropped, carried);
+    }
+    return 0;
+}
 
 /* The rule of the longest prefix that matches the source (RL_NO_RULE: none). */
 static __always_inline __u32 rl_match_rule(const struct rl_packet *pkt)
@@ -155,6 +277,7 @@ static __always_inline struct rl_source *rl_source_resolve(const struct rl_packe
         __builtin_memset(src->tat, 0, sizeof(src->tat));
         src->rule = rule;
     }
+    src->banned_until = rl_ban_lookup(&pkt->source, rule);
     src->generation = generation;
     return src;
 }
@@ -215,7 +338,8 @@ rl_source_admit(const struct rl_packet *pkt, const struct rl_rule *rule, __u32 r
     struct rl_source fresh = {.rule = rule_index,
                               .generation = generation,
                               .first_bytes = RL_SEEN_FIRST_BYTES(first),
-                              .first_outcome = RL_SEEN_FIRST_OUTCOME(first)};
+                              .first_outcome = RL_SEEN_FIRST_OUTCOME(first),
+                              .banned_until = rl_ban_lookup(&pkt->source, rule_index)};
     struct rl_sketch_ref ref = {.hash = hash, .rule_index = rule_index, .nlimits = rule->nlimits};
     struct rl_source *src;
 
@@ -370,20 +494,43 @@ static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 
     }
 }
 
+static __always_inline int rl_same_source(const struct rl_source_key *a,
+                                          const struct rl_source_key *b)
+{
+    const __u32 *x = (const __u32 *)a->addr, *y = (const __u32 *)b->addr;
+
+    return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Over-limit drops this CPU's memo replayed for the packet's source since it last asked the
+ * bucket: they are handed to the source's offence window now. */
+static __always_inline __u32 rl_memo_take_unjudged(struct rl_drop_memo *memo,
+                                                   const struct rl_packet *pkt)
+{
+    __u64 unjudged = memo->unjudged;
+
+    if (!unjudged || !rl_same_source(&memo->source, &pkt->source))
+        return 0;
+    memo->unjudged = 0;
+    return unjudged > 0xffffffffull ? 0xffffffffu : (__u32)unjudged;
+}
+
 /*
  * Judges the packet. A source with no entry but a rule is judged without one: against the
  * sketch's estimate of its buckets, and, unless a shared bucket held the packet, remembered by the
  * filter, whose cell its next packet (on any CPU) finds, and then gets an entry.
  */
 static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
-                                        struct rl_decision *d)
+                                        struct rl_drop_memo *memo, struct rl_decision *d)
 {
     __u32 rule_index, seen_slot, fingerprint = 0;
     struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &rule_index);
     __u64 hash = RL_SOURCE_HASH(pkt->source.addr, cfg->seed);
     struct rl_seen *seen = NULL;
     struct rl_source unadmitted;
+    struct rl_source *judged;
     struct rl_rule *rule;
+    __u64 banned_until;
     int monitor;
 
     d->src = src;
@@ -404,27 +551,47 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
             src = d->src = rl_source_admit(pkt, rule, rule_index, cfg->generation, hash, seen, d);
     }
 
-    monitor = (cfg->flags & RL_SETTINGS_MONITOR) || (rule->flags & RL_RULE_MONITOR);
-    switch (rule->action) {
-    case RL_ACTION_ALLOW:
-        d->reason = RL_REASON_ALLOWED;
-        break;
-    case RL_ACTION_DENY:
-        d->reason = RL_REASON_DENIED;
-        break;
-    default: {
-        struct rl_source *charged = src;
+    judged = src;
+    if (!judged) {
+        /* Judged on a stack copy; an evicted source's ban is looked up, as on admission. */
+        __builtin_memset(&unadmitted, 0, sizeof(unadmitted));
+        unadmitted.banned_until = rl_ban_lookup(&pkt->source, rule_index);
+        judged = &unadmitted;
+    }
 
-        if (!charged) {
-            __builtin_memset(&unadmitted, 0, sizeof(unadmitted));
-            charged = &unadmitted;
+    monitor = (cfg->flags & RL_SETTINGS_MONITOR) || (rule->flags & RL_RULE_MONITOR);
+    if (rl_ban_in_force(judged, &banned_until)) {
+        d->reason = RL_REASON_BANNED;
+        d->empty_until = rl_time_from_ns(banned_until); /* the memo replays it till then */
+    } else {
+        switch (rule->action) {
+        case RL_ACTION_ALLOW:
+            d->reason = RL_REASON_ALLOWED;
+            break;
+        case RL_ACTION_DENY:
+            d->reason = RL_REASON_DENIED;
+            break;
+        default:
+            d->reason =
+                rl_charge_limits(rule, rule_index, rule->nlimits, judged, pkt, hash, !src, d);
+            d->precise_clock = !!(rule->flags & RL_RULE_PRECISE_CLOCK);
+            /* The offence window lives in the entry: a source is judged for a ban once tracked. */
+            if (src && rule->ban_after_ns && !monitor && d->reason != RL_REASON_UNTRACKED) {
+                banned_until = rl_ban_judge(src, rule, rule_index, &pkt->source,
+                                            ((__u64)rl_memo_take_unjudged(memo, pkt) << 1) |
+                                                (d->reason == RL_REASON_OVER_LIMIT));
+                if (banned_until && d->reason == RL_REASON_OVER_LIMIT) { /* from this packet on */
+                    d->reason = RL_REASON_BANNED;
+                    d->empty_until = rl_time_from_ns(banned_until);
+                    d->precise_clock = 0;
+                }
+            }
+            break;
         }
-        d->reason = rl_charge_limits(rule, rule_index, rule->nlimits, charged, pkt, hash, !src, d);
-        d->precise_clock = !!(rule->flags & RL_RULE_PRECISE_CLOCK);
-        break;
     }
-    }
-    if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT) && !monitor)
+    if ((d->reason == RL_REASON_DENIED || d->reason == RL_REASON_OVER_LIMIT ||
+         d->reason == RL_REASON_BANNED) &&
+        !monitor)
         d->verdict = RL_VERDICT_DROP;
     if (src)
         return;
@@ -434,14 +601,6 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         seen->fingerprint = fingerprint;
         seen->first = RL_SEEN_FIRST(pkt->frame_len, rl_outcome_of(d->reason, d->verdict & 1));
     }
-}
-
-static __always_inline int rl_same_source(const struct rl_source_key *a,
-                                          const struct rl_source_key *b)
-{
-    const __u32 *x = (const __u32 *)a->addr, *y = (const __u32 *)b->addr;
-
-    return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
 /* Adds `traffic` to a source's per-CPU counters (from its second packet on: the first is kept in
@@ -467,15 +626,18 @@ static __always_inline int rl_memo_replay(struct rl_drop_memo *memo, const struc
                                           __u32 generation, struct rl_decision *d)
 {
     if (memo->generation != generation ||
-        (memo->reason != RL_REASON_DENIED && memo->reason != RL_REASON_OVER_LIMIT) ||
+        (memo->reason != RL_REASON_DENIED && memo->reason != RL_REASON_OVER_LIMIT &&
+         memo->reason != RL_REASON_BANNED) ||
         !rl_same_source(&memo->source, &pkt->source))
         return 0;
-    if (memo->reason == RL_REASON_OVER_LIMIT) {
+    if (memo->reason != RL_REASON_DENIED) {
         __u64 now =
             rl_time_from_ns(memo->precise_clock ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns());
 
         if ((__s64)(memo->empty_until - now) <= 0)
-            return 0; /* the bucket may have room again: ask it */
+            return 0; /* the bucket may have room again, or the ban is over: ask */
+        if (memo->reason == RL_REASON_OVER_LIMIT)
+            memo->unjudged++;
     }
     d->reason = memo->reason;
     d->verdict = memo->verdict;
@@ -483,14 +645,16 @@ static __always_inline int rl_memo_replay(struct rl_drop_memo *memo, const struc
     return 1;
 }
 
-/* Remembers a denied or over-limit decision for the source's next packets on this CPU. */
+/* Remembers a denied, over-limit or banned decision for the source's next packets on this CPU. */
 static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const struct rl_packet *pkt,
                                            __u32 generation, const struct rl_decision *d)
 {
-    if (!d->src ||
-        !(d->reason == RL_REASON_DENIED || (d->reason == RL_REASON_OVER_LIMIT && d->empty_until)))
+    if (!d->src || !(d->reason == RL_REASON_DENIED || d->reason == RL_REASON_BANNED ||
+                     (d->reason == RL_REASON_OVER_LIMIT && d->empty_until)))
         return;
     if (!rl_same_source(&memo->source, &pkt->source)) {
+        memo->unjudged =
+            0; /* another source's: they are never judged (a ban can only come later) */
         if (memo->pending.packets[RL_OUTCOME_PASSED] || memo->pending.packets[RL_OUTCOME_DROPPED] ||
             memo->pending.packets[RL_OUTCOME_WOULD_DROP])
             rl_count_source(&memo->source, &memo->pending);
@@ -577,7 +741,7 @@ int ratelimit_xdp(struct xdp_md *ctx)
             !(cfg->flags & RL_SETTINGS_MONITOR))
             d.verdict = RL_VERDICT_DROP;
     } else if (!rl_memo_replay(memo, &pkt, cfg->generation, &d)) {
-        rl_classify(&pkt, cfg, &d);
+        rl_classify(&pkt, cfg, memo, &d);
         rl_memo_record(memo, &pkt, cfg->generation, &d);
     }
 

@@ -35,8 +35,10 @@ std::string typed_name(const CLI::App &sub, std::string_view path)
         return "the arguments";
     if (auto found = kPositional.find(path); found != kPositional.end())
         return std::string(found->second);
+    std::string flat(path); // "ban.after" is set by --ban-after
+    std::ranges::replace(flat, '.', '_');
     for (const CLI::Option *option : sub.get_options())
-        if (!option->get_lnames().empty() && field_of(*option) == path)
+        if (!option->get_lnames().empty() && field_of(*option) == flat)
             return "--" + option->get_lnames().front();
     return std::string(path);
 }
@@ -95,11 +97,25 @@ void add_mode(CLI::App *sub, Inputs &in)
                         ": count what it would drop, drop nothing");
 }
 
+// --ban-after, --ban-for and --ban-scope as the rule's "ban" object.
+void nest_ban(json &rule)
+{
+    for (const char *field : {"after", "for", "scope"}) {
+        const std::string option = std::string("ban_") + field;
+        if (rule.contains(option)) {
+            rule["ban"][field] = rule[option];
+            rule.erase(option);
+        }
+    }
+}
+
 // A rule object from the options given, and its TTL, as `command` sends it.
+
 Subcommand runtime_rule_command(Command command, CLI::App *sub, const Inputs &in)
 {
     auto decoded = [command, sub, &in] {
-        const json rule = rule_fields(*sub, in.prefix);
+        json rule = rule_fields(*sub, in.prefix);
+        nest_ban(rule);
         if (command == Command::Set && !rule.contains("rate") && !rule.contains("bytes"))
             throw control::RequestError(control::ErrorCode::InvalidRule,
                                         "give --rate (packets per second), --bytes or both");
@@ -157,6 +173,12 @@ Subcommand set_command(CLI::App &app, Inputs &in)
     per.push_back("/N"); // the form with a number (policy/names.hpp)
     add_rule_option(set, in, "--per", "who shares a bucket: " + choices(per, ", or "));
     add_mode(set, in);
+    add_rule_option(set, in, "--ban-after",
+                    "ban a source that keeps exceeding the rule for this long (with --ban-for)");
+    add_rule_option(set, in, "--ban-for", "how long such a ban lasts (doubled for a repeat)");
+    add_rule_option(set, in, "--ban-scope",
+                    choices(names_of(ratelimit::kBanScopeNames), " or ") +
+                        ": whether a ban drops the rule's traffic or all of it");
     add_ttl(set, in);
     return runtime_rule_command(Command::Set, set, in);
 }

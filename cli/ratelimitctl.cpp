@@ -137,6 +137,20 @@ Subcommand apply_command(CLI::App &app, Inputs &in)
     return {Command::Apply, apply, [] { return json::object(); }};
 }
 
+// ----- bans, unban ----------------------------------------------------
+
+Subcommand unban_command(CLI::App &app, Inputs &in)
+{
+    CLI::App *unban =
+        add(app, Command::Unban, "lift the ban of a source (its offences are forgotten too)",
+            "ratelimitctl unban 203.0.113.9");
+    unban->add_option("ADDRESS", in.address, "the banned IPv4 or IPv6 address")->required();
+    return {Command::Unban, unban, [unban, &in] {
+                return control::encode_args(
+                    control::decode_show_args({{"address", in.address}}, typed_names(unban)));
+            }};
+}
+
 // Every command, in the order help lists them.
 std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
 {
@@ -158,6 +172,10 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
         without_args(app, Command::Stats, "packets and bytes by interface, reason and verdict",
                      "ratelimitctl stats"),
         flush_command(app, in),
+        without_args(app, Command::Bans,
+                     "sources banned now by a rule's \"ban\": since, until, offences",
+                     "ratelimitctl bans --json"),
+        unban_command(app, in),
         without_args(app, Command::Reload,
                      "re-read the config file like SIGHUP, and say whether it was applied",
                      "ratelimitctl reload"),

@@ -111,7 +111,14 @@ std::string limits_text(const control::DefaultLimits &fallback)
 // "-" for a rule that does not limit.
 std::string limits_text(const Rule &rule)
 {
-    return rule.action == RL_ACTION_LIMIT ? limits_text(rule.limits, rule.match) : "-";
+    if (rule.action != RL_ACTION_LIMIT)
+        return "-";
+    std::string text = limits_text(rule.limits, rule.match);
+    if (rule.ban)
+        text += ", ban after " + config::format_duration(rule.ban->after) + " for " +
+                config::format_duration(rule.ban->duration) +
+                (rule.ban->scope == BanScope::All ? " (all traffic)" : "");
+    return text;
 }
 
 std::string action_text(const Rule &rule)
@@ -304,6 +311,22 @@ void render(const control::UnsetResult &result, std::ostream &out)
     not_saved_warning(result.state_file, out);
 }
 
+// "192.0.2.0/24", "192.0.2.0/24, all traffic", "a rule since removed".
+std::string ban_rule_text(const control::BanInfo &ban)
+{
+    std::string rule = ban.rule ? ban.rule->to_string() : "a rule since removed";
+    if (ban.scope == BanScope::All)
+        rule += ", all traffic";
+    return rule;
+}
+
+// "until 2026-11-29T08:10:00Z (600 s left), offence 2".
+std::string ban_text(const control::BanInfo &ban)
+{
+    return "by " + ban_rule_text(ban) + " until " + ban.until + " (" +
+           std::to_string(ban.remaining_s) + " s left), offence " + std::to_string(ban.offences);
+}
+
 void render(const control::ShowResult &result, std::ostream &out)
 {
     Table fields;
@@ -311,6 +334,8 @@ void render(const control::ShowResult &result, std::ostream &out)
     fields.add({"rule", result.rule ? applied_text(*result.rule) : "none"});
     fields.add({"why", result.why});
     fields.add({"tracked", result.tracked ? "yes" : "no"});
+    if (result.ban)
+        fields.add({"banned", ban_text(*result.ban)});
     add_traffic_rows(fields, result.traffic);
     fields.print(out);
     if (result.buckets.empty())
@@ -372,6 +397,26 @@ void render(const control::ApplyResult &result, std::ostream &out)
     not_saved_warning(applied.state_file, out);
 }
 
+void render(const control::BansResult &result, std::ostream &out)
+{
+    if (result.bans.empty()) {
+        out << "no source is banned\n";
+        return;
+    }
+    Table table({"ADDRESS", "RULE", "SINCE", "UNTIL", "LEFT", "OFFENCES"});
+    for (const auto &ban : result.bans)
+        table.add({ban.address.to_string(), ban_rule_text(ban), ban.since, ban.until,
+                   std::to_string(ban.remaining_s) + "s", std::to_string(ban.offences)});
+    table.print(out);
+    out << result.bans.size() << " banned (room for " << result.capacity << ")\n";
+}
+
+void render(const control::UnbanResult &result, std::ostream &out)
+{
+    out << "ban lifted: " << result.lifted.address.to_string() << " (was "
+        << ban_text(result.lifted) << ")\n";
+}
+
 void render(Command command, const json &result, std::ostream &out)
 {
     switch (command) {
@@ -397,6 +442,10 @@ void render(Command command, const json &result, std::ostream &out)
         return render(control::decode_reload_result(result), out);
     case Command::Apply:
         return render(control::decode_apply_result(result), out);
+    case Command::Bans:
+        return render(control::decode_bans_result(result), out);
+    case Command::Unban:
+        return render(control::decode_unban_result(result), out);
     }
 }
 

@@ -24,6 +24,8 @@ void render(const control::UnsetResult &result, std::ostream &out);
 void render(const control::ShowResult &result, std::ostream &out);
 void render(const control::StatsResult &result, std::ostream &out);
 void render(const control::FlushResult &result, std::ostream &out);
+void render(const control::BansResult &result, std::ostream &out);
+void render(const control::UnbanResult &result, std::ostream &out);
 void render(const control::ReloadCommandResult &result, std::ostream &out);
 void render(const control::ApplyResult &result, std::ostream &out);
 

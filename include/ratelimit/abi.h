@@ -32,6 +32,9 @@
  */
 #define RL_DEFAULT_MAX_RULES 16384
 #define RL_DEFAULT_MAX_SOURCES 65536
+#define RL_DEFAULT_MAX_BANS                                                                        \
+    65536                      /* rld_bans: a hash, never evicted; full, new bans are refused      \
+                                */
 #define RL_PREFIXES_PER_RULE 4 /* trie entries per rule slot: a rule may match several prefixes */
 #define RL_RULE_BUCKET_ENTRIES(rules) ((rules)*RL_MAX_LIMITS)
 #define RL_PREFIX_ENTRIES(rules) ((rules)*RL_PREFIXES_PER_RULE)
@@ -78,6 +81,8 @@ static inline __u32 rl_cells_log2(__u32 max_sources)
 #define RL_MAP_SEEN rld_seen
 #define RL_MAP_TAT_SKETCH rld_tat_sketch
 #define RL_MAP_PRESSURE rld_pressure
+#define RL_MAP_BANS rld_bans
+#define RL_MAP_BAN_COUNTS rld_ban_counts
 #define RL_STRINGIFY_(x) #x
 #define RL_MAP_NAME(map) RL_STRINGIFY_(map) /* the name as a string: RL_MAP_NAME(RL_MAP_STATS) */
 
@@ -146,6 +151,7 @@ enum rl_reason {
     RL_REASON_CONFORMING = 5, /* every bucket had room */
     RL_REASON_OVER_LIMIT = 6, /* some bucket was empty (passed in monitor mode) */
     RL_REASON_UNTRACKED = 7,  /* no bucket could be allocated for the source: passed */
+    RL_REASON_BANNED = 8,     /* the source is banned (see struct rl_ban; passed in monitor mode) */
     RL_REASON_COUNT,
 };
 
@@ -175,11 +181,14 @@ struct rl_limit {
 };
 
 struct rl_rule {
-    __u8 action;  /* enum rl_action */
-    __u8 nlimits; /* limits[0..nlimits) are in force */
-    __u8 flags;   /* enum rl_rule_flags */
-    __u8 pad[5];
+    __u8 action;    /* enum rl_action */
+    __u8 nlimits;   /* limits[0..nlimits) are in force */
+    __u8 flags;     /* enum rl_rule_flags */
+    __u8 ban_flags; /* enum rl_ban_flags */
+    __u8 pad[4];
     struct rl_limit limits[RL_MAX_LIMITS];
+    __u64 ban_after_ns; /* RL_ACTION_LIMIT: the offence a ban takes (see rl_ban); 0: no ban */
+    __u64 ban_for_ns;   /* how long a first ban lasts */
 };
 
 /*
@@ -195,6 +204,11 @@ struct rl_source {
     __u32 first_bytes;        /* the packet the admission filter remembered, which is */
     __u8 first_outcome;       /* not in source_counters (enum rl_outcome) */
     __u8 pad[3];
+    /* Bans (see struct rl_ban): the source's ban, cached like its rule, and its offence window. */
+    __u64 banned_until;    /* ktime ns; 0: none. Read from rld_bans with the rule, valid with it */
+    __u64 offence_since;   /* ktime ns of the drop that opened the offence window; 0: none open */
+    __u32 offence_passed;  /* packets the rule passed in the window */
+    __u32 offence_dropped; /* and dropped (those the drop memo dropped, once it hands back) */
 };
 
 /*
@@ -254,13 +268,53 @@ struct rl_source_counters {
 struct rl_drop_memo {
     struct rl_source_key source;
     __u32 generation;   /* valid while it equals rl_settings.generation */
-    __u8 reason;        /* RL_REASON_DENIED or RL_REASON_OVER_LIMIT; else none */
+    __u8 reason;        /* RL_REASON_DENIED, RL_REASON_OVER_LIMIT or RL_REASON_BANNED; else none */
     __u8 verdict;       /* enum rl_verdict (monitor mode passes) */
     __u8 precise_clock; /* which clock empty_until is read against */
     __u8 pad;
-    __u64 empty_until; /* RL_REASON_OVER_LIMIT: bucket time */
+    __u64 empty_until; /* RL_REASON_OVER_LIMIT: bucket time; RL_REASON_BANNED: the ban's end */
     struct rl_source_counters
-        pending; /* this CPU's traffic of `source` not yet in source_counters */
+        pending;    /* this CPU's traffic of `source` not yet in source_counters */
+    __u64 unjudged; /* over-limit drops replayed since `source`'s bucket was last consulted */
+};
+
+/*
+ * Bans. A limit rule with a ban (rl_rule.ban_after_ns) bans a source that keeps exceeding it:
+ * the source's offence window opens at a drop by the rule (its bucket had no room) when none is
+ * open, and counts every packet the rule judges for the source from then on, passed or dropped
+ * (drops the drop memo replayed count once that CPU consults the bucket again). At the first
+ * packet the rule judges more than ban_after_ns after the window opened, the source is banned if
+ * fewer than one in RL_BAN_PASS_RATIO of the window's packets, that one included, passed
+ * (passed * RL_BAN_PASS_RATIO < passed + dropped); if not, the window closes, and if that packet
+ * was a drop it opens the next. Monitor mode neither bans nor enforces a ban (it counts the
+ * would-drop).
+ *
+ * A ban drops the traffic of the rule (or all of the source's traffic with RL_BAN_SCOPE_ALL)
+ * until `until`. Its entry stays in rld_bans for RL_BAN_REPEAT_WINDOW_NS after that (the daemon
+ * removes it later): a source banned again meanwhile is a repeat offender, banned for ban_for_ns
+ * doubled once per earlier offence, at most RL_BAN_MAX_DOUBLINGS times.
+ */
+#define RL_BAN_PASS_RATIO 10
+#define RL_BAN_MAX_DOUBLINGS 6
+#define RL_BAN_REPEAT_WINDOW_NS (24ull * 3600 * 1000000000)
+
+enum rl_ban_flags {
+    RL_BAN_SCOPE_ALL = 1u << 0, /* the ban drops all of the source's traffic, not only the rule's */
+};
+
+struct rl_ban {
+    __u64 since;    /* ktime ns: when the ban began */
+    __u64 until;    /* ktime ns: when it ends */
+    __u32 rule;     /* the rule whose traffic the source kept exceeding */
+    __u32 offences; /* bans of this source, this one included, each within the repeat window */
+    __u32 flags;    /* enum rl_ban_flags */
+    __u32 pad;
+};
+
+/* Per-CPU, per rule (indexed by rule): bans it started, and those rld_bans had no room for. */
+struct rl_ban_counts {
+    __u64 started;
+    __u64 refused;
 };
 
 /* Per-CPU global counters, indexed by rl_stats_index(). */
@@ -282,7 +336,8 @@ struct rl_settings {
 static inline __u32 rl_outcome_of(__u32 reason, __u32 verdict)
 {
     if (verdict == RL_VERDICT_PASS &&
-        (reason == RL_REASON_DENIED || reason == RL_REASON_OVER_LIMIT))
+        (reason == RL_REASON_DENIED || reason == RL_REASON_OVER_LIMIT ||
+         reason == RL_REASON_BANNED))
         return RL_OUTCOME_WOULD_DROP;
     return verdict;
 }

@@ -42,10 +42,20 @@ constexpr Spellings<std::string_view, 7> kLogLevels{{{"trace", "trace"},
                                                      {"critical", "critical"},
                                                      {"off", "off"}}};
 
-constexpr std::string_view kTopFields[] = {
-    "interfaces",     "mode",    "default", "rules",     "max_sources", "max_rules",
-    "drop_malformed", "control", "metrics", "state_dir", "pin_dir",     "keep_attached_on_exit",
-    "log_level"};
+constexpr std::string_view kTopFields[] = {"interfaces",
+                                           "mode",
+                                           "default",
+                                           "rules",
+                                           "max_sources",
+                                           "max_rules",
+                                           "max_bans",
+                                           "drop_malformed",
+                                           "control",
+                                           "metrics",
+                                           "state_dir",
+                                           "pin_dir",
+                                           "keep_attached_on_exit",
+                                           "log_level"};
 constexpr std::string_view kInterfaceFields[] = {"name", "xdp_mode"};
 constexpr std::string_view kControlFields[] = {"socket", "group"};
 constexpr std::string_view kMetricsFields[] = {"enabled", "listen"};
@@ -132,6 +142,7 @@ Config read_config(const Fields &top, const InterfaceExists &interface_exists)
     config.rules = read_rules(top);
     top.read("max_sources", config.max_sources, kMinSources, kMaxSources);
     top.read("max_rules", config.max_rules, kMinRules, kMaxRules);
+    top.read("max_bans", config.max_bans, kMinBans, kMaxBans);
     if (const json *rules = top.get("rules");
         rules && rules->is_array() && rules->size() > config.max_rules)
         top.fail("max_rules", std::to_string(config.max_rules) + " is fewer than the " +

@@ -8,7 +8,8 @@
 // Top level: "interfaces" (required: 1 .. 32 of {"name", "xdp_mode": auto|native|generic}),
 // "mode" (enforce|monitor), "default" (a limit, or {"limits": [...]}, for sources no rule
 // matches; "per" there is "source" or "rule"), "rules" (rule objects, policy/rule_json.hpp),
-// "max_sources", "max_rules", "drop_malformed", "control" {"socket", "group"}, "metrics"
+// "max_sources", "max_rules", "max_bans", "drop_malformed", "control" {"socket", "group"},
+// "metrics"
 // {"enabled", "listen": HOST:PORT}, "state_dir", "pin_dir", "keep_attached_on_exit", "log_level".
 
 #include <cstdint>
@@ -29,6 +30,8 @@ namespace ratelimit::config
 
 inline constexpr std::uint32_t kMinSources = 1024, kMaxSources = 1u << 27;
 inline constexpr std::uint32_t kMinRules = 16, kMaxRules = 1u << 20;
+// Bans at once (the bans map, never evicted: full, it refuses new bans).
+inline constexpr std::uint32_t kMinBans = 16, kMaxBans = 1u << 22;
 // The largest config (or runtime rule file) read: kMaxRules rules of up to 256 bytes each.
 inline constexpr std::size_t kMaxConfigBytes = std::size_t{kMaxRules} * 256;
 // Where the daemon listens and ratelimitctl connects unless told otherwise.
@@ -63,6 +66,7 @@ struct Config {
     std::vector<Rule> rules;
     std::uint32_t max_sources = 1'000'000;
     std::uint32_t max_rules = RL_DEFAULT_MAX_RULES; // the program's own capacity
+    std::uint32_t max_bans = RL_DEFAULT_MAX_BANS;
     bool drop_malformed = false;
     Control control;
     Metrics metrics;

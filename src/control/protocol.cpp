@@ -43,6 +43,8 @@ constexpr Named<Command> kCommands[] = {
     {Command::Allow, "allow"},   {Command::Deny, "deny"},     {Command::Unset, "unset"},
     {Command::Show, "show"},     {Command::Top, "top"},       {Command::Stats, "stats"},
     {Command::Flush, "flush"},   {Command::Reload, "reload"}, {Command::Apply, "apply"},
+    {Command::Flush, "flush"},   {Command::Reload, "reload"}, {Command::Bans, "bans"},
+    {Command::Unban, "unban"},
 };
 
 constexpr Named<TopOrder> kTopOrders[] = {

@@ -33,6 +33,8 @@
 //            daemon holds the parts it received (at most twice max_rules changes, across all
 //            connections) until the last one commits them, and drops them when a part is
 //            refused or the connection closes. Errors name every bad change by its line.
+//   bans: none
+//   unban    {"address"}
 
 #include <chrono>
 #include <cstddef>
@@ -110,7 +112,9 @@ enum class Command {
     Stats,
     Flush,
     Reload,
-    Apply
+    Apply,
+    Bans,
+    Unban
 };
 std::string_view command_name(Command command);
 
@@ -153,7 +157,7 @@ Response decode_response(std::string_view line);
 using ArgNamer = std::function<std::string(std::string_view path)>;
 std::string wire_name(std::string_view path);
 
-// status, list, stats, reload.
+// status, list, stats, reload, bans.
 void decode_no_args(const nlohmann::json &args);
 
 // set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
@@ -180,6 +184,8 @@ struct ShowArgs {
 };
 nlohmann::json encode_args(const ShowArgs &args);
 ShowArgs decode_show_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
+// unban names its source as show does (decode_show_args).
+using UnbanArgs = ShowArgs;
 
 enum class TopOrder { Drops, Packets, Bytes };
 std::string_view top_order_name(TopOrder order);

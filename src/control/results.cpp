@@ -554,6 +554,34 @@ Origin AppliedRule::origin() const
     return kOrigins[rule.index()];
 }
 
+namespace
+{
+
+json write_ban(const BanInfo &ban)
+{
+    return {{"address", ban.address.to_string()},
+            {"rule", ban.rule ? json(ban.rule->to_string()) : json()},
+            {"scope", name_of(kBanScopeNames, ban.scope)},
+            {"since", ban.since},
+            {"until", ban.until},
+            {"remaining_s", ban.remaining_s},
+            {"offences", ban.offences}};
+}
+
+BanInfo read_ban(const json &ban, const std::string &path)
+{
+    const Fields fields(ban, path);
+    BanInfo decoded{
+        fields.address("address"), std::nullopt,         fields.word("scope", kBanScopeNames),
+        fields.text("since"),      fields.text("until"), fields.integer("remaining_s"),
+        fields.whole32("offences")};
+    if (!fields.is_null("rule"))
+        decoded.rule = fields.prefix("rule");
+    return decoded;
+}
+
+} // namespace
+
 json encode_result(const ShowResult &result)
 {
     return {{"address", result.address.to_string()},
@@ -561,7 +589,8 @@ json encode_result(const ShowResult &result)
             {"why", result.why},
             {"tracked", result.tracked},
             {"buckets", write_list(result.buckets, write_bucket)},
-            {"traffic", write_traffic(result.traffic)}};
+            {"traffic", write_traffic(result.traffic)},
+            {"ban", result.ban ? write_ban(*result.ban) : json()}};
 }
 
 ShowResult decode_show_result(const json &result)
@@ -575,6 +604,8 @@ ShowResult decode_show_result(const json &result)
                        read_traffic(fields.object("traffic"))};
     if (!fields.is_null("rule"))
         decoded.rule = read_applied(fields.object("rule"));
+    if (!fields.is_null("ban"))
+        decoded.ban = read_ban(fields.at("ban"), fields.path("ban"));
     return decoded;
 }
 
@@ -640,6 +671,28 @@ ReloadCommandResult decode_reload_result(const json &result)
 {
     const Fields fields(result, kRoot);
     return {fields.text("time"), fields.text("message")};
+}
+
+json encode_result(const BansResult &result)
+{
+    return {{"bans", write_list(result.bans, write_ban)}, {"capacity", result.capacity}};
+}
+
+BansResult decode_bans_result(const json &result)
+{
+    const Fields fields(result, kRoot);
+    return {fields.list("bans", read_ban), fields.whole("capacity")};
+}
+
+json encode_result(const UnbanResult &result)
+{
+    return {{"lifted", write_ban(result.lifted)}};
+}
+
+UnbanResult decode_unban_result(const json &result)
+{
+    const Fields fields(result, kRoot);
+    return {read_ban(fields.at("lifted"), fields.path("lifted"))};
 }
 
 std::string match_text(const Rule &rule)

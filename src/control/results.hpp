@@ -26,7 +26,8 @@
 //                "overrides_config": bool, "state_file": state file}
 //   unset    -> {"removed": runtime rule, "config_rule": rule or null, "state_file": state file}
 //   show     -> {"address", "rule": {"origin", "prefix", "rule"} or null, "why", "tracked",
-//                "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}], "traffic"}
+//                "buckets": [{"limit", "unit", "per", "key", "tokens", "burst"}], "traffic",
+//                "ban": ban (as bans gives it) or null}
 //               where "rule" is the default's {"limits"}, a config rule or a runtime rule +
 //               "expires_in_s", as "origin" says.
 //   top      -> {"by", "scanned", "sampled_at_ms", "sources": [{"address"} + traffic]}
@@ -39,6 +40,10 @@
 //   apply    -> {"changes": the transaction's changes so far, "committed": null (a part held
 //                for the next) or {"added", "replaced", "removed", "runtime_rules" (in force
 //                now), "state_file": state file}}
+//   bans     -> {"bans": [ban], "capacity"} where a ban is {"address", "rule" (the prefix of the
+//                rule it was for; null for a rule since removed), "scope": "rule"|"all", "since",
+//                "until", "remaining_s", "offences"}, soonest to end first
+//   unban    -> {"lifted": ban}; an address with no ban in force is the error not_found
 // "expires_in_s" is the whole seconds left, rounded up, or null for a rule that never expires.
 // Times ("expires", "time") are RFC 3339 UTC text as the daemon wrote them: the client only shows
 // them, and its own clock is not the daemon's.
@@ -197,6 +202,17 @@ UnsetResult decode_unset_result(const nlohmann::json &result);
 
 // ----- show ----------------------------------------------------------
 
+// A ban in force (the trigger and the growth: struct rl_ban in ratelimit/abi.h).
+struct BanInfo {
+    Address address;
+    std::optional<Prefix> rule; // the prefix of the rule it was for; none: since removed
+    BanScope scope = BanScope::Rule;
+    std::string since, until;     // RFC 3339 UTC
+    std::int64_t remaining_s = 0; // whole seconds left, rounded up
+    std::uint32_t offences = 1;   // this ban and the earlier ones within the repeat window
+    bool operator==(const BanInfo &) const = default;
+};
+
 // The rule the program's longest-prefix match finds for an address, and the prefix it found.
 struct AppliedRule {
     Prefix prefix;
@@ -222,6 +238,7 @@ struct ShowResult {
     bool tracked = false;
     std::vector<BucketStatus> buckets;
     Traffic traffic;
+    std::optional<BanInfo> ban; // none: not banned
     bool operator==(const ShowResult &) const = default;
 };
 nlohmann::json encode_result(const ShowResult &result);
@@ -307,6 +324,22 @@ struct ApplyResult {
 };
 nlohmann::json encode_result(const ApplyResult &result);
 ApplyResult decode_apply_result(const nlohmann::json &result);
+// ----- bans, unban ---------------------------------------------------
+
+struct BansResult {
+    std::vector<BanInfo> bans;  // soonest to end first
+    std::uint64_t capacity = 0; // max_bans
+    bool operator==(const BansResult &) const = default;
+};
+nlohmann::json encode_result(const BansResult &result);
+BansResult decode_bans_result(const nlohmann::json &result);
+
+struct UnbanResult {
+    BanInfo lifted;
+    bool operator==(const UnbanResult &) const = default;
+};
+nlohmann::json encode_result(const UnbanResult &result);
+UnbanResult decode_unban_result(const nlohmann::json &result);
 
 // ----- a rule's words ------------------------------------------------
 // As the rule codec writes them, for the CLI's tables: the match (one address bare), a limit's

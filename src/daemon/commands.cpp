@@ -10,6 +10,7 @@
 #include "policy/units.hpp"
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
+#include "state/bans.hpp"
 #include "state/desired.hpp"
 #include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
@@ -152,6 +153,18 @@ std::string ipv6_rule_note(const std::vector<DesiredRule> &desired, const Addres
     return {};
 }
 
+control::BanInfo ban_info(const BanEntry &ban)
+{
+    const auto left = std::chrono::ceil<std::chrono::seconds>(ban.until - WallClock::now());
+    return {ban.address,
+            ban.rule,
+            ban.scope,
+            format_utc(ban.since),
+            format_utc(ban.until),
+            std::max<std::int64_t>(left.count(), 0),
+            ban.offences};
+}
+
 } // namespace
 
 json Commands::run(const control::Request &request, const control::Server::Peer &peer)
@@ -186,6 +199,11 @@ json Commands::run(const control::Request &request, const control::Server::Peer 
         return encode_result(reload(who(peer)));
     case Command::Apply:
         return encode_result(apply(request.args, peer));
+    case Command::Bans:
+        control::decode_no_args(request.args);
+        return encode_result(bans());
+    case Command::Unban:
+        return encode_result(unban(control::decode_show_args(request.args), who(peer)));
     }
     throw std::invalid_argument("unknown command");
 }
@@ -312,7 +330,30 @@ control::ShowResult Commands::show(const control::ShowArgs &args) const
         result.buckets.push_back(
             {bucket.limit, bucket.unit, bucket.per, bucket.owner, bucket.tokens, bucket.burst});
     result.traffic = control::traffic_of(state.traffic);
+    const BanClock clock = BanClock::now();
+    const Datapath &dp = daemon_.datapath();
+    if (auto ban = dp.bans().lookup(address.key());
+        ban && static_cast<std::int64_t>(ban->until - clock.monotonic_ns) > 0)
+        result.ban = ban_info(ban_entry(address.key(), *ban, clock, rule_names(dp)));
     return result;
+}
+
+control::BansResult Commands::bans() const
+{
+    control::BansResult result;
+    for (const auto &ban : bans_in_force(daemon_.datapath(), BanClock::now()))
+        result.bans.push_back(ban_info(ban));
+    result.capacity = daemon_.datapath().options().max_bans;
+    return result;
+}
+
+control::UnbanResult Commands::unban(const control::UnbanArgs &args, const std::string &who)
+{
+    auto lifted = daemon_.unban(args.address);
+    if (!lifted)
+        throw RequestError(ErrorCode::NotFound, args.address.to_string() + " is not banned");
+    spdlog::info("control socket: {} lifted the ban of {}", who, args.address.to_string());
+    return {ban_info(*lifted)};
 }
 
 // One sample, no state kept: rates are the client's, over the window it chooses between two

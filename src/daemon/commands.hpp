@@ -45,6 +45,8 @@ class Commands
     control::ApplyResult apply(const nlohmann::json &args, const control::Server::Peer &peer);
     control::AppliedChanges apply_changes(const std::vector<control::ApplyChange> &changes,
                                           const std::string &who);
+    control::BansResult bans() const;
+    control::UnbanResult unban(const control::UnbanArgs &args, const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
     const Rule *config_rule(const Prefix &prefix) const;

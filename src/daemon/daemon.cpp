@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -45,6 +46,7 @@ std::vector<std::string> keep_restart_only_fields(const config::Config &running,
     keep("interfaces", &config::Config::interfaces);
     keep("max_sources", &config::Config::max_sources);
     keep("max_rules", &config::Config::max_rules);
+    keep("max_bans", &config::Config::max_bans);
     keep("pin_dir", &config::Config::pin_dir);
     keep("state_dir", &config::Config::state_dir);
     keep("control", &config::Config::control);
@@ -74,6 +76,16 @@ std::string xdp_mode_for_log(const XdpLink &link)
     }
 }
 
+// Entries of the bans map visited per tick of the ban timer (a few system calls each).
+constexpr std::size_t kBanSweepSlice = 4096;
+constexpr std::chrono::seconds kBanSweepInterval{1};
+
+bool same_bans(const BanSweeper::Found &a, const BanSweeper::Found &b)
+{
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0);
+}
+
 void remove_empty_dir(const std::string &dir)
 {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
@@ -86,7 +98,8 @@ Daemon::Daemon(std::string config_path, config::Config config)
     : config_path_(std::move(config_path)), config_(std::move(config)),
       pins_layout_(config_.pin_dir), store_(config_.state_dir + "/runtime-rules.json"),
       runtime_saved_(store_.path()), reload_count_file_(config_.state_dir + "/metrics-state.json"),
-      reload_counts_saved_(reload_count_file_.path())
+      reload_counts_saved_(reload_count_file_.path()), ban_file_(config_.state_dir + "/bans.json"),
+      bans_saved_(ban_file_.path())
 {
     start();
 }
@@ -101,6 +114,7 @@ void Daemon::start()
     // Rules first, then attach: a program that appears on an interface is already configured.
     dp_->set_settings_flags(desired_settings_flags(config_));
     spdlog::info("{}", apply_rules("start"));
+    restore_bans_at_cold_start();
     attach_interfaces();
     watch_signals_and_timers();
     last_reload_ = {WallClock::now(), true, "started"};
@@ -128,6 +142,7 @@ void Daemon::open_datapath()
     DatapathOptions options;
     options.max_sources = config_.max_sources;
     options.max_rules = config_.max_rules;
+    options.max_bans = config_.max_bans;
     options.programs = static_cast<std::uint32_t>(config_.interfaces.size());
     options.pins = pins_layout_;
     dp_ = std::make_unique<Datapath>(options);
@@ -136,6 +151,60 @@ void Daemon::open_datapath()
                  pins_layout_.maps_dir());
     if (dp_->adopted())
         reloads_ = adopted_reload_counts(reload_count_file_);
+    sweeper_ = std::make_unique<BanSweeper>(*dp_);
+}
+
+// Adopted maps hold the bans already; new ones get those of the file, which a daemon writes
+// while it runs: a reboot or a cold start keeps them.
+void Daemon::restore_bans_at_cold_start()
+{
+    if (dp_->adopted())
+        return;
+    try {
+        const auto entries = ban_file_.load(config_.max_bans);
+        const std::size_t restored = restore_bans(*dp_, entries, BanClock::now());
+        if (!entries.empty())
+            spdlog::info("bans: {} of {} in {} restored (the others are over or their rules "
+                         "gone)",
+                         restored, entries.size(), ban_file_.path());
+    } catch (const std::exception &e) {
+        // The file stays as it is until the next pass that finds bans writes it anew.
+        spdlog::error("bans not restored: {}", e.what());
+    }
+}
+
+void Daemon::sweep_bans()
+{
+    drain_timer(ban_timer_.get(), "the ban timer");
+    auto found = sweeper_->step(kBanSweepSlice, BanClock::now().monotonic_ns);
+    if (!found || same_bans(*found, bans_found_))
+        return;
+    bans_found_ = std::move(*found);
+    bans_saved_.changed();
+    save_state();
+}
+
+void Daemon::save_bans()
+{
+    const BanClock clock = BanClock::now();
+    const auto names = rule_names(*dp_);
+    std::vector<BanEntry> entries;
+    for (const auto &[key, ban] : bans_found_)
+        entries.push_back(ban_entry(key, ban, clock, names));
+    ban_file_.save(entries);
+}
+
+std::optional<BanEntry> Daemon::unban(const Address &address)
+{
+    const rl_source_key key = address.key();
+    auto bans = dp_->bans();
+    const BanClock clock = BanClock::now();
+    auto ban = bans.lookup(key);
+    bans.erase(key);      // a ban over, remembered for its repeat window, is forgotten too
+    dp_->publish_rules(); // sources drop their cached ban, CPUs their memo of it
+    if (!ban || static_cast<std::int64_t>(ban->until - clock.monotonic_ns) <= 0)
+        return std::nullopt;
+    return ban_entry(key, *ban, clock, rule_names(*dp_));
 }
 
 void Daemon::start_metrics()
@@ -178,6 +247,11 @@ void Daemon::watch_signals_and_timers()
     loop_.watch(save_timer_.get(), "the state save timer",
                 [this](std::uint32_t) { retry_saves(); });
     arm_expiry_timer();
+    ban_timer_.reset(
+        check(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "create the ban timer"));
+    loop_.watch(ban_timer_.get(), "the ban timer", [this](std::uint32_t) { sweep_bans(); });
+    itimerspec every{to_timespec(kBanSweepInterval), to_timespec(kBanSweepInterval)};
+    check(timerfd_settime(ban_timer_.get(), 0, &every, nullptr), "arm the ban timer");
 }
 
 void Daemon::open_control_socket()
@@ -227,6 +301,11 @@ void Daemon::run()
     loop_.run();
     notify_systemd("STOPPING=1");
     metrics_.reset(); // no scrape sees the interfaces half detached
+    // The bans as they are now, for a cold start (a restart that adopts the maps has them).
+    if (auto found = BanSweeper(*dp_).step(SIZE_MAX, BanClock::now().monotonic_ns))
+        bans_found_ = std::move(*found);
+    bans_saved_.changed();
+    save_file(bans_saved_, [this] { save_bans(); });
     shut_down();
 }
 
@@ -317,8 +396,9 @@ void Daemon::save_state()
     const bool rules_saved = save_file(runtime_saved_, [this] { store_.save(runtime_); });
     const bool counts_saved =
         save_file(reload_counts_saved_, [this] { reload_count_file_.save(reloads_); });
+    const bool bans_saved = save_file(bans_saved_, [this] { save_bans(); });
     publish_metric_figures();
-    if (rules_saved && counts_saved) {
+    if (rules_saved && counts_saved && bans_saved) {
         save_retries_ = 0;
         if (save_retry_armed_)
             arm_save_timer(std::chrono::seconds(0));
@@ -420,6 +500,7 @@ metrics::DaemonFigures Daemon::metric_figures() const
 {
     metrics::DaemonFigures figures;
     figures.source_capacity = dp_->options().max_sources;
+    figures.ban_capacity = dp_->options().max_bans;
     figures.rules = metrics::rules_by_origin(desired_rules(config_, runtime_, WallClock::now()));
     figures.reloads = reloads_;
     figures.last_reload_success = config_loaded_;

@@ -18,6 +18,7 @@
 #include "datapath/xdp_link.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/reload_counts.hpp"
+#include "state/bans.hpp"
 #include "state/reconcile.hpp"
 #include "state/runtime_store.hpp"
 #include "state/state_file.hpp"
@@ -64,7 +65,13 @@ class Daemon
     const PinMount &pins() const { return pins_; }
     const SaveStatus &runtime_rules_saved() const { return runtime_saved_; }
     // Every file of the state directory, runtime rules first.
-    std::vector<SaveStatus> state_files() const { return {runtime_saved_, reload_counts_saved_}; }
+    std::vector<SaveStatus> state_files() const
+    {
+        return {runtime_saved_, reload_counts_saved_, bans_saved_};
+    }
+    // Lifts the ban of `address`: the ban in force lifted, or nullopt if it had none. Its
+    // offences are forgotten with it.
+    std::optional<BanEntry> unban(const Address &address);
     std::chrono::steady_clock::duration uptime() const
     {
         return std::chrono::steady_clock::now() - started_;
@@ -100,6 +107,11 @@ class Daemon
     bool save_file(SaveStatus &file, const std::function<void()> &write);
     void retry_saves();
     void arm_save_timer(std::chrono::seconds delay); // zero disarms it
+    // Bans: restored from the file at a cold start, swept a slice at a time on a timer, and
+    // written to the file after a pass that found them changed.
+    void restore_bans_at_cold_start();
+    void sweep_bans();
+    void save_bans();
     void on_signal();
     void shut_down();
     std::string summary() const;
@@ -119,11 +131,15 @@ class Daemon
     std::vector<XdpLink> links_;
     metrics::ReloadCountFile reload_count_file_;
     SaveStatus reload_counts_saved_; // of reload_count_file_
+    BanFile ban_file_;
+    SaveStatus bans_saved_;               // of ban_file_
+    std::unique_ptr<BanSweeper> sweeper_; // after dp_
+    BanSweeper::Found bans_found_;        // by the last full pass, which the file keeps
     metrics::ReloadCounts reloads_;
     WallClock::time_point config_loaded_{};      // at start, or by the last successful reload
     std::unique_ptr<metrics::Exporter> metrics_; // after dp_: stopped before the maps close
     EventLoop loop_;
-    UniqueFd signals_, expiry_timer_, save_timer_;
+    UniqueFd signals_, expiry_timer_, save_timer_, ban_timer_;
     unsigned save_retries_ = 0; // of the writes failing now
     bool save_retry_armed_ = false;
     ReloadResult last_reload_;

@@ -34,7 +34,8 @@ std::uint64_t coarse_clock_resolution_ns()
     return resolution;
 }
 
-rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor)
+rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor,
+                     const std::optional<BanSpec> &ban)
 {
     if (limits.size() > RL_MAX_LIMITS)
         throw std::invalid_argument("a rule stacks at most 4 limits");
@@ -49,6 +50,15 @@ rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool m
         limit = compile_limit(spec);
         if (limit.tolerance < two_ticks)
             rule.flags |= RL_RULE_PRECISE_CLOCK;
+    }
+    if (ban) {
+        if (ban->after.count() <= 0 || ban->duration.count() <= 0)
+            throw std::invalid_argument("a ban needs an \"after\" and a \"for\" of at least 1 ms");
+        rule.ban_after_ns =
+            static_cast<std::uint64_t>(std::chrono::nanoseconds(ban->after).count());
+        rule.ban_for_ns =
+            static_cast<std::uint64_t>(std::chrono::nanoseconds(ban->duration).count());
+        rule.ban_flags = ban->scope == BanScope::All ? RL_BAN_SCOPE_ALL : 0;
     }
     return rule;
 }

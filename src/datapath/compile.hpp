@@ -4,6 +4,7 @@
 // rl_limit / rl_rule, including the choice of clock.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "policy/rule.hpp"
@@ -16,7 +17,9 @@ rl_limit compile_limit(const LimitSpec &spec);
 
 // A rule whose burst spans less than two ticks of the coarse clock reads the precise clock: the
 // coarse one refills in tick-sized steps, and a bucket too small to hold a step would lose rate.
-rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor);
+// A ban applies to a limit rule only.
+rl_rule compile_rule(rl_action action, std::span<const LimitSpec> limits, bool monitor,
+                     const std::optional<BanSpec> &ban = std::nullopt);
 
 // Resolution of bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE): one kernel tick.
 std::uint64_t coarse_clock_resolution_ns();

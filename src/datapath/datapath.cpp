@@ -23,14 +23,16 @@ namespace ratelimit
 
 static_assert(sizeof(rl_prefix_key) == 20);
 static_assert(sizeof(rl_limit) == 24);
-static_assert(sizeof(rl_rule) == 8 + RL_MAX_LIMITS * sizeof(rl_limit));
-static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16);
+static_assert(sizeof(rl_rule) == 8 + RL_MAX_LIMITS * sizeof(rl_limit) + 16);
+static_assert(sizeof(rl_source) == 8 * RL_MAX_LIMITS + 16 + 24);
 static_assert(sizeof(rl_block_key) == 24);
 static_assert(sizeof(rl_source_counters) == 48);
 static_assert(sizeof(rl_settings) == 24);
 static_assert(sizeof(rl_seen) == 8);
 static_assert(sizeof(rl_pressure) == 16);
-static_assert(sizeof(rl_drop_memo) == 80);
+static_assert(sizeof(rl_drop_memo) == 88);
+static_assert(sizeof(rl_ban) == 32);
+static_assert(sizeof(rl_ban_counts) == 16);
 // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a map's name (see RL_MAP_NAME).
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PREFIXES)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULES)) <= BPF_OBJ_NAME_LEN);
@@ -44,6 +46,8 @@ static_assert(sizeof(RL_MAP_NAME(RL_MAP_STATS)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_SEEN)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_TAT_SKETCH)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PRESSURE)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_BANS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_BAN_COUNTS)) <= BPF_OBJ_NAME_LEN);
 
 namespace
 {
@@ -223,6 +227,8 @@ void Datapath::size_maps(ratelimit_bpf *skel) const
     set_max_entries(skel->maps.RL_MAP_SOURCES, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_SOURCE_COUNTERS, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_BLOCKS, options_.max_sources);
+    set_max_entries(skel->maps.RL_MAP_BANS, options_.max_bans);
+    set_max_entries(skel->maps.RL_MAP_BAN_COUNTS, options_.max_rules);
 }
 
 // Points every map at its pin: libbpf then reuses a pinned map or creates and pins a new one.
@@ -417,6 +423,26 @@ void Datapath::forget_sketched(const rl_source_key &source, std::uint32_t rule) 
         if (limits->limits[i].per == RL_PER_SOURCE)
             for (std::uint32_t row = 0; row < RL_SKETCH_ROWS; row++)
                 sketch.update(rl_sketch_slot(hash, rule, i, row, cells_log2()), 0);
+}
+
+Map<rl_source_key, rl_ban> Datapath::bans() const
+{
+    return view<Map<rl_source_key, rl_ban>>(programs_[0]->maps.RL_MAP_BANS);
+}
+
+PerCpuMap<std::uint32_t, rl_ban_counts> Datapath::ban_counts() const
+{
+    return view<PerCpuMap<std::uint32_t, rl_ban_counts>>(programs_[0]->maps.RL_MAP_BAN_COUNTS);
+}
+
+rl_ban_counts Datapath::ban_counts_of(std::uint32_t rule) const
+{
+    rl_ban_counts total{};
+    for (const auto &cpu : ban_counts().lookup(rule).value_or(std::vector<rl_ban_counts>{})) {
+        total.started += cpu.started;
+        total.refused += cpu.refused;
+    }
+    return total;
 }
 
 void Datapath::publish_rules() const

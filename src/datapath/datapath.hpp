@@ -25,6 +25,8 @@ struct DatapathOptions {
     std::uint32_t max_sources = RL_DEFAULT_MAX_SOURCES;
     // Rule slots; the trie holds RL_PREFIXES_PER_RULE prefixes per slot.
     std::uint32_t max_rules = RL_DEFAULT_MAX_RULES;
+    // Bans (and repeat offenders remembered) at once; when full, new bans are refused.
+    std::uint32_t max_bans = RL_DEFAULT_MAX_BANS;
     std::uint32_t programs = 1; // one program per attach slot, each with its counters
     // Where the maps are pinned (PinLayout::maps_dir(), on bpffs), so that a restarted daemon
     // adopts them with their rules, buckets and counters. None: nothing is pinned.
@@ -89,6 +91,10 @@ class Datapath
     void count_removed_sources(std::uint64_t count) const;
     // Forgets what the sketch holds for `source` under rule `rule` (each RL_PER_SOURCE limit).
     void forget_sketched(const rl_source_key &source, std::uint32_t rule) const;
+    Map<rl_source_key, rl_ban> bans() const;
+    PerCpuMap<std::uint32_t, rl_ban_counts> ban_counts() const;
+    // The bans rule `rule` started and those refused, summed over CPUs.
+    rl_ban_counts ban_counts_of(std::uint32_t rule) const;
 
     // Makes the program drop every cached rule lookup and drop memo: call after changing
     // prefixes, rules or settings, or forgetting bucket state.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 
 #include <bpf/bpf.h>
@@ -19,6 +20,7 @@
 #include "metrics/http_server.hpp"
 #include "net/endpoint.hpp"
 #include "policy/names.hpp"
+#include "state/bans.hpp"
 
 namespace ratelimit::metrics
 {
@@ -111,6 +113,28 @@ void Exporter::publish(DaemonFigures figures)
     figures_ = std::move(figures);
 }
 
+void Exporter::read_ban_figures(KernelFigures &kernel) const
+{
+    const BanClock clock = BanClock::now();
+    dp_.bans().for_each([&](const rl_source_key &, const rl_ban &ban) {
+        if (static_cast<std::int64_t>(ban.until - clock.monotonic_ns) > 0)
+            kernel.active_bans++;
+    });
+    const auto names = rule_names(dp_);
+    dp_.ban_counts().for_each([&](std::uint32_t index, std::span<const rl_ban_counts> cpus) {
+        RuleBans rule;
+        for (const auto &cpu : cpus) {
+            rule.started += cpu.started;
+            rule.refused += cpu.refused;
+        }
+        auto name = names.find(index);
+        if ((rule.started || rule.refused) && name != names.end()) {
+            rule.rule = name->second.to_string();
+            kernel.bans.push_back(std::move(rule));
+        }
+    });
+}
+
 std::string Exporter::scrape() const
 {
     DaemonFigures daemon;
@@ -133,6 +157,7 @@ std::string Exporter::scrape() const
     kernel.source_evictions = table.evictions;
     kernel.admission_filter_fill = table.filter_fill;
     kernel.tat_sketch_fill = table.sketch_fill;
+    read_ban_figures(kernel);
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
         const XdpAttachment found = query_xdp(interface.ifindex);

@@ -39,6 +39,9 @@ class Exporter
     std::string scrape() const;
 
   private:
+    // The bans in force and the bans each rule started, as the maps hold them now.
+    void read_ban_figures(KernelFigures &kernel) const;
+
     const Datapath &dp_;
     mutable std::mutex mutex_;
     DaemonFigures figures_; // guarded by mutex_

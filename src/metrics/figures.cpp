@@ -119,6 +119,27 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
     capacity.samples.push_back({{}, std::uint64_t{daemon.source_capacity}});
     families.push_back(std::move(capacity));
 
+    Family bans = gauge("ratelimitd_bans", "Sources banned now (ratelimitctl bans).");
+    bans.samples.push_back({{}, std::uint64_t{kernel.active_bans}});
+    families.push_back(std::move(bans));
+    Family ban_capacity = gauge("ratelimitd_ban_capacity",
+                                "Bans (and repeat offenders remembered) the bans map holds "
+                                "(max_bans); when it is full, new bans are refused.");
+    ban_capacity.samples.push_back({{}, std::uint64_t{daemon.ban_capacity}});
+    families.push_back(std::move(ban_capacity));
+    Family started = counter("ratelimitd_bans_total",
+                             "Bans started, by the rule (its prefix) that the source kept "
+                             "exceeding. Packets dropped by bans are "
+                             "ratelimitd_packets_total{reason=\"banned\"}.");
+    Family bans_refused = counter("ratelimitd_bans_refused_total",
+                                  "Bans not started because the bans map was full, by rule.");
+    for (const auto &rule : kernel.bans) {
+        started.samples.push_back({{{"rule", rule.rule}}, rule.started});
+        bans_refused.samples.push_back({{{"rule", rule.rule}}, rule.refused});
+    }
+    families.push_back(std::move(started));
+    families.push_back(std::move(bans_refused));
+
     Family rules = gauge("ratelimitd_rules",
                          "Rules in force, by origin: config, runtime (added with ratelimitctl) or "
                          "default.");

@@ -30,6 +30,7 @@ struct AttachedInterface {
 // The daemon's own figures: its event loop publishes a copy whenever one changes.
 struct DaemonFigures {
     std::uint32_t source_capacity = 0;   // max_sources
+    std::uint32_t ban_capacity = 0;      // max_bans
     std::map<Origin, std::size_t> rules; // rules in force by origin; every origin, zero too
     ReloadCounts reloads;
     WallClock::time_point last_reload_success{}; // when the config in force was loaded
@@ -54,6 +55,12 @@ struct TrafficCounter {
     std::uint64_t bytes = 0;
 };
 
+// The bans a rule started, and those the bans map had no room for.
+struct RuleBans {
+    std::string rule; // the rule's prefix (state/bans.hpp rule_names)
+    std::uint64_t started = 0, refused = 0;
+};
+
 // What the metrics thread reads from the kernel at scrape time.
 struct KernelFigures {
     std::vector<TrafficCounter> counters;
@@ -61,7 +68,9 @@ struct KernelFigures {
     // The source table's admission (see TablePressure in datapath/datapath.hpp).
     std::uint64_t source_admissions = 0, source_admissions_refused = 0, source_evictions = 0;
     double admission_filter_fill = 0, tat_sketch_fill = 0;
-    std::vector<XdpState> xdp; // in attach-slot order
+    std::size_t active_bans = 0;
+    std::vector<RuleBans> bans; // rules that started or refused any
+    std::vector<XdpState> xdp;  // in attach-slot order
 };
 
 // The rules of `desired` counted by origin, with a zero for an origin that has none.

@@ -48,7 +48,10 @@ inline constexpr Spellings<rl_reason, RL_REASON_COUNT> kReasonNames{{
     {"conforming", RL_REASON_CONFORMING},
     {"over_limit", RL_REASON_OVER_LIMIT},
     {"untracked", RL_REASON_UNTRACKED},
+    {"banned", RL_REASON_BANNED},
 }};
+inline constexpr Spellings<BanScope, 2> kBanScopeNames{
+    {{"rule", BanScope::Rule}, {"all", BanScope::All}}};
 inline constexpr Spellings<Origin, 3> kOriginNames{
     {{"config", Origin::Config}, {"runtime", Origin::Runtime}, {"default", Origin::Default}}};
 

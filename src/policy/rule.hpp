@@ -3,8 +3,10 @@
 // The policy's words: a limit as a user states it. Pure: config, state, control and the CLI all
 // speak in these types; the data path compiles them (datapath/compile.hpp).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,19 @@ struct LimitSpec {
     auto operator<=>(const LimitSpec &) const = default;
 };
 
+// Whose traffic a ban drops: the traffic of the rule that banned the source, or all of it.
+enum class BanScope { Rule, All };
+
+// A limit rule's automatic ban (the exact trigger and the growth: struct rl_ban in abi.h): a source
+// that keeps exceeding the rule for more than `after` is banned for `duration` (doubled for a
+// repeat offender).
+struct BanSpec {
+    std::chrono::milliseconds after{};
+    std::chrono::milliseconds duration{}; // "for"
+    BanScope scope = BanScope::Rule;
+    auto operator<=>(const BanSpec &) const = default;
+};
+
 // A byte bucket smaller than one full-size Ethernet frame could never pass such a frame.
 inline constexpr std::uint64_t kMinByteBurst = 1518;
 inline constexpr std::size_t kMaxCommentBytes = 200;
@@ -45,11 +60,13 @@ struct Rule {
     std::string text;              // the match as written, for error messages
     bool force = false;            // taken although it denies a whole address family
     std::string comment{};         // the operator's note, shown by ratelimitctl list
+    std::optional<BanSpec> ban{};  // RL_ACTION_LIMIT only
     // The same rule however its match was spelled: `text` is left out.
     bool operator==(const Rule &other) const
     {
         return match == other.match && action == other.action && limits == other.limits &&
-               monitor == other.monitor && force == other.force && comment == other.comment;
+               monitor == other.monitor && force == other.force && comment == other.comment &&
+               ban == other.ban;
     }
 };
 

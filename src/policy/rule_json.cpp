@@ -193,6 +193,43 @@ std::optional<std::string> explain_bad_comment(std::string_view comment)
     return std::nullopt; // control characters are refused in every string Fields reads
 }
 
+std::optional<std::chrono::milliseconds> read_duration(const Fields &owner, std::string_view key)
+{
+    if (!owner.require(key))
+        return std::nullopt;
+    const json &value = *owner.get(key);
+    if (!value.is_string()) {
+        owner.fail(key, "must be a duration like \"5s\" or \"10m\", not " + describe(value));
+        return std::nullopt;
+    }
+    auto text = owner.string(key);
+    if (!text)
+        return std::nullopt;
+    auto parsed = config::parse_duration(*text);
+    if (!parsed.value)
+        owner.fail(key, parsed.error);
+    return parsed.value;
+}
+
+// A limit rule's "ban": {"after", "for", "scope"}.
+std::optional<BanSpec> read_ban(const Fields &rule)
+{
+    Fields ban = rule.object("ban", kBanFields);
+    if (!ban.is_object())
+        return std::nullopt;
+    const std::size_t errors_before = ban.errors().size();
+    auto after = read_duration(ban, "after");
+    auto duration = read_duration(ban, "for");
+    BanSpec spec;
+    if (ban.get("scope"))
+        ban.read_choice("scope", spec.scope, kBanScopeNames);
+    if (ban.errors().size() != errors_before)
+        return std::nullopt;
+    spec.after = *after;
+    spec.duration = *duration;
+    return spec;
+}
+
 // A deny for a whole address family (0.0.0.0/0, ::/0) cuts the host off from everyone, its
 // operator included: it takes "force", unless the rule only monitors.
 void check_deny_everything(const Fields &fields, const Rule &rule)
@@ -248,10 +285,15 @@ std::optional<Rule> read_rule(const Fields &fields)
         rule.monitor = *mode == Mode::Monitor;
     if (action == RL_ACTION_LIMIT) {
         rule.limits = read_limits(fields, PerScope{false, match});
+        if (fields.get("ban"))
+            rule.ban = read_ban(fields);
     } else if (action) {
         for (std::string_view key : kLimitingFields)
             if (fields.get(key))
                 fields.fail(key, quote(*fields.string("action")) + " rules take no limits");
+        if (fields.get("ban"))
+            fields.fail("ban", quote(*fields.string("action")) +
+                                   " rules take no ban: only a limit rule's excess can be banned");
     }
     fields.read("force", rule.force);
     fields.read("comment", rule.comment, explain_bad_comment);
@@ -292,6 +334,13 @@ std::string per_name(const LimitSpec &limit, bool v4)
     return std::string(name_of(kPerNames, limit.per));
 }
 
+json ban_to_json(const BanSpec &ban)
+{
+    return {{"after", config::format_duration(ban.after)},
+            {"for", config::format_duration(ban.duration)},
+            {"scope", name_of(kBanScopeNames, ban.scope)}};
+}
+
 json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix &match)
 {
     json list = json::array();
@@ -313,6 +362,8 @@ json rule_to_json(const Rule &rule)
         object["comment"] = rule.comment;
     if (rule.action == RL_ACTION_LIMIT)
         object["limits"] = limits_to_json(rule.limits, rule.match);
+    if (rule.ban)
+        object["ban"] = ban_to_json(*rule.ban);
     return object;
 }
 

@@ -6,9 +6,10 @@
 //
 // A rule: {"match": prefix or bare address, "action": limit (default)|allow|deny,
 // "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no control characters),
-// "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), and for "limit" one
-// limit written on the rule itself or "limits": a list of them}. A limit: "rate" (packets/s) with
-// "burst" (packets, default one second's worth) and/or "bytes" (a byte rate) with "byte_burst"
+// "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), "ban" (limit rules
+// only): {"after": duration, "for": duration, "scope"?: "rule" (default) | "all"}, and for "limit"
+// one limit written on the rule itself or "limits": a list of them}. A limit: "rate" (packets/s)
+// with "burst" (packets, default one second's worth) and/or "bytes" (a byte rate) with "byte_burst"
 // (default one second's worth, at least kMinByteBurst bytes), and "per": "source" (default),
 // "rule", or "/N" within the rule's address family. Each rate is one LimitSpec; a rule holds at
 // most RL_MAX_LIMITS of them. Rates and sizes are spelled as in units.hpp; a bare JSON number is
@@ -37,9 +38,11 @@ inline constexpr std::string_view kLimitFields[] = {"rate", "burst", "bytes", "b
 // The fields that set limits: all that the config's "default" has.
 inline constexpr std::string_view kLimitingFields[] = {"limits", "rate",       "burst",
                                                        "bytes",  "byte_burst", "per"};
-inline constexpr std::string_view kRuleFields[] = {"match", "action", "mode",   "limits",
-                                                   "rate",  "burst",  "bytes",  "byte_burst",
-                                                   "per",   "force",  "comment"};
+inline constexpr std::string_view kRuleFields[] = {"match", "action", "mode",    "limits",
+                                                   "rate",  "burst",  "bytes",   "byte_burst",
+                                                   "per",   "force",  "comment", "ban"};
+// The fields of a rule's "ban".
+inline constexpr std::string_view kBanFields[] = {"after", "for", "scope"};
 
 // ----- reading -------------------------------------------------------
 
@@ -80,12 +83,15 @@ class DistinctPrefixes
 // A rule object that parses back to an equal rule, its match written canonically (10.0.0.0/08
 // and ::ffff:10.0.0.0/104 as 10.0.0.0/8, 192.0.2.1/32 as 192.0.2.1). Every limit is written as
 // its own entry of "limits", rates and bursts as numbers in base units (packets or bytes, per
-// second for rates) and "per" as "source", "rule" or "/N"; "mode", "force" and "comment" only
-// when set.
+// second for rates) and "per" as "source", "rule" or "/N"; "mode", "force", "comment" and "ban"
+// only when set ("ban" with its durations as format_duration spells them, and "scope").
 nlohmann::json rule_to_json(const Rule &rule);
 
 // The "limits" list of rule_to_json, for limits on `match` (the config's default: any prefix).
 nlohmann::json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix &match);
+
+// A rule's "ban" as rule_to_json writes it.
+nlohmann::json ban_to_json(const BanSpec &ban);
 
 // A limit's "per" as written: "source", "rule", or "/N" in the bits of the rule's address family
 // (`v4`: an IPv4 rule).

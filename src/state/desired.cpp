@@ -20,7 +20,7 @@ namespace
 
 rl_rule compile(const Rule &rule)
 {
-    return compile_rule(rule.action, rule.limits, rule.monitor);
+    return compile_rule(rule.action, rule.limits, rule.monitor, rule.ban);
 }
 
 } // namespace

@@ -10,10 +10,10 @@
 namespace ratelimit
 {
 
-std::vector<InstalledRule> DatapathRuleTable::installed() const
+std::vector<InstalledRule> installed_rules(const Datapath &dp)
 {
     std::map<std::uint32_t, InstalledRule> by_index;
-    auto prefixes = dp_.prefixes();
+    auto prefixes = dp.prefixes();
     for (const auto &key : prefixes.keys()) {
         auto target = prefixes.lookup(key);
         if (!target || target->rule == RL_NO_RULE)
@@ -27,7 +27,7 @@ std::vector<InstalledRule> DatapathRuleTable::installed() const
     }
     std::vector<InstalledRule> out;
     for (auto &[index, rule] : by_index) {
-        rule.rule = dp_.rules().lookup(index).value_or(rl_rule{});
+        rule.rule = dp.rules().lookup(index).value_or(rl_rule{});
         std::sort(rule.prefixes.begin(), rule.prefixes.end());
         out.push_back(std::move(rule));
     }
@@ -36,9 +36,10 @@ std::vector<InstalledRule> DatapathRuleTable::installed() const
 
 void DatapathRuleTable::write_rule(std::uint32_t index, const rl_rule &rule)
 {
-    // A slot being reused starts with full buckets.
+    // A slot being reused starts with full buckets, and counts its own bans.
     for (std::uint32_t i = 0; i < RL_MAX_LIMITS; i++)
         dp_.rule_buckets().update(rl_rule_bucket_slot(index, i), rl_bucket{});
+    dp_.ban_counts().update(index, rl_ban_counts{});
     dp_.rules().update(index, rule);
 }
 

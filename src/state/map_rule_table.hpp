@@ -10,13 +10,16 @@
 namespace ratelimit
 {
 
+// The rules the maps hold, by index, with their prefixes (sorted).
+std::vector<InstalledRule> installed_rules(const Datapath &dp);
+
 class DatapathRuleTable : public RuleTable
 {
   public:
     explicit DatapathRuleTable(Datapath &dp) : dp_(dp) {}
 
     std::uint32_t capacity() const override { return dp_.options().max_rules; }
-    std::vector<InstalledRule> installed() const override;
+    std::vector<InstalledRule> installed() const override { return installed_rules(dp_); }
     void write_rule(std::uint32_t index, const rl_rule &rule) override;
     void rewrite_rule(std::uint32_t index, const rl_rule &previous, const rl_rule &rule) override;
     void put_prefix(const Prefix &prefix, std::uint32_t index) override;

@@ -90,8 +90,8 @@ std::optional<CivilTime> split_utc(std::string_view text)
     return time;
 }
 
-// "2026-11-29T08:00:00Z" or "2026-11-29T08:00:00.25Z": a real date and time of day, within the
-// range of WallClock (with nanoseconds: 1677-09-21 .. 2262-04-11).
+} // namespace
+
 std::optional<WallClock::time_point> parse_utc(std::string_view text)
 {
     auto time = split_utc(text);
@@ -110,6 +110,9 @@ std::optional<WallClock::time_point> parse_utc(std::string_view text)
     return chrono::time_point_cast<WallClock::duration>(whole) +
            chrono::duration_cast<WallClock::duration>(time->fraction);
 }
+
+namespace
+{
 
 // ----- reading the file ----------------------------------------------
 

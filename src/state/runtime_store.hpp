@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -33,6 +34,9 @@ nlohmann::json runtime_rule_to_json(const RuntimeRule &runtime);
 
 // "2026-11-29T08:00:00Z", with a fraction of a second only when `time` has one.
 std::string format_utc(WallClock::time_point time);
+// What format_utc writes, read back: a real date and time of day, within the range of WallClock
+// (with nanoseconds: 1677-09-21 .. 2262-04-11); nullopt for anything else.
+std::optional<WallClock::time_point> parse_utc(std::string_view text);
 
 class RuntimeStore
 {

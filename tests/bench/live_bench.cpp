@@ -1076,7 +1076,7 @@ int main(int argc, char **argv)
                     host.release, online_cpus(), kRate, kBurst);
         if (options.only_bulk_apply) {
             std::printf("| measure | value |\n|---|---:|\n");
-            measure_bulk_apply(Stage());
+            measure_bulk_apply(Stage("control"));
             return 0;
         }
         CostBench bench(options);

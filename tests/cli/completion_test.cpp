@@ -97,6 +97,7 @@ Words differences(const std::string &script)
     Words per = values_of(script, "--per");
     std::erase_if(per, [](const std::string &word) { return word.starts_with('/'); });
     compare("--per", per, names_of(kPerNames));
+    compare("--ban-scope", values_of(script, "--ban-scope"), names_of(kBanScopeNames));
     return found;
 }
 
@@ -133,13 +134,14 @@ TEST(CompletionTest, OffersTheOptionsOfApplyAndUnsetAll)
 TEST(CompletionTest, AWordOnOneSideOnlyIsFound)
 {
     const std::string script = completion_script();
-    EXPECT_EQ(differences(replaced(script, "apply\"", "apply frobnicate\"")), Words{"commands"});
+    EXPECT_EQ(differences(replaced(script, "unban\"", "unban frobnicate\"")), Words{"commands"});
     EXPECT_EQ(differences(replaced(script, "stats flush", "flush")), Words{"commands"});
     EXPECT_EQ(differences(replaced(script, "\"enforce monitor\"", "\"enforce\"")), Words{"--mode"});
     EXPECT_EQ(differences(replaced(script, "\"drops packets bytes\"", "\"drops bytes packets\"")),
               Words{"--by"});
     EXPECT_EQ(differences(replaced(script, "\"source rule /24", "\"source rule prefix /24")),
               Words{"--per"});
+    EXPECT_EQ(differences(replaced(script, "\"rule all\"", "\"rule\"")), Words{"--ban-scope"});
 }
 
 } // namespace

@@ -275,6 +275,27 @@ TEST(RenderTest, Flush)
               "buckets\n");
 }
 
+TEST(RenderTest, BansAndUnban)
+{
+    const BanInfo ban{*parse_address("192.0.2.7"),
+                      parse_prefix("192.0.2.0/24"),
+                      BanScope::All,
+                      "2026-11-29T07:00:00Z",
+                      "2026-11-29T07:10:00Z",
+                      420,
+                      2};
+    EXPECT_EQ(rendered(BansResult{{ban}, 65536}),
+              "ADDRESS    RULE                       SINCE                 UNTIL                 "
+              "LEFT  OFFENCES\n"
+              "192.0.2.7  192.0.2.0/24, all traffic  2026-11-29T07:00:00Z  2026-11-29T07:10:00Z  "
+              "420s  2\n"
+              "1 banned (room for 65536)\n");
+    EXPECT_EQ(rendered(BansResult{{}, 16}), "no source is banned\n");
+    EXPECT_EQ(rendered(UnbanResult{ban}),
+              "ban lifted: 192.0.2.7 (was by 192.0.2.0/24, all traffic until "
+              "2026-11-29T07:10:00Z (420 s left), offence 2)\n");
+}
+
 TEST(RenderTest, Reload)
 {
     EXPECT_EQ(rendered(ReloadCommandResult{"2026-11-29T07:00:00Z", "3 config rules"}),

@@ -119,6 +119,26 @@ FlushResult flush()
     return {prefix("10.0.0.0/8"), 4, 2, 0};
 }
 
+BanInfo ban()
+{
+    return {address("192.0.2.7"),
+            prefix("192.0.2.0/24"),
+            BanScope::All,
+            "2026-11-29T07:00:00Z",
+            "2026-11-29T07:10:00Z",
+            420,
+            2};
+}
+
+BansResult bans()
+{
+    BanInfo removed_rule = ban();
+    removed_rule.address = address("2001:db8::9");
+    removed_rule.rule = std::nullopt;
+    removed_rule.scope = BanScope::Rule;
+    return {{ban(), removed_rule}, 65536};
+}
+
 ReloadCommandResult reload()
 {
     return {"2026-11-29T07:00:00Z", "3 config rules; 1 changed"};
@@ -167,6 +187,12 @@ TEST(ResultsTest, EveryResultSurvivesEncodeDecode)
     expect_round_trip(ApplyResult{1200, std::nullopt}, decode_apply_result);
     expect_round_trip(ApplyResult{10'000, AppliedChanges{9000, 900, 100, 9500, kNotSaved}},
                       decode_apply_result);
+    expect_round_trip(bans(), decode_bans_result);
+    expect_round_trip(BansResult{{}, 16}, decode_bans_result);
+    expect_round_trip(UnbanResult{ban()}, decode_unban_result);
+    ShowResult banned = show();
+    banned.ban = ban();
+    expect_round_trip(banned, decode_show_result);
 }
 
 TEST(ResultsTest, AnAppliedRuleIsOfTheOriginItsRuleIs)
@@ -255,14 +281,15 @@ TEST(ResultsTest, TheDaemonsJsonReadsAndWritesBackTheSame)
                      "tokens": 1000, "burst": 262144}],
         "traffic": {"passed": {"packets": 15, "bytes": 1500},
                     "dropped": {"packets": 3, "bytes": 300},
-                    "would_drop": {"packets": 5, "bytes": 500}}})",
+                    "would_drop": {"packets": 5, "bytes": 500}},
+        "ban": null})",
                 decode_show_result, show());
     const ShowResult by_default = decode_show_result(json::parse(R"({"address": "10.1.2.3",
         "rule": {"origin": "default", "prefix": "0.0.0.0/0",
                  "rule": {"limits": [{"rate": 1000, "burst": 2000, "per": "source"}]}},
         "why": "w", "tracked": false, "buckets": [],
         "traffic": {"passed": {"packets": 0, "bytes": 0}, "dropped": {"packets": 0, "bytes": 0},
-                    "would_drop": {"packets": 0, "bytes": 0}}})"));
+                    "would_drop": {"packets": 0, "bytes": 0}}, "ban": null})"));
     ASSERT_TRUE(by_default.rule);
     EXPECT_EQ(by_default.rule->origin(), Origin::Default);
     EXPECT_EQ(std::get<DefaultLimits>(by_default.rule->rule), *list().default_limits);
@@ -282,6 +309,15 @@ TEST(ResultsTest, TheDaemonsJsonReadsAndWritesBackTheSame)
           {"reason": "over_limit", "verdict": "drop", "packets": 9, "bytes": 900}]},
         {"name": "eth1", "slot": 1, "counters": []}]})",
                 decode_stats_result, stats());
+
+    expect_wire(R"({"bans": [
+        {"address": "192.0.2.7", "rule": "192.0.2.0/24", "scope": "all",
+         "since": "2026-11-29T07:00:00Z", "until": "2026-11-29T07:10:00Z", "remaining_s": 420,
+         "offences": 2},
+        {"address": "2001:db8::9", "rule": null, "scope": "rule",
+         "since": "2026-11-29T07:00:00Z", "until": "2026-11-29T07:10:00Z", "remaining_s": 420,
+         "offences": 2}], "capacity": 65536})",
+                decode_bans_result, bans());
 
     expect_wire(R"({"match": "10.0.0.0/8", "sources": 4, "blocks": 2, "rule_buckets": 0})",
                 decode_flush_result, flush());
@@ -341,6 +377,8 @@ TEST(ResultsTest, AResultWithoutAFieldIsRefusedNamingIt)
     expect_every_field_required(stats(), decode_stats_result);
     expect_every_field_required(flush(), decode_flush_result);
     expect_every_field_required(reload(), decode_reload_result);
+    expect_every_field_required(bans(), decode_bans_result);
+    expect_every_field_required(UnbanResult{ban()}, decode_unban_result);
 }
 
 TEST(ResultsTest, ANestedFieldMissingOrMistypedIsRefusedByItsPath)

@@ -127,6 +127,7 @@ DaemonFigures some_daemon_figures()
 {
     DaemonFigures daemon;
     daemon.source_capacity = 65536;
+    daemon.ban_capacity = 4096;
     daemon.rules = {{Origin::Config, 3}, {Origin::Runtime, 1}, {Origin::Default, 0}};
     daemon.reloads = {7, 2};
     daemon.last_reload_success = WallClock::time_point(1767225600s + 500ms);
@@ -150,6 +151,8 @@ KernelFigures some_kernel_figures()
     kernel.source_evictions = 28;
     kernel.admission_filter_fill = 0.25;
     kernel.tat_sketch_fill = 0.5;
+    kernel.active_bans = 2;
+    kernel.bans = {{"203.0.113.0/24", 5, 1}};
     kernel.xdp = {{"eth0", "native", true}, {"eth\"1", "none", false}};
     return kernel;
 }
@@ -173,6 +176,10 @@ TEST(MetricFamilies, ReportEveryFigureUnderItsName)
         "ratelimitd_admission_filter_fill 0.25\n",
         "ratelimitd_tat_sketch_fill 0.5\n",
         "ratelimitd_source_capacity 65536\n",
+        "ratelimitd_bans 2\n",
+        "ratelimitd_ban_capacity 4096\n",
+        "ratelimitd_bans_total{rule=\"203.0.113.0/24\"} 5\n",
+        "ratelimitd_bans_refused_total{rule=\"203.0.113.0/24\"} 1\n",
         "ratelimitd_rules{origin=\"config\"} 3\n",
         "ratelimitd_rules{origin=\"runtime\"} 1\n",
         "ratelimitd_rules{origin=\"default\"} 0\n",
@@ -204,8 +211,9 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
                   "ratelimitd_packets_total", "ratelimitd_bytes_total",
                   "ratelimitd_source_admissions_total",
                   "ratelimitd_source_admissions_refused_total", "ratelimitd_source_evictions_total",
+                  "ratelimitd_bans_total", "ratelimitd_bans_refused_total",
                   "ratelimitd_config_reloads_total", "ratelimitd_state_write_failures_total"}));
-    EXPECT_EQ(gauges.size(), 9u);
+    EXPECT_EQ(gauges.size(), 11u);
     const std::string text = render(families);
     EXPECT_NE(text.find("# TYPE ratelimitd_packets_total counter\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE ratelimitd_tracked_sources gauge\n"), std::string::npos);

@@ -176,6 +176,25 @@ const Invalid kInvalid[] = {
     {"FiveLimits", R"({"match": "10.0.0.0/8", "limits": [{"rate": 1}, {"rate": 2},
                        {"rate": 3}, {"rate": 4}, {"rate": 5}]})",
      "rules[0].limits", "5 limits; at most 4 can be stacked"},
+    {"BanNotAnObject", R"({"match": "10.0.0.0/8", "rate": 1, "ban": "5s"})", "rules[0].ban",
+     "must be an object"},
+    {"BanAfterMissing", R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"for": "10m"}})",
+     "rules[0].ban.after", "missing (required)"},
+    {"BanForMissing", R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"after": "5s"}})",
+     "rules[0].ban.for", "missing (required)"},
+    {"BanAfterNotADuration",
+     R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"after": "5 fortnights", "for": "10m"}})",
+     "rules[0].ban.after", "fortnights"},
+    {"BanForANumber", R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"after": "5s", "for": 600}})",
+     "rules[0].ban.for", "must be a duration like \"5s\" or \"10m\", not 600"},
+    {"BanScopeUnknown",
+     R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"after": "5s", "for": "10m", "scope": "any"}})",
+     "rules[0].ban.scope", "\"any\" is not one of rule or all"},
+    {"BanTypo", R"({"match": "10.0.0.0/8", "rate": 1, "ban": {"after": "5s", "fro": "10m"}})",
+     "rules[0].ban.fro", "did you mean \"for\"?"},
+    {"BanOnADeny", R"({"match": "10.0.0.0/8", "action": "deny", "ban": {"after": "5s",
+                       "for": "10m"}})",
+     "rules[0].ban", "\"deny\" rules take no ban"},
 };
 
 class InvalidRule : public testing::TestWithParam<Invalid>
@@ -227,6 +246,27 @@ TEST(RuleJson, ForceTakesADenyOfEveryoneAndMonitorNeedsNoForce)
         parse_rule(json::parse(R"({"match": "::/0", "action": "deny", "force": true})"), "runtime");
     ASSERT_TRUE(forced.value);
     EXPECT_TRUE(forced.value->force);
+}
+
+TEST(RuleJson, ReadsAndWritesABan)
+{
+    Validated<Rule> result = parse_rule(json::parse(R"({"match": "0.0.0.0/0", "rate": "20pps",
+        "burst": 40, "ban": {"after": "5s", "for": "10m"}})"),
+                                        "rules[2]");
+    ASSERT_TRUE(result.value) << errors_of(result.errors);
+    ASSERT_TRUE(result.value->ban);
+    EXPECT_EQ(*result.value->ban,
+              (BanSpec{std::chrono::seconds(5), std::chrono::minutes(10), BanScope::Rule}));
+    const json written = rule_to_json(*result.value);
+    EXPECT_EQ(written["ban"], json::parse(R"({"after": "5s", "for": "10m", "scope": "rule"})"));
+    EXPECT_EQ(parse_rule(written, "again").value, result.value);
+
+    Validated<Rule> all = parse_rule(json::parse(R"({"match": "10.0.0.0/8", "rate": 1,
+        "ban": {"after": "1m30s", "for": "1h", "scope": "all"}})"),
+                                     "runtime");
+    ASSERT_TRUE(all.value) << errors_of(all.errors);
+    EXPECT_EQ(all.value->ban->scope, BanScope::All);
+    EXPECT_EQ(all.value->ban->after, std::chrono::seconds(90));
 }
 
 TEST(RuleJson, KeepsItsComment)
