@@ -92,6 +92,10 @@ class Fields
     {
         return typed<std::int64_t>(key, &json::is_number_integer, "an integer");
     }
+    double number(std::string_view key) const
+    {
+        return typed<double>(key, &json::is_number, "a number");
+    }
 
     Prefix prefix(std::string_view key) const
     {
@@ -418,7 +422,10 @@ json encode_result(const StatusResult &result)
         {"rules", {{"config", result.rules.config}, {"runtime", result.rules.runtime}}},
         {"totals", write_traffic(result.totals)},
         {"tracked_sources", result.tracked_sources},
+        {"tracked_sources_age_ms", result.tracked_sources_age_ms},
         {"max_sources", result.max_sources},
+        {"loop_longest_stall_ms", result.loop_longest_stall_ms},
+        {"loop_longest_stall_in", result.loop_longest_stall_in},
         {"pins",
          {{"dir", result.pins.dir},
           {"mounted_at", nullable(result.pins.mounted_at)},
@@ -443,7 +450,10 @@ StatusResult decode_status_result(const json &result)
         .rules = {rules.whole("config"), rules.whole("runtime")},
         .totals = read_traffic(fields.object("totals")),
         .tracked_sources = fields.whole("tracked_sources"),
+        .tracked_sources_age_ms = fields.whole("tracked_sources_age_ms"),
         .max_sources = fields.whole("max_sources"),
+        .loop_longest_stall_ms = fields.number("loop_longest_stall_ms"),
+        .loop_longest_stall_in = fields.text("loop_longest_stall_in"),
         .pins = {pins.text("dir"), pins.text_or_null("mounted_at"), pins.flag("outlives_daemon"),
                  pins.text_or_null("warning")},
         .state_files = fields.list("state_files", read_state_file),

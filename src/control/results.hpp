@@ -16,9 +16,14 @@
 // is in force all the same, and retried).
 //   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
 //                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
-//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources", "pins": {"dir",
+//                "runtime"}, "totals": traffic, "tracked_sources", "tracked_sources_age_ms",
+//                "max_sources", "loop_longest_stall_ms", "loop_longest_stall_in", "pins": {"dir",
 //                "mounted_at" (a bpffs the daemon mounted) or null, "outlives_daemon", "warning"
 //                or null}, "state_files": [state file]}
+//               tracked_sources is counted in the background (a million take a tenth of a
+//               second), tracked_sources_age_ms ago; loop_longest_stall_ms is the longest the
+//               daemon's event loop was held by one event since it started, and
+//               loop_longest_stall_in what held it ("" before any).
 //   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
 //                "runtime": [rule + "expires", "expires_in_s"]}
 //   set, allow, deny
@@ -138,7 +143,9 @@ struct StatusResult {
     LastReload last_reload;
     RuleCounts rules;
     Traffic totals;
-    std::uint64_t tracked_sources = 0, max_sources = 0;
+    std::uint64_t tracked_sources = 0, tracked_sources_age_ms = 0, max_sources = 0;
+    double loop_longest_stall_ms = 0;
+    std::string loop_longest_stall_in;
     PinsStatus pins;
     std::vector<StateFileStatus> state_files;
     bool operator==(const StatusResult &) const = default;

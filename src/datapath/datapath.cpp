@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -105,11 +106,14 @@ bool has_first_packet(const rl_source &entry)
     return entry.first_bytes != 0 && entry.first_outcome < RL_OUTCOME_COUNT;
 }
 
-void add_first_packet(rl_source_counters &to, const rl_source &entry)
-{
-    to.packets[entry.first_outcome]++;
-    to.bytes[entry.first_outcome] += entry.first_bytes;
-}
+// A source's first packet as its `sources` entry records it, while the counters of every source
+// stream by: 24 bytes each, so a million of them take 24 MB (a map of whole counters, 100 MB).
+struct FirstPacket {
+    rl_source_key key;
+    std::uint32_t bytes = 0;
+    std::uint8_t outcome = 0;
+    bool merged = false; // added to its source's traffic already
+};
 
 // The names of the pins in `dir`; none if it does not exist.
 std::vector<std::string> pin_names(const std::string &dir)
@@ -343,33 +347,48 @@ void Datapath::for_each_source_traffic(const TrafficVisitor &visit) const
 
 void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisitor &visit) const
 {
-    // Traffic held outside source_counters (first packets, memos' pending drops) is read first and
-    // merged into the counters as those stream by. (An entry with no first packet recorded, or a
-    // memo with nothing pending, has no traffic to add.)
-    std::map<rl_source_key, rl_source_counters, KeyLess> held;
+    // Traffic held outside source_counters is read first and merged into the counters as those
+    // stream by: first packets, kept sorted to be found by their key, and the memos' pending
+    // drops, one memo per CPU. (An entry with no first packet recorded, or a memo with nothing
+    // pending, has no traffic to add.)
+    std::vector<FirstPacket> first;
     auto hold_first_packet = [&](const rl_source_key &key, const rl_source &entry) {
         if (has_first_packet(entry))
-            add_first_packet(held[key], entry);
+            first.push_back({key, entry.first_bytes, entry.first_outcome});
     };
     if (only) {
         if (auto entry = sources().lookup(*only); entry)
             hold_first_packet(*only, *entry);
     } else {
+        // Untouched pages cost no memory: reserving for every source only spares the copies.
+        first.reserve(options_.max_sources);
         sources().for_each(hold_first_packet);
+        std::ranges::sort(first, KeyLess{}, &FirstPacket::key);
     }
+    std::map<rl_source_key, rl_source_counters, KeyLess> pending;
     for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
         if ((!only || std::memcmp(memo.source.addr, only->addr, RL_ADDR_LEN) == 0) &&
             any_packets(memo.pending))
-            add_traffic(held[memo.source], memo.pending);
+            add_traffic(pending[memo.source], memo.pending);
 
+    // Adds what is held for `key` to `traffic`, once.
+    auto add_held = [&](const rl_source_key &key, rl_source_counters &traffic) {
+        auto packet = std::ranges::lower_bound(first, key, KeyLess{}, &FirstPacket::key);
+        if (packet != first.end() && !KeyLess{}(key, packet->key) && !packet->merged) {
+            traffic.packets[packet->outcome]++;
+            traffic.bytes[packet->outcome] += packet->bytes;
+            packet->merged = true;
+        }
+        if (auto memo = pending.find(key); memo != pending.end()) {
+            add_traffic(traffic, memo->second);
+            pending.erase(memo);
+        }
+    };
     auto visit_counted = [&](const rl_source_key &key, std::span<const rl_source_counters> cpus) {
         rl_source_counters traffic{};
         for (const auto &cpu : cpus)
             add_traffic(traffic, cpu);
-        if (auto extra = held.find(key); extra != held.end()) {
-            add_traffic(traffic, extra->second);
-            held.erase(extra);
-        }
+        add_held(key, traffic);
         visit(key, traffic);
     };
     if (only)
@@ -378,7 +397,14 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
     else
         source_counters().for_each(visit_counted);
     // Sources seen once, or only by drop memos, have no counters yet.
-    for (const auto &[key, traffic] : held)
+    for (const FirstPacket &packet : first) {
+        if (packet.merged)
+            continue;
+        rl_source_counters traffic{};
+        add_held(packet.key, traffic);
+        visit(packet.key, traffic);
+    }
+    for (const auto &[key, traffic] : pending)
         visit(key, traffic);
 }
 

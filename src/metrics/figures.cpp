@@ -77,6 +77,13 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
     tracked.samples.push_back({{}, std::uint64_t{kernel.tracked_sources}});
     families.push_back(std::move(tracked));
 
+    Family stall = gauge("ratelimitd_event_loop_longest_stall_seconds",
+                         "The longest the daemon's event loop was held by one event since it "
+                         "started: signals, timers and control requests waited that long. Reads of "
+                         "large maps run off the loop.");
+    stall.samples.push_back({{}, std::chrono::duration<double>(kernel.loop_longest_stall).count()});
+    families.push_back(std::move(stall));
+
     Family capacity = gauge("ratelimitd_source_capacity",
                             "Entries the source map holds (max_sources) before the least "
                             "recently used source is evicted.");

@@ -5,6 +5,7 @@
 // and this turns both into families for exposition.hpp. Every label takes a bounded set of
 // values (interfaces, verdicts, reasons, origins, results): never one series per source.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -58,7 +59,8 @@ struct TrafficCounter {
 struct KernelFigures {
     std::vector<TrafficCounter> counters;
     std::size_t tracked_sources = 0;
-    std::vector<XdpState> xdp; // in attach-slot order
+    std::vector<XdpState> xdp;                      // in attach-slot order
+    std::chrono::nanoseconds loop_longest_stall{0}; // the daemon's event loop, since it started
 };
 
 // The rules of `desired` counted by origin, with a zero for an origin that has none.

@@ -54,6 +54,7 @@ void EventLoop::run()
             if (it == watched_.end())
                 continue;
             const Watched watched = it->second; // a handler may forget its own fd
+            const auto started = std::chrono::steady_clock::now();
             try {
                 watched.handler(events[i].events);
             } catch (const std::exception &e) {
@@ -62,8 +63,24 @@ void EventLoop::run()
                 spdlog::error("{}: failed with an exception that is not a std::exception",
                               watched.name);
             }
+            note_duration(watched.name, std::chrono::steady_clock::now() - started);
         }
     }
+}
+
+void EventLoop::note_duration(const std::string &name, std::chrono::nanoseconds took)
+{
+    if (took.count() <= longest_ns_.load(std::memory_order_relaxed))
+        return;
+    std::lock_guard lock(longest_mutex_);
+    longest_ns_.store(took.count(), std::memory_order_relaxed);
+    longest_name_ = name;
+}
+
+EventLoop::Stall EventLoop::longest_stall() const
+{
+    std::lock_guard lock(longest_mutex_);
+    return {std::chrono::nanoseconds(longest_ns_.load(std::memory_order_relaxed)), longest_name_};
 }
 
 } // namespace ratelimit

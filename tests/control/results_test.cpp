@@ -52,7 +52,10 @@ StatusResult status()
             .rules = {3, 1},
             .totals = kTraffic,
             .tracked_sources = 250,
+            .tracked_sources_age_ms = 1500,
             .max_sources = 1000,
+            .loop_longest_stall_ms = 2.5,
+            .loop_longest_stall_in = "the control socket",
             .pins = {"/sys/fs/bpf/ratelimitd", "/sys/fs/bpf", true, std::nullopt},
             .state_files = {kSaved, kNotSaved}};
 }
