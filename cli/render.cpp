@@ -256,10 +256,12 @@ void render(const control::StatusResult &result, std::ostream &out)
                                   static_cast<std::int64_t>(result.tracked_sources_age_ms / 1000)) +
                               " ago"
                         : std::string())});
-    table.add({"event loop", "held at most " + fixed(result.loop_longest_stall_ms, 1) + " ms" +
-                                 (result.loop_longest_stall_in.empty()
-                                      ? std::string()
-                                      : " (by " + result.loop_longest_stall_in + ")")});
+    table.add(
+        {"event loop",
+         "held at most " + fixed(result.loop_longest_stall_ms, 1) + " ms" +
+             (result.loop_longest_stall_in.empty() ? std::string()
+                                                   : " (by " + result.loop_longest_stall_in + ")") +
+             ", " + fixed(result.loop_longest_on_cpu_ms, 1) + " ms on the CPU"});
     table.add({"pins", result.pins.dir +
                            (result.pins.warning ? "; WARNING: " + *result.pins.warning : "")});
     for (const auto &file : result.state_files)

@@ -221,6 +221,7 @@ control::StatusResult Commands::status() const
         .max_sources = config.max_sources,
         .loop_longest_stall_ms = std::chrono::duration<double, std::milli>(stall.took).count(),
         .loop_longest_stall_in = stall.name,
+        .loop_longest_on_cpu_ms = std::chrono::duration<double, std::milli>(stall.on_cpu).count(),
         .pins = {config.pin_dir, unless_empty(pins.mounted_at), pins.outlives_daemon,
                  unless_empty(pins.warning)},
         .state_files = std::move(state_files),

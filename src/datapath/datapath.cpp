@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/datapath.hpp"
 
+#include <endian.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,11 +109,29 @@ bool has_first_packet(const rl_source &entry)
 
 // A source's first packet as its `sources` entry records it, while the counters of every source
 // stream by: 24 bytes each, so a million of them take 24 MB (a map of whole counters, 100 MB).
+// The address is held as two big-endian halves, so that ordering is two integer compares.
 struct FirstPacket {
-    rl_source_key key;
+    std::uint64_t high = 0, low = 0;
     std::uint32_t bytes = 0;
     std::uint8_t outcome = 0;
     bool merged = false; // added to its source's traffic already
+
+    static std::pair<std::uint64_t, std::uint64_t> halves(const rl_source_key &key)
+    {
+        std::uint64_t high, low;
+        std::memcpy(&high, key.addr, 8);
+        std::memcpy(&low, key.addr + 8, 8);
+        return {be64toh(high), be64toh(low)};
+    }
+    rl_source_key key() const
+    {
+        rl_source_key key{};
+        const std::uint64_t high_be = htobe64(high), low_be = htobe64(low);
+        std::memcpy(key.addr, &high_be, 8);
+        std::memcpy(key.addr + 8, &low_be, 8);
+        return key;
+    }
+    std::pair<std::uint64_t, std::uint64_t> order() const { return {high, low}; }
 };
 
 // The names of the pins in `dir`; none if it does not exist.
@@ -353,8 +372,10 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
     // pending, has no traffic to add.)
     std::vector<FirstPacket> first;
     auto hold_first_packet = [&](const rl_source_key &key, const rl_source &entry) {
-        if (has_first_packet(entry))
-            first.push_back({key, entry.first_bytes, entry.first_outcome});
+        if (has_first_packet(entry)) {
+            const auto [high, low] = FirstPacket::halves(key);
+            first.push_back({high, low, entry.first_bytes, entry.first_outcome});
+        }
     };
     if (only) {
         if (auto entry = sources().lookup(*only); entry)
@@ -363,7 +384,7 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
         // Untouched pages cost no memory: reserving for every source only spares the copies.
         first.reserve(options_.max_sources);
         sources().for_each(hold_first_packet);
-        std::ranges::sort(first, KeyLess{}, &FirstPacket::key);
+        std::ranges::sort(first, {}, &FirstPacket::order);
     }
     std::map<rl_source_key, rl_source_counters, KeyLess> pending;
     for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
@@ -373,8 +394,9 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
 
     // Adds what is held for `key` to `traffic`, once.
     auto add_held = [&](const rl_source_key &key, rl_source_counters &traffic) {
-        auto packet = std::ranges::lower_bound(first, key, KeyLess{}, &FirstPacket::key);
-        if (packet != first.end() && !KeyLess{}(key, packet->key) && !packet->merged) {
+        const auto wanted = FirstPacket::halves(key);
+        auto packet = std::ranges::lower_bound(first, wanted, {}, &FirstPacket::order);
+        if (packet != first.end() && packet->order() == wanted && !packet->merged) {
             traffic.packets[packet->outcome]++;
             traffic.bytes[packet->outcome] += packet->bytes;
             packet->merged = true;
@@ -400,9 +422,10 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
     for (const FirstPacket &packet : first) {
         if (packet.merged)
             continue;
+        const rl_source_key key = packet.key();
         rl_source_counters traffic{};
-        add_held(packet.key, traffic);
-        visit(packet.key, traffic);
+        add_held(key, traffic);
+        visit(key, traffic);
     }
     for (const auto &[key, traffic] : pending)
         visit(key, traffic);

@@ -37,7 +37,9 @@ TrackedSourceCount::Figure TrackedSourceCount::figure(Clock::duration wait)
     if (asked - began_ > took_ * kAgeOverCost) {
         requested_ = true;
         wake_.notify_one();
-        counted_.wait_until(lock, asked + wait, [&] { return began_ >= asked || stopping_; });
+        // A count that took longer than the wait last time would not be done in time either.
+        if (took_ <= wait)
+            counted_.wait_until(lock, asked + wait, [&] { return began_ >= asked || stopping_; });
     }
     return {count_, Clock::now() - began_};
 }

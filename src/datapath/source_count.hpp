@@ -38,7 +38,8 @@ class TrackedSourceCount
     TrackedSourceCount &operator=(const TrackedSourceCount &) = delete;
 
     // The count, from any thread. A stale one is recounted, waiting at most `wait` for it (the
-    // count begun after this call); past that, the last count and its age.
+    // count begun after this call), and not at all if the last count took longer than that; past
+    // that, the last count and its age.
     Figure figure(Clock::duration wait);
 
   private:

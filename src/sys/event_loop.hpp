@@ -9,7 +9,6 @@
 
 #include <sys/epoll.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,15 +38,19 @@ class EventLoop
     void stop() { running_ = false; }
 
     // The longest a handler has run since the loop was made, and its name: the longest the loop
-    // was held. Safe to read from any thread.
+    // was held. Also the most CPU time one handler took (wall time counts the time the thread was
+    // preempted too, which a busy host adds to any handler). Safe to read from any thread.
     struct Stall {
         std::chrono::nanoseconds took{0};
         std::string name;
+        std::chrono::nanoseconds on_cpu{0};
+        std::string on_cpu_name;
     };
     Stall longest_stall() const;
 
   private:
-    void note_duration(const std::string &name, std::chrono::nanoseconds took);
+    void note_duration(const std::string &name, std::chrono::nanoseconds took,
+                       std::chrono::nanoseconds on_cpu);
 
     UniqueFd epoll_;
     struct Watched {
@@ -56,9 +59,8 @@ class EventLoop
     };
     std::map<int, Watched> watched_;
     bool running_ = false;
-    std::atomic<std::int64_t> longest_ns_{0}; // read by other threads; its name under the mutex
     mutable std::mutex longest_mutex_;
-    std::string longest_name_;
+    Stall longest_; // guarded by longest_mutex_
 };
 
 } // namespace ratelimit

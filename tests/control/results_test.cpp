@@ -56,6 +56,7 @@ StatusResult status()
             .max_sources = 1000,
             .loop_longest_stall_ms = 2.5,
             .loop_longest_stall_in = "the control socket",
+            .loop_longest_on_cpu_ms = 1.5,
             .pins = {"/sys/fs/bpf/ratelimitd", "/sys/fs/bpf", true, std::nullopt},
             .state_files = {kSaved, kNotSaved}};
 }
@@ -198,7 +199,9 @@ TEST(ResultsTest, TheDaemonsJsonReadsAndWritesBackTheSame)
         "rules": {"config": 3, "runtime": 1},
         "totals": {"passed": {"packets": 15, "bytes": 1500}, "dropped": {"packets": 3, "bytes": 300},
                    "would_drop": {"packets": 5, "bytes": 500}},
-        "tracked_sources": 250, "max_sources": 1000,
+        "tracked_sources": 250, "tracked_sources_age_ms": 1500, "max_sources": 1000,
+        "loop_longest_stall_ms": 2.5, "loop_longest_stall_in": "the control socket",
+        "loop_longest_on_cpu_ms": 1.5,
         "pins": {"dir": "/sys/fs/bpf/ratelimitd", "mounted_at": "/sys/fs/bpf",
                  "outlives_daemon": true, "warning": null},
         "state_files": [

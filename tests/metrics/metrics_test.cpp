@@ -145,6 +145,7 @@ KernelFigures some_kernel_figures()
                        {"eth0", "drop", "over_limit", 25, 1600},
                        {"eth\"1", "pass", "untracked", 4, 256}};
     kernel.tracked_sources = 12;
+    kernel.loop_longest_stall = std::chrono::microseconds(2500);
     kernel.xdp = {{"eth0", "native", true}, {"eth\"1", "none", false}};
     return kernel;
 }
@@ -162,6 +163,7 @@ TEST(MetricFamilies, ReportEveryFigureUnderItsName)
         "ratelimitd_bytes_total{interface=\"eth0\",verdict=\"pass\",reason=\"conforming\"} 6400\n",
         "ratelimitd_bytes_total{interface=\"eth0\",verdict=\"drop\",reason=\"over_limit\"} 1600\n",
         "ratelimitd_tracked_sources 12\n",
+        "ratelimitd_event_loop_longest_stall_seconds 0.0025\n",
         "ratelimitd_source_capacity 65536\n",
         "ratelimitd_rules{origin=\"config\"} 3\n",
         "ratelimitd_rules{origin=\"runtime\"} 1\n",
@@ -193,7 +195,7 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
               (std::vector<std::string>{"ratelimitd_packets_total", "ratelimitd_bytes_total",
                                         "ratelimitd_config_reloads_total",
                                         "ratelimitd_state_write_failures_total"}));
-    EXPECT_EQ(gauges.size(), 7u);
+    EXPECT_EQ(gauges.size(), 8u);
     const std::string text = render(families);
     EXPECT_NE(text.find("# TYPE ratelimitd_packets_total counter\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE ratelimitd_tracked_sources gauge\n"), std::string::npos);
