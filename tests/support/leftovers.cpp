@@ -42,9 +42,22 @@ bool left_by_dead_process(std::string_view name)
 
 } // namespace
 
+static std::string &owned_name_tag()
+{
+    static std::string tag;
+    return tag;
+}
+
 std::string owned_name_prefix()
 {
-    return std::string(kNamePrefix) + std::to_string(getpid()) + "-";
+    const std::string &tag = owned_name_tag();
+    return std::string(kNamePrefix) + std::to_string(getpid()) + "-" +
+           (tag.empty() ? "" : tag + "-");
+}
+
+void set_owned_name_tag(const std::string &tag)
+{
+    owned_name_tag() = tag;
 }
 
 void remove_leftovers_of_dead_tests()
