@@ -256,8 +256,19 @@ void render(const control::StatusResult &result, std::ostream &out)
     const std::uint64_t tracked = result.tracked_sources, capacity = result.max_sources;
     table.add({"tracked sources",
                std::to_string(tracked) + " of " + std::to_string(capacity) + " (" +
-                   fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) +
-                   "% full)"});
+                   fixed(capacity ? 100.0 * double(tracked) / double(capacity) : 0, 1) + "% full)" +
+                   (result.tracked_sources_age_ms >= 1000
+                        ? ", counted " +
+                              duration_text(
+                                  static_cast<std::int64_t>(result.tracked_sources_age_ms / 1000)) +
+                              " ago"
+                        : std::string())});
+    table.add(
+        {"event loop",
+         "held at most " + fixed(result.loop_longest_stall_ms, 1) + " ms" +
+             (result.loop_longest_stall_in.empty() ? std::string()
+                                                   : " (by " + result.loop_longest_stall_in + ")") +
+             ", " + fixed(result.loop_longest_on_cpu_ms, 1) + " ms on the CPU"});
     const control::TableStatus &admission = result.table;
     table.add({"source table", std::to_string(admission.admitted) + " admitted, " +
                                    std::to_string(admission.evictions) + " evicted (estimate), " +

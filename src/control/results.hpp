@@ -16,9 +16,17 @@
 // is in force all the same, and retried).
 //   status   -> {"version", "uptime_s", "config", "mode", "interfaces": [{"name", "xdp_mode",
 //                "program_id"}], "last_reload": {"time", "ok", "message"}, "rules": {"config",
-//                "runtime"}, "totals": traffic, "tracked_sources", "max_sources", "pins": {"dir",
+//                "runtime"}, "totals": traffic, "tracked_sources", "tracked_sources_age_ms",
+//                "max_sources", "loop_longest_stall_ms", "loop_longest_stall_in",
+//                "loop_longest_on_cpu_ms", "pins": {"dir",
 //                "mounted_at" (a bpffs the daemon mounted) or null, "outlives_daemon", "warning"
 //                or null}, "state_files": [state file]}
+//               tracked_sources is counted in the background (a million take a tenth of a
+//               second), tracked_sources_age_ms ago; loop_longest_stall_ms is the longest the
+//               daemon's event loop was held by one event since it started, and
+//               loop_longest_stall_in what held it ("" before any); loop_longest_on_cpu_ms the
+//               most CPU time one event took (wall time also counts the loop's thread being
+//               preempted on a busy host).
 //   list     -> {"default": {"limits": [...]} or null, "config": [rule + "overridden"],
 //                "runtime": [rule + "expires", "expires_in_s"]}
 //   set, allow, deny
@@ -153,7 +161,10 @@ struct StatusResult {
     LastReload last_reload;
     RuleCounts rules;
     Traffic totals;
-    std::uint64_t tracked_sources = 0, max_sources = 0;
+    std::uint64_t tracked_sources = 0, tracked_sources_age_ms = 0, max_sources = 0;
+    double loop_longest_stall_ms = 0;
+    std::string loop_longest_stall_in;
+    double loop_longest_on_cpu_ms = 0;
     TableStatus table;
     PinsStatus pins;
     std::vector<StateFileStatus> state_files;

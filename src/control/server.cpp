@@ -84,6 +84,23 @@ std::vector<gid_t> peer_groups(int fd)
     }
 }
 
+// Runs `step` for `request` from `uid`: none if it returned, else the answer its exception makes.
+template <typename Step>
+std::optional<std::string> refusal(const Request &request, uid_t uid, Step &&step)
+{
+    try {
+        step();
+        return std::nullopt;
+    } catch (const RequestError &e) {
+        spdlog::info("control socket: refused {} from uid {}: {}", command_name(request.command),
+                     uid, e.error().message);
+        return encode(Response{request.id, e.error()});
+    } catch (const std::exception &e) {
+        spdlog::error("control socket: {} failed: {}", command_name(request.command), e.what());
+        return encode(Response{request.id, Error{ErrorCode::Internal, e.what()}});
+    }
+}
+
 } // namespace
 
 std::optional<gid_t> lookup_group(const std::string &name)
@@ -118,12 +135,14 @@ Server::Server(EventLoop &loop, const config::Config::Control &settings, Handler
                        "create the control socket's timer"));
     loop_.watch(listener_.get(), "the control socket", [this](std::uint32_t) { accept_clients(); });
     loop_.watch(timer_.get(), "the control socket's timer", [this](std::uint32_t) { on_timer(); });
+    reads_ = std::make_unique<Worker>(loop_, "the control socket's reads", kMaxDeferred);
     spdlog::info("control socket {} (root{})", path_,
                  group_ ? " and group " + group_name_ : std::string(" only"));
 }
 
 Server::~Server()
 {
+    reads_.reset(); // no answer comes back now
     try {
         for (const auto &[fd, connection] : connections_)
             loop_.forget(fd);
@@ -201,6 +220,7 @@ void Server::admit(UniqueFd fd)
     Connection &connection = connections_[key];
     connection.fd = std::move(fd);
     connection.peer = peer;
+    connection.serial = ++next_serial_;
     connection.events = EPOLLIN;
     connection.deadline = Clock::now() + kIdleTimeout;
     loop_.watch(
@@ -233,16 +253,27 @@ void Server::on_event(int fd, std::uint32_t events)
         return;
     Connection &connection = found->second;
     bool open = true;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    // Watched for nothing while it awaits an answer, the kernel still says when the peer has
+    // gone: then there is no one to answer.
+    if (connection.awaiting && (events & (EPOLLHUP | EPOLLERR)))
+        open = false;
+    else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         open = receive(connection);
+    serve_on(fd, connection, open);
+}
+
+void Server::serve_on(int fd, Connection &connection, bool open)
+{
     if (open)
         open = serve(connection);
     if (!open) {
         close_connection(fd);
     } else {
-        // Read only while nothing is waiting to be written: a client that does not read its
-        // answers is not read from either.
-        const std::uint32_t wanted = connection.unsent.empty() ? EPOLLIN : EPOLLOUT;
+        // Read only while nothing is waiting to be written, and no answer is being made: a
+        // client that does not read its answers, or sends more while it waits, is not read from.
+        const std::uint32_t wanted = connection.awaiting         ? 0u
+                                     : connection.unsent.empty() ? std::uint32_t{EPOLLIN}
+                                                                 : std::uint32_t{EPOLLOUT};
         if (wanted != connection.events) {
             loop_.modify(fd, wanted);
             connection.events = wanted;
@@ -278,6 +309,8 @@ bool Server::serve(Connection &connection)
             return false;
         if (!connection.unsent.empty())
             return true; // the peer reads slowly: wait until it can take more
+        if (connection.awaiting)
+            return true; // its answer is being made off the loop
         if (connection.close_when_sent)
             return false;
         const auto newline = connection.received.find('\n');
@@ -299,8 +332,13 @@ bool Server::serve(Connection &connection)
         }
         const std::string line = connection.received.substr(0, newline);
         connection.received.erase(0, newline + 1);
-        connection.unsent = answer(connection, line);
+        std::optional<std::string> answered = answer(connection, line);
         connection.deadline = Clock::now() + kIdleTimeout;
+        if (!answered) {
+            connection.awaiting = true;
+            return true;
+        }
+        connection.unsent = std::move(*answered);
     }
 }
 
@@ -330,7 +368,7 @@ bool Server::send_unsent(Connection &connection)
     return true;
 }
 
-std::string Server::answer(Connection &connection, std::string_view line)
+std::optional<std::string> Server::answer(Connection &connection, std::string_view line)
 {
     const auto decoded = decode_request(line);
     if (!connection.peer.authorized) {
@@ -356,16 +394,49 @@ std::string Server::answer(Connection &connection, std::string_view line)
     const Request &request = std::get<Request>(decoded);
     spdlog::debug("control socket: {} from uid {}", command_name(request.command),
                   connection.peer.uid);
-    try {
-        return encode(Response{request.id, handler_(request, connection.peer)});
-    } catch (const RequestError &e) {
-        spdlog::info("control socket: refused {} from uid {}: {}", command_name(request.command),
-                     connection.peer.uid, e.error().message);
-        return encode(Response{request.id, e.error()});
-    } catch (const std::exception &e) {
-        spdlog::error("control socket: {} failed: {}", command_name(request.command), e.what());
-        return encode(Response{request.id, Error{ErrorCode::Internal, e.what()}});
-    }
+    Reply reply;
+    if (auto refused = refusal(request, connection.peer.uid,
+                               [&] { reply = handler_(request, connection.peer); }))
+        return refused;
+    if (auto *now = std::get_if<nlohmann::json>(&reply))
+        return encode(Response{request.id, std::move(*now)});
+    return defer(connection, request, std::move(std::get<Deferred>(reply)));
+}
+
+std::optional<std::string> Server::defer(const Connection &connection, const Request &request,
+                                         Deferred work)
+{
+    const int fd = connection.fd.get();
+    const std::uint64_t serial = connection.serial;
+    const uid_t uid = connection.peer.uid;
+    auto job = [this, fd, serial, uid, request, work = std::move(work)]() -> Worker::Finish {
+        nlohmann::json result;
+        std::optional<std::string> refused = refusal(request, uid, [&] { result = work(); });
+        std::string line =
+            refused ? std::move(*refused) : encode(Response{request.id, std::move(result)});
+        return [this, fd, serial, line = std::move(line)]() mutable {
+            deliver(fd, serial, std::move(line));
+        };
+    };
+    if (reads_->submit(std::move(job)))
+        return std::nullopt;
+    spdlog::info("control socket: {} from uid {} answered busy: {} reads of the maps wait or run",
+                 command_name(request.command), uid, kMaxDeferred);
+    return encode(Response{
+        request.id, Error{ErrorCode::Busy, "the daemon is making " + std::to_string(kMaxDeferred) +
+                                               " answers that read its maps already; try again"}});
+}
+
+void Server::deliver(int fd, std::uint64_t serial, std::string answer)
+{
+    auto found = connections_.find(fd);
+    if (found == connections_.end() || found->second.serial != serial)
+        return; // the peer went meanwhile
+    Connection &connection = found->second;
+    connection.awaiting = false;
+    connection.unsent = std::move(answer);
+    connection.deadline = Clock::now() + kIdleTimeout;
+    serve_on(fd, connection, true);
 }
 
 void Server::close_connection(int fd)
@@ -391,8 +462,8 @@ void Server::close_idle_connections(Clock::time_point now)
 {
     std::vector<int> idle;
     for (auto &[fd, connection] : connections_) {
-        if (connection.deadline > now)
-            continue;
+        if (connection.awaiting || connection.deadline > now)
+            continue; // an answer being made is not the peer's silence
         idle.push_back(fd);
         if (connection.received.empty() || !connection.unsent.empty())
             continue;
@@ -415,7 +486,7 @@ void Server::arm_timer()
 {
     std::optional<Clock::time_point> earliest = accept_retry_;
     for (const auto &[fd, connection] : connections_)
-        if (!earliest || connection.deadline < *earliest)
+        if (!connection.awaiting && (!earliest || connection.deadline < *earliest))
             earliest = connection.deadline;
     itimerspec when{}; // all zero: disarmed
     if (earliest)

@@ -9,7 +9,11 @@
 // - a connection that has not completed a request within kIdleTimeout is closed (a half-sent
 //   request gets an error first);
 // - a client that does not read its answers is not read from until it does;
-// - at most kMaxConnections are served at once; one more is answered busy and closed.
+// - at most kMaxConnections are served at once; one more is answered busy and closed;
+// - a request whose handler defers it (a read of large maps) runs on the server's worker thread,
+//   off the event loop, and its answer is written when it comes back; the connection's next
+//   request waits for it. At most kMaxDeferred such requests wait or run at once (over all
+//   connections): one more is answered busy at once, and the connection serves on.
 // When accept() fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: the
 // daemon's other sockets may hold them all), accepting pauses and is retried every
 // kAcceptRetry (and at once when a connection of ours closes): the socket serves again as soon as
@@ -24,7 +28,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <memory>
 #include <string>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +38,7 @@
 #include "control/protocol.hpp"
 #include "sys/event_loop.hpp"
 #include "sys/fd.hpp"
+#include "sys/worker.hpp"
 
 namespace ratelimit::control
 {
@@ -47,6 +54,7 @@ class Server
     static constexpr std::chrono::seconds kIdleTimeout{10};
     static constexpr std::size_t kMaxConnections = 128;
     static constexpr std::chrono::milliseconds kAcceptRetry{250};
+    static constexpr std::size_t kMaxDeferred = 4;
 
     // Who is at the other end of a connection, as SO_PEERCRED told when it connected.
     struct Peer {
@@ -56,9 +64,14 @@ class Server
         std::uint64_t connection = 0; // which connection: numbered from 1, never reused
     };
 
-    // Runs a request from an authorized `peer` and returns its result. Throws RequestError to
+    // The result of a request, made on the server's worker thread: it may read the data path's
+    // maps and what it holds (copies), nothing of the event loop's. It throws as a Handler does.
+    using Deferred = std::function<nlohmann::json()>;
+    // A request's result now, or the work that makes it off the event loop.
+    using Reply = std::variant<nlohmann::json, Deferred>;
+    // Runs a request from an authorized `peer` and returns its reply. Throws RequestError to
     // refuse it; any other exception is logged and answered as an internal error.
-    using Handler = std::function<nlohmann::json(const Request &request, const Peer &peer)>;
+    using Handler = std::function<Reply(const Request &request, const Peer &peer)>;
 
     // Told when a connection has closed, so that what its requests left (an apply transaction's
     // parts) goes with it. Must not throw.
@@ -81,6 +94,8 @@ class Server
         std::string unsent;           // answers not yet written
         bool input_ended = false;     // the peer has shut down its side
         bool close_when_sent = false; // refused, or its input is unusable
+        bool awaiting = false;        // a deferred request's answer is being made
+        std::uint64_t serial = 0;     // which connection, whatever fd it has (fds are reused)
         std::uint32_t events = 0;     // what the loop watches the fd for
         Clock::time_point deadline;   // for completing the next request
     };
@@ -93,7 +108,14 @@ class Server
     bool serve(Connection &connection);
     void answer_and_close(Connection &connection, const Error &error);
     bool send_unsent(Connection &connection);
-    std::string answer(Connection &connection, std::string_view line);
+    // The answer to `line`; none when it is deferred (the connection then awaits it).
+    std::optional<std::string> answer(Connection &connection, std::string_view line);
+    std::optional<std::string> defer(const Connection &connection, const Request &request,
+                                     Deferred work);
+    void deliver(int fd, std::uint64_t serial, std::string answer);
+    // Serves `fd` on after `open` said whether it is still usable: closes it or watches it for
+    // what it waits for.
+    void serve_on(int fd, Connection &connection, bool open);
     void close_connection(int fd);
     void on_timer();
     void close_idle_connections(Clock::time_point now);
@@ -112,6 +134,8 @@ class Server
     std::optional<Clock::time_point> accept_retry_; // set while accepting is paused
     bool accept_failed_ = false; // since the last accept that succeeded: log the change only
     std::map<int, Connection> connections_; // by fd
+    std::uint64_t next_serial_ = 0;
+    std::unique_ptr<Worker> reads_; // last: stopped first, before what its results would touch
 };
 
 } // namespace ratelimit::control

@@ -165,9 +165,28 @@ control::BanInfo ban_info(const BanEntry &ban)
             ban.offences};
 }
 
+// One sample, no state kept: rates are the client's, over the window it chooses between two
+// samples (see control/results.hpp), so callers never share or disturb each other's window.
+// Reads every source's counters: run off the event loop.
+control::TopResult top(const Datapath &dp, const control::TopArgs &args)
+{
+    const auto sampled_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    const SourceRanking ranking = heaviest_sources(dp, args.count, score_of(args.by));
+    control::TopResult result{args.by, ranking.scanned, sampled_at.count(), {}};
+    for (const auto &source : ranking.heaviest)
+        result.sources.push_back({source.address, control::traffic_of(source.traffic)});
+    return result;
+}
+
+// How long status may hold the event loop waiting for a count of the tracked sources made after
+// it asked; past that, it reports the last count and its age.
+constexpr std::chrono::milliseconds kTrackedSourcesWait{3};
+
 } // namespace
 
-json Commands::run(const control::Request &request, const control::Server::Peer &peer)
+control::Server::Reply Commands::run(const control::Request &request,
+                                     const control::Server::Peer &peer)
 {
     using control::Command;
     using control::encode_result;
@@ -188,7 +207,10 @@ json Commands::run(const control::Request &request, const control::Server::Peer 
     case Command::Show:
         return encode_result(show(control::decode_show_args(request.args)));
     case Command::Top:
-        return encode_result(top(control::decode_top_args(request.args)));
+        return control::Server::Deferred(
+            [&dp = daemon_.datapath(), args = control::decode_top_args(request.args)] {
+                return encode_result(top(dp, args));
+            });
     case Command::Stats:
         control::decode_no_args(request.args);
         return encode_result(stats());
@@ -228,8 +250,10 @@ control::StatusResult Commands::status() const
     for (const SaveStatus &file : daemon_.state_files())
         state_files.push_back(state_file_status(file));
     const PinMount &pins = daemon_.pins();
-    const std::uint64_t tracked = tracked_sources(dp);
-    const TablePressure table = dp.table_pressure(tracked);
+    const TrackedSourceCount::Figure tracked =
+        daemon_.tracked_sources().figure(kTrackedSourcesWait);
+    const EventLoop::Stall stall = daemon_.loop().longest_stall();
+    const TablePressure table = dp.table_pressure(tracked.count);
     return {
         .version = RATELIMITD_VERSION,
         .uptime_s = std::chrono::duration_cast<std::chrono::seconds>(daemon_.uptime()).count(),
@@ -239,8 +263,13 @@ control::StatusResult Commands::status() const
         .last_reload = {format_utc(reload.when), reload.ok, reload.message},
         .rules = {config.rules.size(), daemon_.runtime_rules().size()},
         .totals = control::traffic_of(totals),
-        .tracked_sources = tracked,
+        .tracked_sources = tracked.count,
+        .tracked_sources_age_ms = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(tracked.age).count()),
         .max_sources = config.max_sources,
+        .loop_longest_stall_ms = std::chrono::duration<double, std::milli>(stall.took).count(),
+        .loop_longest_stall_in = stall.name,
+        .loop_longest_on_cpu_ms = std::chrono::duration<double, std::milli>(stall.on_cpu).count(),
         .table = {table.admitted, table.refused, table.evictions, table.filter_fill,
                   table.sketch_fill},
         .pins = {config.pin_dir, unless_empty(pins.mounted_at), pins.outlives_daemon,
@@ -354,20 +383,6 @@ control::UnbanResult Commands::unban(const control::UnbanArgs &args, const std::
         throw RequestError(ErrorCode::NotFound, args.address.to_string() + " is not banned");
     spdlog::info("control socket: {} lifted the ban of {}", who, args.address.to_string());
     return {ban_info(*lifted)};
-}
-
-// One sample, no state kept: rates are the client's, over the window it chooses between two
-// samples (see control/results.hpp), so callers never share or disturb each other's window.
-control::TopResult Commands::top(const control::TopArgs &args) const
-{
-    const auto sampled_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now().time_since_epoch());
-    const SourceRanking ranking =
-        heaviest_sources(daemon_.datapath(), args.count, score_of(args.by));
-    control::TopResult result{args.by, ranking.scanned, sampled_at.count(), {}};
-    for (const auto &source : ranking.heaviest)
-        result.sources.push_back({source.address, control::traffic_of(source.traffic)});
-    return result;
 }
 
 control::StatsResult Commands::stats() const

@@ -3,7 +3,9 @@
 // The control socket's commands (control/protocol.hpp lists them, control/results.hpp their
 // results), run on the daemon's event loop: they read the daemon's state and the data path's
 // maps, and change runtime rules only through Daemon::replace_runtime_rules, after their
-// arguments have been validated, so a refused request changes nothing.
+// arguments have been validated, so a refused request changes nothing. A command that reads a
+// whole map of sources (top) is deferred to the control socket's worker, off the loop, with what
+// it needs copied; status takes the tracked sources from their background count.
 
 #include <map>
 #include <string>
@@ -26,7 +28,7 @@ class Commands
 
     // The result of `request` from `peer`; throws control::RequestError to refuse it. Every
     // change is logged with the peer's uid and pid and what it changed.
-    nlohmann::json run(const control::Request &request, const control::Server::Peer &peer);
+    control::Server::Reply run(const control::Request &request, const control::Server::Peer &peer);
 
     // Drops what the peer's connection held: the parts of an apply it did not finish.
     void connection_closed(const control::Server::Peer &peer) noexcept;
@@ -38,7 +40,6 @@ class Commands
                                                const std::string &who);
     control::UnsetResult unset(const control::UnsetArgs &args, const std::string &who);
     control::ShowResult show(const control::ShowArgs &args) const;
-    control::TopResult top(const control::TopArgs &args) const;
     control::StatsResult stats() const;
     control::FlushResult flush(const control::FlushArgs &args, const std::string &who);
     control::ReloadCommandResult reload(const std::string &who);

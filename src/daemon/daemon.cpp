@@ -146,6 +146,7 @@ void Daemon::open_datapath()
     options.programs = static_cast<std::uint32_t>(config_.interfaces.size());
     options.pins = pins_layout_;
     dp_ = std::make_unique<Datapath>(options);
+    tracked_ = std::make_unique<TrackedSourceCount>(*dp_);
     spdlog::info("data path {} (maps pinned in {})",
                  dp_->adopted() ? "adopted with its rules, buckets and counters" : "created",
                  pins_layout_.maps_dir());
@@ -211,8 +212,9 @@ void Daemon::start_metrics()
 {
     // Before anything is attached: an address in use fails the start with no interface touched.
     if (config_.metrics.enabled) {
-        metrics_ =
-            std::make_unique<metrics::Exporter>(config_.metrics.listen, *dp_, metric_figures());
+        metrics_ = std::make_unique<metrics::Exporter>(
+            config_.metrics.listen, metrics::Exporter::Live{*dp_, *tracked_, loop_},
+            metric_figures());
         spdlog::info("metrics on http://{}/metrics", config_.metrics.listen);
     }
 }

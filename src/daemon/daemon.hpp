@@ -15,6 +15,7 @@
 #include "sys/event_loop.hpp"
 #include "daemon/system.hpp"
 #include "datapath/datapath.hpp"
+#include "datapath/source_count.hpp"
 #include "datapath/xdp_link.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/reload_counts.hpp"
@@ -60,6 +61,8 @@ class Daemon
     const config::Config &config() const { return config_; }
     const std::vector<RuntimeRule> &runtime_rules() const { return runtime_; }
     const Datapath &datapath() const { return *dp_; }
+    TrackedSourceCount &tracked_sources() const { return *tracked_; }
+    const EventLoop &loop() const { return loop_; }
     const std::vector<XdpLink> &links() const { return links_; }
     const ReloadResult &last_reload() const { return last_reload_; }
     const PinMount &pins() const { return pins_; }
@@ -127,7 +130,9 @@ class Daemon
     RuntimeStore store_;
     SaveStatus runtime_saved_; // of store_
     std::vector<RuntimeRule> runtime_;
+    EventLoop loop_; // before what watches it and what reads how long it was held (metrics_)
     std::unique_ptr<Datapath> dp_;
+    std::unique_ptr<TrackedSourceCount> tracked_; // after dp_, which it counts
     std::vector<XdpLink> links_;
     metrics::ReloadCountFile reload_count_file_;
     SaveStatus reload_counts_saved_; // of reload_count_file_
@@ -138,7 +143,6 @@ class Daemon
     metrics::ReloadCounts reloads_;
     WallClock::time_point config_loaded_{};      // at start, or by the last successful reload
     std::unique_ptr<metrics::Exporter> metrics_; // after dp_: stopped before the maps close
-    EventLoop loop_;
     UniqueFd signals_, expiry_timer_, save_timer_, ban_timer_;
     unsigned save_retries_ = 0; // of the writes failing now
     bool save_retry_armed_ = false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/datapath.hpp"
 
+#include <endian.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -128,11 +129,32 @@ bool has_first_packet(const rl_source &entry)
     return entry.first_bytes != 0 && entry.first_outcome < RL_OUTCOME_COUNT;
 }
 
-void add_first_packet(rl_source_counters &to, const rl_source &entry)
-{
-    to.packets[entry.first_outcome]++;
-    to.bytes[entry.first_outcome] += entry.first_bytes;
-}
+// A source's first packet as its `sources` entry records it, while the counters of every source
+// stream by: 24 bytes each, so a million of them take 24 MB (a map of whole counters, 100 MB).
+// The address is held as two big-endian halves, so that ordering is two integer compares.
+struct FirstPacket {
+    std::uint64_t high = 0, low = 0;
+    std::uint32_t bytes = 0;
+    std::uint8_t outcome = 0;
+    bool merged = false; // added to its source's traffic already
+
+    static std::pair<std::uint64_t, std::uint64_t> halves(const rl_source_key &key)
+    {
+        std::uint64_t high, low;
+        std::memcpy(&high, key.addr, 8);
+        std::memcpy(&low, key.addr + 8, 8);
+        return {be64toh(high), be64toh(low)};
+    }
+    rl_source_key key() const
+    {
+        rl_source_key key{};
+        const std::uint64_t high_be = htobe64(high), low_be = htobe64(low);
+        std::memcpy(key.addr, &high_be, 8);
+        std::memcpy(key.addr + 8, &low_be, 8);
+        return key;
+    }
+    std::pair<std::uint64_t, std::uint64_t> order() const { return {high, low}; }
+};
 
 // The names of the pins in `dir`; none if it does not exist.
 std::vector<std::string> pin_names(const std::string &dir)
@@ -475,33 +497,51 @@ void Datapath::for_each_source_traffic(const TrafficVisitor &visit) const
 
 void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisitor &visit) const
 {
-    // Traffic held outside source_counters (first packets, memos' pending drops) is read first and
-    // merged into the counters as those stream by. (An entry with no first packet recorded, or a
-    // memo with nothing pending, has no traffic to add.)
-    std::map<rl_source_key, rl_source_counters, KeyLess> held;
+    // Traffic held outside source_counters is read first and merged into the counters as those
+    // stream by: first packets, kept sorted to be found by their key, and the memos' pending
+    // drops, one memo per CPU. (An entry with no first packet recorded, or a memo with nothing
+    // pending, has no traffic to add.)
+    std::vector<FirstPacket> first;
     auto hold_first_packet = [&](const rl_source_key &key, const rl_source &entry) {
-        if (has_first_packet(entry))
-            add_first_packet(held[key], entry);
+        if (has_first_packet(entry)) {
+            const auto [high, low] = FirstPacket::halves(key);
+            first.push_back({high, low, entry.first_bytes, entry.first_outcome});
+        }
     };
     if (only) {
         if (auto entry = sources().lookup(*only); entry)
             hold_first_packet(*only, *entry);
     } else {
+        // Untouched pages cost no memory: reserving for every source only spares the copies.
+        first.reserve(options_.max_sources);
         sources().for_each(hold_first_packet);
+        std::ranges::sort(first, {}, &FirstPacket::order);
     }
+    std::map<rl_source_key, rl_source_counters, KeyLess> pending;
     for (const auto &memo : drop_memos().lookup(0).value_or(std::vector<rl_drop_memo>{}))
         if ((!only || std::memcmp(memo.source.addr, only->addr, RL_ADDR_LEN) == 0) &&
             any_packets(memo.pending))
-            add_traffic(held[memo.source], memo.pending);
+            add_traffic(pending[memo.source], memo.pending);
 
+    // Adds what is held for `key` to `traffic`, once.
+    auto add_held = [&](const rl_source_key &key, rl_source_counters &traffic) {
+        const auto wanted = FirstPacket::halves(key);
+        auto packet = std::ranges::lower_bound(first, wanted, {}, &FirstPacket::order);
+        if (packet != first.end() && packet->order() == wanted && !packet->merged) {
+            traffic.packets[packet->outcome]++;
+            traffic.bytes[packet->outcome] += packet->bytes;
+            packet->merged = true;
+        }
+        if (auto memo = pending.find(key); memo != pending.end()) {
+            add_traffic(traffic, memo->second);
+            pending.erase(memo);
+        }
+    };
     auto visit_counted = [&](const rl_source_key &key, std::span<const rl_source_counters> cpus) {
         rl_source_counters traffic{};
         for (const auto &cpu : cpus)
             add_traffic(traffic, cpu);
-        if (auto extra = held.find(key); extra != held.end()) {
-            add_traffic(traffic, extra->second);
-            held.erase(extra);
-        }
+        add_held(key, traffic);
         visit(key, traffic);
     };
     if (only)
@@ -510,7 +550,15 @@ void Datapath::read_source_traffic(const rl_source_key *only, const TrafficVisit
     else
         source_counters().for_each(visit_counted);
     // Sources seen once, or only by drop memos, have no counters yet.
-    for (const auto &[key, traffic] : held)
+    for (const FirstPacket &packet : first) {
+        if (packet.merged)
+            continue;
+        const rl_source_key key = packet.key();
+        rl_source_counters traffic{};
+        add_held(key, traffic);
+        visit(key, traffic);
+    }
+    for (const auto &[key, traffic] : pending)
         visit(key, traffic);
 }
 

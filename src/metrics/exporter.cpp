@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "metrics/exporter.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +13,7 @@
 #include "datapath/inspect.hpp"
 #include "datapath/xdp_link.hpp"
 #include "sys/error.hpp"
+#include "sys/worker.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/http_server.hpp"
 #include "net/endpoint.hpp"
@@ -45,32 +43,14 @@ std::uint32_t program_id(int prog_fd)
     return info.id;
 }
 
-// Blocks every signal in the calling thread while it lives, so that the threads started meanwhile
-// inherit that mask: the daemon takes its signals through a signalfd, and the kernel would hand a
-// signal to any thread that does not block it, whose default action would end the process.
-class SignalsBlocked
-{
-  public:
-    SignalsBlocked()
-    {
-        sigset_t all;
-        sigfillset(&all);
-        if (int rc = pthread_sigmask(SIG_BLOCK, &all, &previous_); rc != 0)
-            throw SystemError(rc, "block signals for the metrics threads");
-    }
-    // Cannot fail: SIG_SETMASK with the mask pthread_sigmask itself returned.
-    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-    SignalsBlocked(const SignalsBlocked &) = delete;
-    SignalsBlocked &operator=(const SignalsBlocked &) = delete;
-
-  private:
-    sigset_t previous_;
-};
+// A scrape may wait this long for a count of the tracked sources made after it asked: a million
+// take about 0.1 s, and a scraper's timeout is seconds.
+constexpr std::chrono::milliseconds kTrackedSourcesWait{500};
 
 } // namespace
 
-Exporter::Exporter(const std::string &listen, const Datapath &dp, DaemonFigures figures)
-    : dp_(dp), figures_(std::move(figures))
+Exporter::Exporter(const std::string &listen, Live live, DaemonFigures figures)
+    : live_(live), figures_(std::move(figures))
 {
     const SignalsBlocked for_the_new_threads;
     server_ = std::make_unique<BoundedHttpServer>();
@@ -116,12 +96,12 @@ void Exporter::publish(DaemonFigures figures)
 void Exporter::read_ban_figures(KernelFigures &kernel) const
 {
     const BanClock clock = BanClock::now();
-    dp_.bans().for_each([&](const rl_source_key &, const rl_ban &ban) {
+    live_.dp.bans().for_each([&](const rl_source_key &, const rl_ban &ban) {
         if (static_cast<std::int64_t>(ban.until - clock.monotonic_ns) > 0)
             kernel.active_bans++;
     });
-    const auto names = rule_names(dp_);
-    dp_.ban_counts().for_each([&](std::uint32_t index, std::span<const rl_ban_counts> cpus) {
+    const auto names = rule_names(live_.dp);
+    live_.dp.ban_counts().for_each([&](std::uint32_t index, std::span<const rl_ban_counts> cpus) {
         RuleBans rule;
         for (const auto &cpu : cpus) {
             rule.started += cpu.started;
@@ -146,12 +126,14 @@ std::string Exporter::scrape() const
     for (const auto &interface : daemon.interfaces)
         names.push_back(interface.name);
     KernelFigures kernel;
-    for (const CounterRow &row : read_counters(dp_, names))
+    const Datapath &dp = live_.dp;
+    for (const CounterRow &row : read_counters(dp, names))
         kernel.counters.push_back({row.interface, std::string(name_of(kVerdictNames, row.verdict)),
                                    std::string(name_of(kReasonNames, row.reason)),
                                    row.counted.packets, row.counted.bytes});
-    kernel.tracked_sources = tracked_sources(dp_);
-    const TablePressure table = dp_.table_pressure(kernel.tracked_sources);
+    kernel.tracked_sources = live_.tracked_sources.figure(kTrackedSourcesWait).count;
+    kernel.loop_longest_stall = live_.loop.longest_stall().took;
+    const TablePressure table = live_.dp.table_pressure(kernel.tracked_sources);
     kernel.source_admissions = table.admitted;
     kernel.source_admissions_refused = table.refused;
     kernel.source_evictions = table.evictions;
@@ -161,7 +143,7 @@ std::string Exporter::scrape() const
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
         const XdpAttachment found = query_xdp(interface.ifindex);
-        const bool ours = found.prog_id == program_id(dp_.program_fd(slot));
+        const bool ours = found.prog_id == program_id(dp.program_fd(slot));
         kernel.xdp.push_back({interface.name, found.mode, ours});
     }
     return render(metric_families(RATELIMITD_VERSION, daemon, kernel));

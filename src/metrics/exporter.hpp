@@ -2,8 +2,10 @@
 #pragma once
 // GET /metrics over HTTP (cpp-httplib) on threads of its own, so that a slow or stuck scraper
 // never holds up the daemon's event loop. A scrape reads the data path's maps then and there (map
-// reads are system calls, safe from any thread) and takes the daemon's own figures from the copy
-// the event loop last published, under a mutex: the HTTP threads touch no other daemon state.
+// reads are system calls, safe from any thread), the tracked sources from their background count
+// and the event loop's longest stall (both made for reading from any thread), and takes the
+// daemon's own figures from the copy the event loop last published, under a mutex: the HTTP
+// threads touch no other daemon state.
 // Any other path is 404. What any client may take of it is bounded: see http_server.hpp.
 
 #include <atomic>
@@ -13,6 +15,8 @@
 #include <thread>
 
 #include "datapath/datapath.hpp"
+#include "datapath/source_count.hpp"
+#include "sys/event_loop.hpp"
 #include "metrics/figures.hpp"
 
 namespace ratelimit::metrics
@@ -25,8 +29,13 @@ class Exporter
   public:
     // Listens on `listen` ("HOST:PORT", "[::1]:PORT", as the config validated it) and serves
     // until destroyed. Throws std::runtime_error naming the address if it cannot listen there.
-    // `dp` must outlive the exporter.
-    Exporter(const std::string &listen, const Datapath &dp, DaemonFigures figures);
+    // What a scrape reads then and there; each must outlive the exporter.
+    struct Live {
+        const Datapath &dp;
+        TrackedSourceCount &tracked_sources;
+        const EventLoop &loop;
+    };
+    Exporter(const std::string &listen, Live live, DaemonFigures figures);
     // Stops listening, lets a scrape in progress finish, and joins the threads.
     ~Exporter();
     Exporter(const Exporter &) = delete;
@@ -41,8 +50,7 @@ class Exporter
   private:
     // The bans in force and the bans each rule started, as the maps hold them now.
     void read_ban_figures(KernelFigures &kernel) const;
-
-    const Datapath &dp_;
+    Live live_;
     mutable std::mutex mutex_;
     DaemonFigures figures_; // guarded by mutex_
     std::unique_ptr<BoundedHttpServer> server_;

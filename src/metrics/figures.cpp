@@ -112,6 +112,12 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
         "hold another's debt is limited by it: about this figure squared of newcomers are.");
     sketch_fill.samples.push_back({{}, kernel.tat_sketch_fill});
     families.push_back(std::move(sketch_fill));
+    Family stall = gauge("ratelimitd_event_loop_longest_stall_seconds",
+                         "The longest the daemon's event loop was held by one event since it "
+                         "started: signals, timers and control requests waited that long. Reads of "
+                         "large maps run off the loop.");
+    stall.samples.push_back({{}, std::chrono::duration<double>(kernel.loop_longest_stall).count()});
+    families.push_back(std::move(stall));
 
     Family capacity = gauge("ratelimitd_source_capacity",
                             "Entries the source map holds (max_sources) before the least "

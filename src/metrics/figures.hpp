@@ -5,6 +5,7 @@
 // and this turns both into families for exposition.hpp. Every label takes a bounded set of
 // values (interfaces, verdicts, reasons, origins, results): never one series per source.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -70,7 +71,8 @@ struct KernelFigures {
     double admission_filter_fill = 0, tat_sketch_fill = 0;
     std::size_t active_bans = 0;
     std::vector<RuleBans> bans; // rules that started or refused any
-    std::vector<XdpState> xdp;  // in attach-slot order
+    std::vector<XdpState> xdp;                      // in attach-slot order
+    std::chrono::nanoseconds loop_longest_stall{0}; // the daemon's event loop, since it started
 };
 
 // The rules of `desired` counted by origin, with a zero for an origin that has none.

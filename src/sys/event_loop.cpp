@@ -3,6 +3,8 @@
 
 #include <sys/epoll.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <exception>
 
@@ -12,6 +14,19 @@
 
 namespace ratelimit
 {
+
+namespace
+{
+
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID cannot fail for the calling thread).
+std::chrono::nanoseconds thread_cpu_time()
+{
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+} // namespace
 
 EventLoop::EventLoop() : epoll_(check(epoll_create1(EPOLL_CLOEXEC), "create epoll instance")) {}
 
@@ -54,6 +69,8 @@ void EventLoop::run()
             if (it == watched_.end())
                 continue;
             const Watched watched = it->second; // a handler may forget its own fd
+            const auto started = std::chrono::steady_clock::now();
+            const auto started_on_cpu = thread_cpu_time();
             try {
                 watched.handler(events[i].events);
             } catch (const std::exception &e) {
@@ -62,8 +79,30 @@ void EventLoop::run()
                 spdlog::error("{}: failed with an exception that is not a std::exception",
                               watched.name);
             }
+            note_duration(watched.name, std::chrono::steady_clock::now() - started,
+                          thread_cpu_time() - started_on_cpu);
         }
     }
+}
+
+void EventLoop::note_duration(const std::string &name, std::chrono::nanoseconds took,
+                              std::chrono::nanoseconds on_cpu)
+{
+    std::lock_guard lock(longest_mutex_);
+    if (took > longest_.took) {
+        longest_.took = took;
+        longest_.name = name;
+    }
+    if (on_cpu > longest_.on_cpu) {
+        longest_.on_cpu = on_cpu;
+        longest_.on_cpu_name = name;
+    }
+}
+
+EventLoop::Stall EventLoop::longest_stall() const
+{
+    std::lock_guard lock(longest_mutex_);
+    return longest_;
 }
 
 } // namespace ratelimit

@@ -11,10 +11,12 @@
 //
 //   live_bench [--frames N] [--runs N] [--cpu N] [--accuracy-seconds S] [--plot FILE]
 //              [--rows REGEX] [--no-accuracy] [--no-control-plane] [--only-bulk-apply]
+//              [--only-reads] [--tag TAG]
 //
 // --rows measures only the per-packet rows whose name REGEX finds (ECMAScript): `--rows
 // "source rotator"` for the new-source rows alone. Targets whose rows were not measured are left
-// out.
+// out. --only-reads runs only the reads-at-scale rows (a million tracked sources); --tag puts TAG
+// in the names of the namespaces and directories it makes.
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -23,6 +25,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -42,10 +45,14 @@
 
 #include "bench.skel.h"
 #include "bpf_test.hpp"
+#include "client.hpp"
+#include "control/protocol.hpp"
 #include "config/config.hpp"
 #include "daemon_process.hpp"
 #include "datapath/datapath.hpp"
 #include "datapath/pins.hpp"
+#include "leftovers.hpp"
+#include "many_sources.hpp"
 #include "netns.hpp"
 #include "process.hpp"
 #include "state/desired.hpp"
@@ -78,6 +85,8 @@ struct Options {
     bool accuracy = true;
     bool control_plane = true;
     bool only_bulk_apply = false; // the bulk apply row alone
+    bool only_reads = false;      // the reads-at-scale rows alone
+    std::string name_tag;         // in the names of the namespaces and directories made
 };
 
 // The limit every limiter gets, each in its own spelling: 1000 packets/s, bursts of 100.
@@ -724,8 +733,10 @@ void print_new_source_targets(const CostBench &bench, const LegitimateSources &l
 class BenchDaemon
 {
   public:
-    // Starts it with `rules` (JSON) and waits until it is ready.
-    BenchDaemon(const Stage &stage, const std::string &rules) : stage_(stage)
+    // Starts it with `rules` (JSON) and room for `max_sources`, and waits until it is ready.
+    BenchDaemon(const Stage &stage, const std::string &rules,
+                std::uint32_t max_sources = kTrackedSources)
+        : stage_(stage), max_sources_(max_sources)
     {
         write_config(rules);
         auto started = Clock::now();
@@ -767,6 +778,7 @@ class BenchDaemon
 
     fs::path socket() const { return dir_.path() / "run/ratelimitd.sock"; }
     fs::path directory() const { return dir_.path(); }
+    std::uint64_t pid() const { return static_cast<std::uint64_t>(process_->pid()); }
 
     fs::path map_pin(const std::string &name) const
     {
@@ -790,12 +802,12 @@ class BenchDaemon
         config.state_dir = dir_.path() / "state";
         config.pin_dir = (bpffs_.path() / "ratelimitd").string();
         // Room for the control-plane benchmark's 100k rules (the capacity is fixed at start).
-        config.extra =
-            R"(, "max_rules": 131072, "max_sources": )" + std::to_string(kTrackedSources);
+        config.extra = R"(, "max_rules": 131072, "max_sources": )" + std::to_string(max_sources_);
         config.write(config_path());
     }
 
     const Stage &stage_;
+    std::uint32_t max_sources_;
     TempDir dir_;
     Bpffs bpffs_;
     std::optional<Process> process_;
@@ -1003,6 +1015,105 @@ void measure_control_plane()
                 per_source(64) * 1e6 / 1048576);
 }
 
+// ---- reads at scale ----------------------------------------------------------------------------
+
+// The answer of the daemon at `socket` to `command`; throws if it refuses.
+nlohmann::json ask(const std::string &socket, control::Command command,
+                   nlohmann::json args = nlohmann::json::object())
+{
+    static std::atomic<std::uint64_t> id = 0;
+    const control::Response answer = ctl::call(socket, {++id, command, std::move(args)}, 30s);
+    if (!answer.ok())
+        throw std::runtime_error(std::string(control::command_name(command)) +
+                                 " refused: " + std::get<control::Error>(answer.outcome).message);
+    return std::get<nlohmann::json>(answer.outcome);
+}
+
+double percentile(std::vector<double> values, int percent)
+{
+    std::ranges::sort(values);
+    return values.at(values.size() * percent / 100);
+}
+
+// `ratelimitctl status` with a million tracked sources, the event loop's longest stall while
+// clients ask for `top` as fast as they are answered, and the daemon's memory with 100,000 rules
+// and those sources. The sources are written straight into the pinned maps.
+void measure_reads()
+{
+    constexpr std::uint32_t kSources = 1'000'000;
+    constexpr int kStatusRuns = 200;
+    constexpr auto kHammering = 5s;
+    std::fprintf(stderr, "reads with %u tracked sources:\n", kSources);
+    Stage stage("reads");
+    BenchDaemon daemon(stage, many_rules(100000), kSources);
+    const UniqueFd sources(bpf_obj_get(daemon.map_pin(RL_MAP_NAME(RL_MAP_SOURCES)).c_str()));
+    const UniqueFd counters(
+        bpf_obj_get(daemon.map_pin(RL_MAP_NAME(RL_MAP_SOURCE_COUNTERS)).c_str()));
+    if (!sources || !counters)
+        throw SystemError(errno, "open the pinned source maps");
+    const std::uint32_t tracked = test::fill_sources(sources.get(), counters.get(), kSources);
+    std::fprintf(stderr, "  %u sources in the maps\n", tracked);
+    std::this_thread::sleep_for(2s); // a first background count
+
+    std::vector<double> status_ms;
+    for (int i = 0; i < kStatusRuns; i++) {
+        const auto started = Clock::now();
+        run_command({RATELIMITCTL_PATH, "--socket", daemon.socket(), "status"});
+        status_ms.push_back(seconds_since(started) * 1e3);
+    }
+    const double top_started_stall =
+        ask(daemon.socket(), control::Command::Status).at("loop_longest_stall_ms").get<double>();
+
+    std::atomic<bool> done = false;
+    std::atomic<int> tops = 0;
+    std::vector<double> hammered_ms;
+    std::vector<std::thread> hammers;
+    for (int i = 0; i < 2; i++)
+        hammers.emplace_back([&] {
+            while (!done) {
+                ask(daemon.socket(), control::Command::Top,
+                    control::encode_args(control::TopArgs{20, {}}));
+                tops++;
+            }
+        });
+    for (const auto until = Clock::now() + kHammering; Clock::now() < until;) {
+        const auto started = Clock::now();
+        run_command({RATELIMITCTL_PATH, "--socket", daemon.socket(), "status"});
+        hammered_ms.push_back(seconds_since(started) * 1e3);
+    }
+    done = true;
+    for (auto &hammer : hammers)
+        hammer.join();
+    const nlohmann::json status = ask(daemon.socket(), control::Command::Status);
+    const double stall = status.at("loop_longest_stall_ms").get<double>();
+    const double on_cpu = status.at("loop_longest_on_cpu_ms").get<double>();
+    const double rss = daemon.rss_bytes() / 1048576.0;
+    std::ifstream proc("/proc/" + std::to_string(daemon.pid()) + "/status");
+    double peak = 0;
+    for (std::string line; std::getline(proc, line);)
+        if (line.starts_with("VmHWM:"))
+            peak = std::stod(line.substr(6)) / 1024;
+
+    std::printf("\n## Reads at scale\n\nratelimitd with 100000 rules and %u tracked sources "
+                "(written into the pinned maps); `top` asked for by 2 clients as fast as they are "
+                "answered (%d answers in %.0f s). Wall times on this shared 2-CPU VM.\n\n"
+                "| measure | value | target |\n|---|---:|---|\n",
+                tracked, tops.load(), std::chrono::duration<double>(kHammering).count());
+    std::printf("| `ratelimitctl status` p50 / p99 | %.1f / %.1f ms | p99 < 50 ms |\n",
+                percentile(status_ms, 50), percentile(status_ms, 99));
+    std::printf("| `ratelimitctl status` p50 / p99 while top is hammered | %.1f / %.1f ms | "
+                "p99 < 50 ms |\n",
+                percentile(hammered_ms, 50), percentile(hammered_ms, 99));
+    std::printf("| event loop's longest stall, before / while top is hammered | %.1f / %.1f ms "
+                "(%s) | ≤ 10 ms |\n",
+                top_started_stall, stall,
+                status.at("loop_longest_stall_in").get<std::string>().c_str());
+    std::printf("| event loop's most CPU time in one event | %.2f ms | ≤ 10 ms |\n", on_cpu);
+    std::printf("| daemon RSS now / peak (VmHWM) | %.1f / %.1f MiB | < 150 MiB |\n", rss, peak);
+    std::fprintf(stderr, "  status p99 %.1f ms (%.1f hammered), stall %.1f ms, RSS %.1f MiB\n",
+                 percentile(status_ms, 99), percentile(hammered_ms, 99), stall, rss);
+}
+
 // ---- command line ----------------------------------------------------------------------------
 
 Options parse_options(int argc, char **argv)
@@ -1011,7 +1122,8 @@ Options parse_options(int argc, char **argv)
     auto usage = [] {
         std::fprintf(stderr, "usage: live_bench [--frames N] [--runs N] [--cpu N] "
                              "[--accuracy-seconds S] [--plot FILE] [--rows REGEX] "
-                             "[--no-accuracy] [--no-control-plane] [--only-bulk-apply]\n");
+                             "[--no-accuracy] [--no-control-plane] [--only-bulk-apply] "
+                             "[--only-reads] [--tag TAG]\n");
         std::exit(2);
     };
     for (int i = 1; i < argc; i++) {
@@ -1026,6 +1138,10 @@ Options parse_options(int argc, char **argv)
         }
         if (flag == "--only-bulk-apply") {
             options.only_bulk_apply = true;
+            continue;
+        }
+        if (flag == "--only-reads") {
+            options.only_reads = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -1044,6 +1160,8 @@ Options parse_options(int argc, char **argv)
                 options.plot_path = value;
             else if (flag == "--rows")
                 options.rows.emplace(value);
+            else if (flag == "--tag")
+                options.name_tag = value;
             else
                 usage();
         } catch (const std::logic_error &) {
@@ -1068,7 +1186,13 @@ int main(int argc, char **argv)
     }
     if (options.cpu >= online_cpus())
         options.cpu = online_cpus() - 1;
+    if (!options.name_tag.empty())
+        test::set_owned_name_tag(options.name_tag);
     try {
+        if (options.only_reads) {
+            measure_reads();
+            return 0;
+        }
         utsname host{};
         uname(&host);
         std::printf("# ratelimitd on the wire\n\nKernel %s, %d CPUs online. Limit everywhere: %.0f "
@@ -1088,8 +1212,10 @@ int main(int argc, char **argv)
         std::fflush(stdout);
         if (options.accuracy)
             measure_accuracy(options);
-        if (options.control_plane)
+        if (options.control_plane) {
             measure_control_plane();
+            measure_reads();
+        }
     } catch (const std::exception &e) {
         std::fflush(stdout);
         std::fprintf(stderr, "live_bench: %s\n", e.what());

@@ -42,7 +42,11 @@ TEST(RenderTest, Status)
         .rules = {3, 1},
         .totals = kTraffic,
         .tracked_sources = 250,
+        .tracked_sources_age_ms = 2400,
         .max_sources = 1000,
+        .loop_longest_stall_ms = 3.25,
+        .loop_longest_stall_in = "the control socket",
+        .loop_longest_on_cpu_ms = 1.5,
         .table = {400, 12000, 150, 0.25, 0.125},
         .pins = {"/sys/fs/bpf/ratelimitd", std::nullopt, true, "pins outlive the daemon"},
         .state_files = {kSaved, kNotSaved}};
@@ -56,7 +60,8 @@ TEST(RenderTest, Status)
               "passed           15 packets, 1500 bytes\n"
               "dropped          3 packets, 300 bytes\n"
               "would drop       5 packets, 500 bytes (passed: monitor mode)\n"
-              "tracked sources  250 of 1000 (25.0% full)\n"
+              "tracked sources  250 of 1000 (25.0% full), counted 2s ago\n"
+              "event loop       held at most 3.2 ms (by the control socket), 1.5 ms on the CPU\n"
               "source table     400 admitted, 150 evicted (estimate), 12000 packets judged "
               "without an entry\n"
               "admission        filter 25.0% full, sketch 12.5% in debt\n"
@@ -77,7 +82,10 @@ TEST(RenderTest, StatusWithoutWouldDropsOrSources)
     EXPECT_NE(text.find("1.2.3, up 12s\n"), std::string::npos) << text;
     EXPECT_NE(text.find("mode             enforce\n"), std::string::npos) << text;
     EXPECT_NE(text.find(" ok: started\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("0 of 0 (0.0% full)"), std::string::npos) << text;
+    EXPECT_NE(text.find("0 of 0 (0.0% full)\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("event loop       held at most 0.0 ms, 0.0 ms on the CPU\n"),
+              std::string::npos)
+        << text;
     EXPECT_EQ(text.find("would drop"), std::string::npos) << text;
 }
 

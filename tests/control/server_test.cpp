@@ -4,7 +4,8 @@
 // accepting, and it accepts again once they are free, though no connection of its own closed to
 // tell it so; a request over kMaxRequestBytes is too_large; a peer neither root nor in the group
 // is refused; a handler that throws is an internal error and the server serves on; one
-// connection over kMaxConnections is answered busy.
+// connection over kMaxConnections is answered busy; a deferred request is answered off the loop
+// while other connections are served, and one deferred request over kMaxDeferred is answered busy.
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <mutex>
 #include <thread>
@@ -376,6 +378,88 @@ TEST(ControlServerTest, OneConnectionOverTheBoundIsAnsweredBusy)
         }
     }
     EXPECT_TRUE(served_again);
+}
+
+// Top is deferred, its answer made once `gate` opens (or a refusal, for top by bytes); anything
+// else is served at once.
+Server::Handler deferring_top(std::shared_future<void> gate)
+{
+    return [gate](const Request &request, const Server::Peer &) -> Server::Reply {
+        if (request.command != Command::Top)
+            return nlohmann::json{{"served", true}};
+        return Server::Deferred([gate, args = request.args] {
+            gate.wait();
+            if (args.contains("by"))
+                throw RequestError(ErrorCode::BadRequest, "refused off the loop");
+            return nlohmann::json{{"deferred", true}};
+        });
+    };
+}
+
+const Request kTop{8, Command::Top, nlohmann::json::object()};
+
+TEST(ControlServerTest, ADeferredRequestIsAnsweredOffTheLoopWhileOthersAreServed)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    std::promise<void> open;
+    ServedSocket served(socket, deferring_top(open.get_future().share()), own_group());
+    const UniqueFd waiting = connect_to(socket), other = connect_to(socket);
+    send_all(waiting.get(), encode(kTop));
+    EXPECT_EQ(answer_within(waiting.get(), 200ms), "");
+    // The loop serves another connection while the deferred answer is being made.
+    EXPECT_EQ(ask(other.get(), kStatus).outcome, (Outcome{nlohmann::json{{"served", true}}}));
+    open.set_value();
+    const Response deferred = decode_response(answer_within(waiting.get(), 3s));
+    EXPECT_EQ(deferred.id, 8u);
+    EXPECT_EQ(deferred.outcome, (Outcome{nlohmann::json{{"deferred", true}}}));
+    // The same connection serves on, deferred or not; a refusal off the loop is an answer too.
+    EXPECT_TRUE(ask(waiting.get(), kStatus).ok());
+    const Response refused = ask(waiting.get(), {9, Command::Top, nlohmann::json{{"by", "bytes"}}});
+    EXPECT_EQ(refused.outcome, (Outcome{Error{ErrorCode::BadRequest, "refused off the loop"}}));
+}
+
+TEST(ControlServerTest, ADeferredRequestOverTheBoundIsAnsweredBusy)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    std::promise<void> open;
+    ServedSocket served(socket, deferring_top(open.get_future().share()), own_group());
+    std::vector<UniqueFd> waiting;
+    for (std::size_t i = 0; i < Server::kMaxDeferred; i++) {
+        waiting.push_back(connect_to(socket));
+        send_all(waiting.back().get(), encode(kTop));
+    }
+    // Each of those is deferred, and none answered, before one more asks.
+    EXPECT_EQ(answer_within(waiting.back().get(), 200ms), "");
+    const UniqueFd one_more = connect_to(socket);
+    const Response busy = ask(one_more.get(), kTop);
+    const auto *error = std::get_if<Error>(&busy.outcome);
+    ASSERT_NE(error, nullptr);
+    EXPECT_EQ(error->code, ErrorCode::Busy);
+    EXPECT_TRUE(ask(one_more.get(), kStatus).ok()); // and its connection serves on
+    open.set_value();
+    for (const UniqueFd &fd : waiting)
+        EXPECT_TRUE(decode_response(answer_within(fd.get(), 3s)).ok());
+}
+
+TEST(ControlServerTest, APeerThatLeavesWhileItsAnswerIsMadeCostsNothing)
+{
+    const ScratchDir dir;
+    const fs::path socket = dir.path() / "ctl.sock";
+    std::promise<void> open;
+    ServedSocket served(socket, deferring_top(open.get_future().share()), own_group());
+    {
+        const UniqueFd leaving = connect_to(socket);
+        send_all(leaving.get(), encode(kTop));
+        std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(50ms);
+    open.set_value();
+    // Its answer is dropped; the next connection (perhaps with the same fd number) gets its own.
+    const UniqueFd next = connect_to(socket);
+    const Response answered = ask(next.get(), kTop);
+    EXPECT_EQ(answered.outcome, (Outcome{nlohmann::json{{"deferred", true}}}));
 }
 
 } // namespace

@@ -153,6 +153,7 @@ KernelFigures some_kernel_figures()
     kernel.tat_sketch_fill = 0.5;
     kernel.active_bans = 2;
     kernel.bans = {{"203.0.113.0/24", 5, 1}};
+    kernel.loop_longest_stall = std::chrono::microseconds(2500);
     kernel.xdp = {{"eth0", "native", true}, {"eth\"1", "none", false}};
     return kernel;
 }
@@ -175,6 +176,7 @@ TEST(MetricFamilies, ReportEveryFigureUnderItsName)
         "ratelimitd_source_evictions_total 28\n",
         "ratelimitd_admission_filter_fill 0.25\n",
         "ratelimitd_tat_sketch_fill 0.5\n",
+        "ratelimitd_event_loop_longest_stall_seconds 0.0025\n",
         "ratelimitd_source_capacity 65536\n",
         "ratelimitd_bans 2\n",
         "ratelimitd_ban_capacity 4096\n",
@@ -213,7 +215,7 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
                   "ratelimitd_source_admissions_refused_total", "ratelimitd_source_evictions_total",
                   "ratelimitd_bans_total", "ratelimitd_bans_refused_total",
                   "ratelimitd_config_reloads_total", "ratelimitd_state_write_failures_total"}));
-    EXPECT_EQ(gauges.size(), 11u);
+    EXPECT_EQ(gauges.size(), 12u);
     const std::string text = render(families);
     EXPECT_NE(text.find("# TYPE ratelimitd_packets_total counter\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE ratelimitd_tracked_sources gauge\n"), std::string::npos);

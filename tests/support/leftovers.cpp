@@ -46,19 +46,30 @@ bool left_by_dead_process(std::string_view name)
 
 } // namespace
 
+static std::string &owned_name_tag()
+{
+    static std::string tag;
+    return tag;
+}
+
 std::string owned_name_prefix()
 {
-    // RATELIMITD_TEST_TAG (a short word) goes into the names too, to tell whose they are when
-    // several runs share a host.
-    std::string tag;
-    if (const char *given = std::getenv("RATELIMITD_TEST_TAG"); given != nullptr) {
+    // The tag (a short word) goes into the names too, to tell whose they are when several runs
+    // share a host: set_owned_name_tag(), or RATELIMITD_TEST_TAG in the environment.
+    std::string tag = owned_name_tag();
+    if (const char *given = std::getenv("RATELIMITD_TEST_TAG"); tag.empty() && given != nullptr)
         tag = given;
-        if (tag.empty() || tag.size() > 8 ||
-            !std::ranges::all_of(tag, [](char c) { return std::islower(c) || std::isdigit(c); }))
-            throw std::invalid_argument("RATELIMITD_TEST_TAG: 1 to 8 lowercase letters or digits");
-        tag += "-";
-    }
-    return std::string(kNamePrefix) + std::to_string(getpid()) + "-" + tag;
+    if (!tag.empty() && (tag.size() > 8 || !std::ranges::all_of(tag, [](char c) {
+                             return std::islower(c) || std::isdigit(c);
+                         })))
+        throw std::invalid_argument("test name tag: 1 to 8 lowercase letters or digits");
+    return std::string(kNamePrefix) + std::to_string(getpid()) + "-" +
+           (tag.empty() ? "" : tag + "-");
+}
+
+void set_owned_name_tag(const std::string &tag)
+{
+    owned_name_tag() = tag;
 }
 
 void remove_leftovers_of_dead_tests()

@@ -13,9 +13,11 @@ namespace ratelimit::test
 inline constexpr char kNetnsDir[] = "/run/netns";
 inline constexpr char kTmpDir[] = "/tmp";
 
-// "rlt-<pid>-" (with RATELIMITD_TEST_TAG=TAG: "rlt-<pid>-TAG-"): how every name this process
-// gives starts.
+// "rlt-<pid>-": how every name this process gives starts ("rlt-<pid>-TAG-" once a tag is set by
+// set_owned_name_tag() or RATELIMITD_TEST_TAG).
 std::string owned_name_prefix();
+// Makes every name given from now on say whose it is after the pid ("rlt-<pid>-stall-...").
+void set_owned_name_tag(const std::string &tag);
 
 // Removes the namespaces, bpffs mounts and directories that harness objects of test processes
 // no longer running left behind (a test killed by a timeout runs no destructors).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // The event loop outlives a handler that throws: the failure is logged and the loop serves on,
 // so one failed event (a state save in the expiry handler, say) never ends the daemon without
-// its clean shutdown.
+// its clean shutdown. It records the longest a handler held it, and which handler that was.
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
+#include <thread>
 
 #include "sys/event_loop.hpp"
 #include "sys/error.hpp"
@@ -86,6 +87,32 @@ TEST(EventLoopTest, ATimerWhoseHandlerThrowsIsServedAgain)
     });
     EXPECT_NO_THROW(loop.run());
     EXPECT_EQ(expiries, 3);
+}
+
+TEST(EventLoopTest, TheLongestHandlerIsRecordedWithItsName)
+{
+    using namespace std::chrono_literals;
+    EventLoop loop;
+    EXPECT_EQ(loop.longest_stall().took, 0ns);
+    EXPECT_EQ(loop.longest_stall().name, "");
+    const UniqueFd slow = make_eventfd(), quick = make_eventfd();
+    loop.watch(slow.get(), "a slow handler", [&](std::uint32_t) {
+        drain(slow.get());
+        std::this_thread::sleep_for(30ms);
+        signal_fd(quick.get());
+    });
+    loop.watch(quick.get(), "a quick handler", [&](std::uint32_t) {
+        drain(quick.get());
+        loop.stop();
+    });
+    signal_fd(slow.get());
+    loop.run();
+    const EventLoop::Stall stall = loop.longest_stall();
+    EXPECT_GE(stall.took, 30ms);
+    EXPECT_LT(stall.took, 1s);
+    EXPECT_EQ(stall.name, "a slow handler");
+    // Sleeping takes no CPU time: the handler that ran longest on the CPU may be either.
+    EXPECT_LT(stall.on_cpu, 30ms);
 }
 
 } // namespace
