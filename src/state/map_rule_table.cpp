@@ -87,6 +87,16 @@ __u64 rescale(const RuleRewrite &r, std::uint32_t limit, __u64 tat)
                            &r.rule.limits[limit]);
 }
 
+// Rescales *tat and says whether that changed anything: a TAT not ahead of now is a full bucket
+// under any limit, and stays as it is (most tracked sources are idle: they are not written).
+bool carry_tat(const RuleRewrite &r, std::uint32_t limit, __u64 &tat)
+{
+    if (static_cast<__s64>(tat - bucket_now(r.previous)) <= 0)
+        return false;
+    tat = rescale(r, limit, tat);
+    return true;
+}
+
 // Reads the map in batches and writes back, one batch at a time, the entries `carry` changed
 // (it returns true for those): one pass, with a few system calls per thousand entries. Written
 // back within its batch, a packet counted since the entry was read is lost, as with any
@@ -148,12 +158,9 @@ void DatapathRuleTable::carry_buckets(std::span<const RuleRewrite> rewrites)
             if (!r)
                 return false;
             bool changed = false;
-            for (std::uint32_t i = 0; i < carried_limits(*r); i++) {
-                if (r->rule.limits[i].per == RL_PER_SOURCE) {
-                    src.tat[i] = rescale(*r, i, src.tat[i]);
-                    changed = true;
-                }
-            }
+            for (std::uint32_t i = 0; i < carried_limits(*r); i++)
+                if (r->rule.limits[i].per == RL_PER_SOURCE)
+                    changed |= carry_tat(*r, i, src.tat[i]);
             return changed;
         });
     if (per_prefix)
@@ -162,8 +169,7 @@ void DatapathRuleTable::carry_buckets(std::span<const RuleRewrite> rewrites)
             if (!r || key.limit >= carried_limits(*r) ||
                 r->rule.limits[key.limit].per != RL_PER_PREFIX)
                 return false;
-            bucket.tat = rescale(*r, key.limit, bucket.tat);
-            return true;
+            return carry_tat(*r, key.limit, bucket.tat);
         });
 }
 
