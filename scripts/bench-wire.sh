@@ -7,7 +7,11 @@
 # For steady figures, run it on an otherwise idle machine.
 #
 #   scripts/bench-wire.sh [--save] [live_bench options: --frames N --runs N --cpu N
-#                          --accuracy-seconds S --rows REGEX --no-accuracy --no-control-plane]
+#                          --accuracy-seconds S --rows REGEX --no-accuracy --no-control-plane
+#                          --only-rule-scale]
+#
+# --only-rule-scale runs the control-plane-at-scale rows alone (rules and tracked sources by the
+# hundred thousand; no per-packet or accuracy rows).
 #
 # --save also copies the table and the chart to tests/bench/results/. BUILD_DIR (default build)
 # names the build directory. --rows REGEX measures only the per-packet rows whose name it finds:

@@ -70,6 +70,7 @@ std::vector<Rule> read_rules(const Fields &top)
         return {};
     }
     std::vector<Rule> rules;
+    rules.reserve(list->size());
     DistinctPrefixes distinct;
     const std::string list_path = top.path("rules");
     for (std::size_t i = 0; i < list->size(); i++) {

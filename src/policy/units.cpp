@@ -217,23 +217,25 @@ Parsed<std::uint64_t> parse_quantity(std::string_view text, const Quantity &quan
     // Not quoted: the text would carry the control character into the message.
     if (auto problem = control_character_problem(text))
         return {std::nullopt, "the text " + *problem};
-    const std::string hint = "; " + std::string(quantity.hint);
+    // The messages are built only for a failure: a config may hold 100,000 quantities.
+    auto hint = [&] { return "; " + std::string(quantity.hint); };
     auto written = split(text);
     if (!written)
-        return fail("is not " + std::string(quantity.what) + hint);
+        return fail("is not " + std::string(quantity.what) + hint());
     const Unit *unit = find_unit(quantity.units, written->unit);
     if (!unit && written->unit.empty())
-        return fail("needs a unit" + hint);
+        return fail("needs a unit" + hint());
     if (!unit)
-        return fail("has an unknown unit \"" + std::string(written->unit) + "\"" + hint);
+        return fail("has an unknown unit \"" + std::string(written->unit) + "\"" + hint());
     if (written->fraction.size() > kMaxDecimals)
         return fail("has more than " + std::to_string(kMaxDecimals) + " decimals");
     auto significant = written->integer.substr(
         std::min(written->integer.find_first_not_of('0'), written->integer.size()));
-    const std::string maximum =
-        "is above the maximum of " + format_quantity(quantity.max, quantity.units);
+    auto maximum = [&] {
+        return "is above the maximum of " + format_quantity(quantity.max, quantity.units);
+    };
     if (significant.size() > kMaxIntegerDigits)
-        return fail(maximum);
+        return fail(maximum());
 
     Wide numerator = digits_value(significant, written->fraction) * unit->numerator;
     Wide denominator = power_of_ten(written->fraction.size()) * unit->denominator;
@@ -243,7 +245,7 @@ Parsed<std::uint64_t> parse_quantity(std::string_view text, const Quantity &quan
     if (value < quantity.min)
         return fail("is below the minimum of " + format_quantity(quantity.min, quantity.units));
     if (value > quantity.max)
-        return fail(maximum);
+        return fail(maximum());
     return {static_cast<std::uint64_t>(value), {}};
 }
 

@@ -37,6 +37,7 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
             by_prefix[r.rule.match] = {{r.rule.match}, compile(r.rule), Origin::Runtime};
 
     std::vector<DesiredRule> out;
+    out.reserve(by_prefix.size() + 1);
     for (auto &[prefix, rule] : by_prefix)
         out.push_back(std::move(rule));
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
 // The reconcile backend over the real maps: the prefixes LPM trie and the rules array, with the
-// buckets of a rewritten rule carried over to its new rate and burst.
+// buckets of rewritten rules carried over to their new rates and bursts. Every run of steps is
+// written with batch operations, and the buckets of all the rules one run rewrites are carried in
+// one batched pass over `sources` and one over `blocks`.
 
 #include "datapath/compile.hpp"
 #include "datapath/datapath.hpp"
@@ -20,15 +22,15 @@ class DatapathRuleTable : public RuleTable
 
     std::uint32_t capacity() const override { return dp_.options().max_rules; }
     std::vector<InstalledRule> installed() const override { return installed_rules(dp_); }
-    void write_rule(std::uint32_t index, const rl_rule &rule) override;
-    void rewrite_rule(std::uint32_t index, const rl_rule &previous, const rl_rule &rule) override;
-    void put_prefix(const Prefix &prefix, std::uint32_t index) override;
-    void remove_prefix(const Prefix &prefix) override;
-    void free_rule(std::uint32_t index) override;
+    void write_rules(std::span<const RuleWrite> writes) override;
+    void rewrite_rules(std::span<const RuleRewrite> rewrites) override;
+    void put_prefixes(std::span<const PrefixTarget> targets) override;
+    void remove_prefixes(std::span<const Prefix> prefixes) override;
+    void free_rules(std::span<const std::uint32_t> indexes) override;
     void publish() override;
 
   private:
-    void carry_buckets(std::uint32_t index, const rl_rule &previous, const rl_rule &rule);
+    void carry_buckets(std::span<const RuleRewrite> rewrites);
 
     Datapath &dp_;
 };

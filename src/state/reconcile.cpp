@@ -19,41 +19,43 @@ bool same_rule(const rl_rule &a, const rl_rule &b)
 namespace
 {
 
-using Kind = ReconcileStep::Kind;
-
-bool overlaps(const std::vector<Prefix> &a, const std::vector<Prefix> &b)
-{
-    return std::any_of(a.begin(), a.end(), [&](const Prefix &p) {
-        return std::find(b.begin(), b.end(), p) != b.end();
-    });
-}
-
 // Index of each desired rule: the installed rule with the same prefix set, else one whose
 // prefixes overlap and whose content is the same (the default losing 0.0.0.0/0 to a rule stays
 // the default), else one whose prefixes overlap, else a slot nobody uses (old slots stay
-// untouched until they are freed).
+// untouched until they are freed). Among several candidates, the first installed one wins.
+// Installed rules are found by prefix (each prefix points at one rule), so that matching takes
+// time in the number of prefixes, not in desired times installed rules.
 std::vector<std::optional<std::size_t>> match_installed(const std::vector<DesiredRule> &desired,
                                                         const std::vector<InstalledRule> &installed)
 {
+    std::map<Prefix, std::size_t> owner;
+    for (std::size_t i = 0; i < installed.size(); i++)
+        for (const auto &p : installed[i].prefixes)
+            owner.emplace(p, i);
     std::vector<std::optional<std::size_t>> match(desired.size());
     std::vector<bool> claimed(installed.size());
     auto claim = [&](auto &&fits) {
         for (std::size_t d = 0; d < desired.size(); d++) {
-            for (std::size_t i = 0; !match[d] && i < installed.size(); i++) {
-                if (!claimed[i] && fits(desired[d], installed[i])) {
-                    match[d] = i;
-                    claimed[i] = true;
-                }
+            if (match[d])
+                continue;
+            std::optional<std::size_t> first;
+            for (const auto &p : desired[d].prefixes) {
+                auto it = owner.find(p);
+                if (it != owner.end() && !claimed[it->second] && (!first || it->second < *first) &&
+                    fits(desired[d], installed[it->second]))
+                    first = it->second;
+            }
+            if (first) {
+                match[d] = first;
+                claimed[*first] = true;
             }
         }
     };
+    // A desired rule's candidates own one of its prefixes: the one with the same set is one.
     claim([](const DesiredRule &d, const InstalledRule &i) { return d.prefixes == i.prefixes; });
-    claim([](const DesiredRule &d, const InstalledRule &i) {
-        return overlaps(d.prefixes, i.prefixes) && same_rule(d.compiled, i.rule);
-    });
-    claim([](const DesiredRule &d, const InstalledRule &i) {
-        return overlaps(d.prefixes, i.prefixes);
-    });
+    claim(
+        [](const DesiredRule &d, const InstalledRule &i) { return same_rule(d.compiled, i.rule); });
+    claim([](const DesiredRule &, const InstalledRule &) { return true; });
     return match;
 }
 
@@ -111,12 +113,12 @@ PrefixIndex plan_rule_writes(ReconcilePlan &plan, const std::vector<DesiredRule>
                 plan.unchanged += old.prefixes == rule.prefixes;
                 plan.changed += old.prefixes != rule.prefixes;
             } else {
-                plan.steps.push_back({Kind::RewriteRule, index, {}, old.rule, rule.compiled});
+                plan.rewrites.push_back({index, old.rule, rule.compiled});
                 plan.changed++;
             }
         } else {
             index = free.take();
-            plan.steps.push_back({Kind::WriteRule, index, {}, {}, rule.compiled});
+            plan.writes.push_back({index, rule.compiled});
             plan.added++;
         }
         for (const auto &p : rule.prefixes)
@@ -134,39 +136,34 @@ PrefixIndex installed_prefixes(const std::vector<InstalledRule> &installed)
     return have;
 }
 
-// Every prefix pointed at its rule, then a publish if anything changed so far.
+// Every prefix pointed at its rule.
 void plan_prefix_moves(ReconcilePlan &plan, const PrefixIndex &want, const PrefixIndex &have)
 {
     for (const auto &[prefix, index] : want) {
         auto it = have.find(prefix);
         if (it == have.end() || it->second != index)
-            plan.steps.push_back({Kind::PutPrefix, index, prefix});
+            plan.puts.push_back({prefix, index});
     }
-    if (!plan.steps.empty())
-        plan.steps.push_back({Kind::Publish});
 }
 
-// The prefixes no rule wants and the rules no desired rule kept, then a publish.
+// The prefixes no rule wants and the rules no desired rule kept.
 void plan_removals(ReconcilePlan &plan, const PrefixIndex &want, const PrefixIndex &have,
                    const std::vector<InstalledRule> &installed,
                    const std::vector<std::optional<std::size_t>> &match)
 {
-    const std::size_t before = plan.steps.size();
-    for (const auto &[prefix, index] : have)
-        if (!want.contains(prefix))
-            plan.steps.push_back({Kind::RemovePrefix, index, prefix});
+    for (const auto &entry : have)
+        if (!want.contains(entry.first))
+            plan.removals.push_back(entry.first);
     std::vector<bool> kept(installed.size());
     for (const auto &m : match)
         if (m)
             kept[*m] = true;
     for (std::size_t i = 0; i < installed.size(); i++) {
         if (!kept[i]) {
-            plan.steps.push_back({Kind::FreeRule, installed[i].index});
+            plan.frees.push_back(installed[i].index);
             plan.removed++;
         }
     }
-    if (plan.steps.size() != before)
-        plan.steps.push_back({Kind::Publish});
 }
 
 } // namespace
@@ -193,28 +190,20 @@ ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
 
 void apply(const ReconcilePlan &plan, RuleTable &table)
 {
-    for (const auto &step : plan.steps) {
-        switch (step.kind) {
-        case Kind::WriteRule:
-            table.write_rule(step.index, step.rule);
-            break;
-        case Kind::RewriteRule:
-            table.rewrite_rule(step.index, step.previous, step.rule);
-            break;
-        case Kind::PutPrefix:
-            table.put_prefix(step.prefix, step.index);
-            break;
-        case Kind::Publish:
-            table.publish();
-            break;
-        case Kind::RemovePrefix:
-            table.remove_prefix(step.prefix);
-            break;
-        case Kind::FreeRule:
-            table.free_rule(step.index);
-            break;
-        }
-    }
+    if (!plan.writes.empty())
+        table.write_rules(plan.writes);
+    if (!plan.rewrites.empty())
+        table.rewrite_rules(plan.rewrites);
+    if (!plan.puts.empty())
+        table.put_prefixes(plan.puts);
+    if (!plan.writes.empty() || !plan.rewrites.empty() || !plan.puts.empty())
+        table.publish();
+    if (!plan.removals.empty())
+        table.remove_prefixes(plan.removals);
+    if (!plan.frees.empty())
+        table.free_rules(plan.frees);
+    if (!plan.removals.empty() || !plan.frees.empty())
+        table.publish();
 }
 
 ReconcilePlan plan_rules(const config::Config &config, const std::vector<RuntimeRule> &runtime,

@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #pragma once
-// Reconcile: the difference between the desired rules and what the rule tables hold, as an
-// ordered list of steps (pure), and the application of those steps to a rule-table backend (the
+// Reconcile: the difference between the desired rules and what the rule tables hold, as a plan
+// of steps grouped by kind (pure), and the application of that plan to a rule-table backend (the
 // BPF maps in the daemon, an in-memory table in unit tests).
 //
 // Order matters because the data path reads the tables while they change: new and changed rules
 // are written first, then prefixes are pointed at them, then the program is told (publish);
-// only after that are old prefixes removed and their rules freed. No packet ever finds a prefix
-// whose rule is missing. A rule keeps its index (and so its buckets) while its prefix set is the
-// same, or overlaps the old one; a changed rule's buckets are carried over, not refilled.
+// only after that are old prefixes removed and their rules freed, and the program told again.
+// No packet ever finds a prefix whose rule is missing. A rule keeps its index (and so its
+// buckets) while its prefix set is the same, or overlaps the old one; a changed rule's buckets
+// are carried over, not refilled.
+//
+// The table takes all the steps of one kind at once (all the new rules, all the rewritten ones,
+// all the prefixes to point...), so that the BPF maps are written in batches and the buckets of
+// every rewritten rule are carried in one pass over the tracked sources: the cost of a change
+// grows with what changed, not with the number of sources.
 
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -30,36 +37,54 @@ struct InstalledRule {
     rl_rule rule{};
 };
 
+struct RuleWrite {
+    std::uint32_t index = 0;
+    rl_rule rule{};
+};
+
+struct RuleRewrite {
+    std::uint32_t index = 0;
+    rl_rule previous{};
+    rl_rule rule{};
+};
+
+struct PrefixTarget {
+    Prefix prefix{};
+    std::uint32_t index = 0;
+};
+
 class RuleTable
 {
   public:
     virtual ~RuleTable() = default;
     virtual std::uint32_t capacity() const = 0;
     virtual std::vector<InstalledRule> installed() const = 0;
-    // Writes a rule into an unused slot, or over an existing one (then carrying its buckets from
-    // `previous`, so that no source gets a fresh burst and none is locked out).
-    virtual void write_rule(std::uint32_t index, const rl_rule &rule) = 0;
-    virtual void rewrite_rule(std::uint32_t index, const rl_rule &previous,
-                              const rl_rule &rule) = 0;
-    virtual void put_prefix(const Prefix &prefix, std::uint32_t index) = 0;
-    virtual void remove_prefix(const Prefix &prefix) = 0;
-    virtual void free_rule(std::uint32_t index) = 0;
+    // Writes rules into unused slots (with full buckets).
+    virtual void write_rules(std::span<const RuleWrite> writes) = 0;
+    // Writes rules over existing ones, carrying each one's buckets from its `previous` so that
+    // no source gets a fresh burst and none is locked out: every rule of the span in one pass.
+    virtual void rewrite_rules(std::span<const RuleRewrite> rewrites) = 0;
+    virtual void put_prefixes(std::span<const PrefixTarget> targets) = 0;
+    virtual void remove_prefixes(std::span<const Prefix> prefixes) = 0;
+    virtual void free_rules(std::span<const std::uint32_t> indexes) = 0;
     virtual void publish() = 0; // the data path drops its cached lookups
 };
 
-struct ReconcileStep {
-    enum class Kind { WriteRule, RewriteRule, PutPrefix, Publish, RemovePrefix, FreeRule };
-    Kind kind;
-    std::uint32_t index = 0;
-    Prefix prefix{};
-    rl_rule previous{};
-    rl_rule rule{};
-};
-
+// The steps of a reconcile, by kind; apply() takes them in the order of the fields.
 struct ReconcilePlan {
-    std::vector<ReconcileStep> steps;
+    std::vector<RuleWrite> writes;
+    std::vector<RuleRewrite> rewrites;
+    std::vector<PrefixTarget> puts;
+    // then a publish, if any of the above
+    std::vector<Prefix> removals;
+    std::vector<std::uint32_t> frees;
+    // then a publish, if any of these two
     std::size_t added = 0, changed = 0, removed = 0, unchanged = 0;
-    bool empty() const { return steps.empty(); }
+    bool empty() const
+    {
+        return writes.empty() && rewrites.empty() && puts.empty() && removals.empty() &&
+               frees.empty();
+    }
 };
 
 // The rules do not fit the rule table (max_rules). New rules are written before the ones they
@@ -80,6 +105,7 @@ class RulesFull : public std::length_error
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
                              const std::vector<InstalledRule> &installed, std::uint32_t capacity);
 
+// Hands each kind of step to `table` in one call, in the order of ReconcilePlan's fields.
 void apply(const ReconcilePlan &plan, RuleTable &table);
 
 // The plan that makes `table` enforce the config's rules and the runtime rules in force at `now`

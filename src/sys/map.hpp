@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -87,6 +88,24 @@ class Map
     void update(const K &key, const V &value, std::uint64_t flags = BPF_ANY)
     {
         check(bpf_map_update_elem(fd_, &key, &value, flags), "update an element of map " + name_);
+    }
+
+    // Writes values[i] at keys[i] with BPF_MAP_UPDATE_BATCH (a few system calls for any number
+    // of entries), creating the keys that are not there: the kernel takes no BPF_EXIST or
+    // BPF_NOEXIST for a batch. A failure throws, the entries before it written.
+    void update(std::span<const K> keys, std::span<const V> values)
+    {
+        if (keys.size() != values.size())
+            throw std::invalid_argument("update map " + name_ + ": " + std::to_string(keys.size()) +
+                                        " keys, " + std::to_string(values.size()) + " values");
+        while (!keys.empty()) {
+            auto count = static_cast<std::uint32_t>(
+                std::min<std::size_t>(keys.size(), std::numeric_limits<std::uint32_t>::max()));
+            check(bpf_map_update_batch(fd_, keys.data(), values.data(), &count, nullptr),
+                  "update elements of map " + name_);
+            keys = keys.subspan(count);
+            values = values.subspan(count);
+        }
     }
 
     // Returns false if the key was not there.

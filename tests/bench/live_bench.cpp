@@ -11,7 +11,7 @@
 //
 //   live_bench [--frames N] [--runs N] [--cpu N] [--accuracy-seconds S] [--plot FILE]
 //              [--rows REGEX] [--no-accuracy] [--no-control-plane] [--only-bulk-apply]
-//              [--only-reads] [--tag TAG]
+//              [--only-reads] [--tag TAG] [--only-rule-scale]
 //
 // --rows measures only the per-packet rows whose name REGEX finds (ECMAScript): `--rows
 // "source rotator"` for the new-source rows alone. Targets whose rows were not measured are left
@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <signal.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -55,6 +56,7 @@
 #include "many_sources.hpp"
 #include "netns.hpp"
 #include "process.hpp"
+#include "ratelimit/gcra.h"
 #include "state/desired.hpp"
 #include "state/map_rule_table.hpp"
 #include "state/reconcile.hpp"
@@ -87,6 +89,7 @@ struct Options {
     bool only_bulk_apply = false; // the bulk apply row alone
     bool only_reads = false;      // the reads-at-scale rows alone
     std::string name_tag;         // in the names of the namespaces and directories made
+    bool only_rule_scale = false; // the control plane at scale and nothing else
 };
 
 // The limit every limiter gets, each in its own spelling: 1000 packets/s, bursts of 100.
@@ -859,14 +862,14 @@ void measure_accuracy(const Options &options)
 // ---- control plane and memory ----------------------------------------------------------------
 
 // `count` per-IP limits, one for each of 10.0.0.1, 10.0.0.2, ...
-std::string many_rules(std::size_t count)
+std::string many_rules(std::size_t count, int pps = 100, int burst = 200)
 {
     std::string rules = "[";
     for (std::size_t i = 1; i <= count; i++) {
-        char rule[96];
+        char rule[112];
         std::snprintf(rule, sizeof(rule),
-                      R"(%s{"match": "10.%zu.%zu.%zu", "rate": "100pps", "burst": 200})",
-                      i > 1 ? ",\n" : "", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+                      R"(%s{"match": "10.%zu.%zu.%zu", "rate": "%dpps", "burst": %d})",
+                      i > 1 ? ",\n" : "", (i >> 16) & 255, (i >> 8) & 255, i & 255, pps, burst);
         rules += rule;
     }
     return rules + "]";
@@ -1114,6 +1117,100 @@ void measure_reads()
                  percentile(status_ms, 99), percentile(hammered_ms, 99), stall, rss);
 }
 
+// ---- control plane at scale ------------------------------------------------------------------
+
+// Fills the daemon's `sources` map through its pin with `count` sources, each cached under one of
+// the rules the trie points at, with some of its tokens spent; returns how many the map holds.
+std::size_t track_sources(const BenchDaemon &daemon, std::uint32_t count)
+{
+    auto open = [&](const char *name) {
+        UniqueFd fd(bpf_obj_get(daemon.map_pin(name).c_str()));
+        if (!fd)
+            throw SystemError(errno, std::string("open the pinned map ") + name);
+        return fd;
+    };
+    UniqueFd prefixes_fd = open(RL_MAP_NAME(RL_MAP_PREFIXES));
+    UniqueFd sources_fd = open(RL_MAP_NAME(RL_MAP_SOURCES));
+    UniqueFd settings_fd = open(RL_MAP_NAME(RL_MAP_SETTINGS));
+    std::vector<std::uint32_t> rules;
+    Map<rl_prefix_key, rl_prefix_value>(prefixes_fd.get(), RL_MAP_NAME(RL_MAP_PREFIXES))
+        .for_each([&](const rl_prefix_key &, const rl_prefix_value &target) {
+            if (target.rule != RL_NO_RULE)
+                rules.push_back(target.rule);
+        });
+    if (rules.empty())
+        throw std::runtime_error("no rules to track sources under");
+    const std::uint32_t generation =
+        Map<std::uint32_t, rl_settings>(settings_fd.get(), RL_MAP_NAME(RL_MAP_SETTINGS))
+            .lookup(0)
+            .value_or(rl_settings{})
+            .generation;
+    Map<rl_source_key, rl_source> sources(sources_fd.get(), RL_MAP_NAME(RL_MAP_SOURCES));
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    const std::uint64_t now = rl_time_from_ns(ts.tv_sec * 1'000'000'000ull + ts.tv_nsec);
+    constexpr std::uint32_t kChunk = 65536;
+    std::vector<rl_source_key> keys;
+    std::vector<rl_source> values;
+    for (std::uint32_t first = 0; first < count; first += kChunk) {
+        keys.clear();
+        values.clear();
+        for (std::uint32_t i = first; i < std::min(count, first + kChunk); i++) {
+            rl_source_key key{};
+            key.addr[10] = key.addr[11] = 0xff; // ::ffff:11.x.y.z
+            key.addr[12] = 11;
+            key.addr[13] = static_cast<std::uint8_t>(i >> 16);
+            key.addr[14] = static_cast<std::uint8_t>(i >> 8);
+            key.addr[15] = static_cast<std::uint8_t>(i);
+            rl_source src{};
+            src.rule = rules[i % rules.size()];
+            src.generation = generation;
+            src.tat[0] = now + (i % 1000) * rl_time_from_ns(1'000'000); // up to 1 s of debt
+            keys.push_back(key);
+            values.push_back(src);
+        }
+        sources.update(keys, values);
+    }
+    std::size_t held = 0;
+    sources.for_each([&](const rl_source_key &, const rl_source &) { held++; });
+    return held;
+}
+
+// The rows of issue 14: a reload's cost grows with what changed, not with the tracked sources,
+// and 100,000 rules apply or start in about a second.
+void measure_rule_scale()
+{
+    std::fprintf(stderr, "control plane at scale:\n");
+    Stage stage("scale");
+    std::printf("\n## Control plane at scale\n\n"
+                "Rules are per-IP limits (/32); \"by SIGHUP\" is the time from the signal until "
+                "the daemon logs them in force. Tracked sources are written into the `sources` "
+                "map through its pin, each cached under one of the rules.\n\n"
+                "| measure | value | target | met |\n|---|---:|---:|---|\n");
+    auto row = [](const std::string &what, double seconds, double target) {
+        std::printf("| %s | %.0f ms | < %.0f ms | %s |\n", what.c_str(), seconds * 1e3,
+                    target * 1e3, seconds < target ? "yes" : "**no**");
+        std::fflush(stdout);
+        std::fprintf(stderr, "  %-72s %.0f ms\n", what.c_str(), seconds * 1e3);
+    };
+    {
+        constexpr std::uint32_t kSources = 1'000'000;
+        BenchDaemon daemon(stage, many_rules(1000), kSources);
+        const std::size_t held = track_sources(daemon, kSources);
+        row("change limits of 1000 rules with 1,000,000 tracked sources (" + std::to_string(held) +
+                " held), by SIGHUP",
+            daemon.reload(many_rules(1000, 50, 100), 1000), 1.0);
+    }
+    {
+        BenchDaemon daemon(stage, many_rules(1));
+        row("apply 100000 rules by SIGHUP", daemon.reload(many_rules(100000), 100000), 1.0);
+    }
+    {
+        BenchDaemon daemon(stage, many_rules(100000));
+        row("start with 100000 rules, until ready", daemon.start_seconds(), 1.5);
+    }
+}
+
 // ---- command line ----------------------------------------------------------------------------
 
 Options parse_options(int argc, char **argv)
@@ -1123,7 +1220,7 @@ Options parse_options(int argc, char **argv)
         std::fprintf(stderr, "usage: live_bench [--frames N] [--runs N] [--cpu N] "
                              "[--accuracy-seconds S] [--plot FILE] [--rows REGEX] "
                              "[--no-accuracy] [--no-control-plane] [--only-bulk-apply] "
-                             "[--only-reads] [--tag TAG]\n");
+                             "[--only-reads] [--tag TAG] [--only-rule-scale]\n");
         std::exit(2);
     };
     for (int i = 1; i < argc; i++) {
@@ -1142,6 +1239,10 @@ Options parse_options(int argc, char **argv)
         }
         if (flag == "--only-reads") {
             options.only_reads = true;
+            continue;
+        }
+        if (flag == "--only-rule-scale") {
+            options.only_rule_scale = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -1201,6 +1302,10 @@ int main(int argc, char **argv)
         if (options.only_bulk_apply) {
             std::printf("| measure | value |\n|---|---:|\n");
             measure_bulk_apply(Stage("control"));
+            return 0;
+        }
+        if (options.only_rule_scale) {
+            measure_rule_scale();
             return 0;
         }
         CostBench bench(options);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "rules.hpp"
 #include "state/desired.hpp"
@@ -32,7 +33,7 @@ std::vector<Rule> numbered_rules(int count, const std::string &before, const std
 class MemoryTable : public RuleTable
 {
   public:
-    std::uint32_t capacity() const override { return 8; }
+    std::uint32_t capacity() const override { return slots; }
 
     std::vector<InstalledRule> installed() const override
     {
@@ -48,35 +49,52 @@ class MemoryTable : public RuleTable
             out.push_back(rule);
         return out;
     }
-    void write_rule(std::uint32_t index, const rl_rule &rule) override
+    // Each call takes a run of steps of one kind; `calls` counts them by kind.
+    void write_rules(std::span<const RuleWrite> writes) override
     {
-        ASSERT_FALSE(rules.contains(index)) << "slot " << index << " overwritten as if free";
-        rules[index] = rule;
-        log.push_back("write " + std::to_string(index));
+        calls["write"]++;
+        for (const auto &w : writes) {
+            ASSERT_FALSE(rules.contains(w.index))
+                << "slot " << w.index << " overwritten as if free";
+            rules[w.index] = w.rule;
+            log.push_back("write " + std::to_string(w.index));
+        }
     }
-    void rewrite_rule(std::uint32_t index, const rl_rule &previous, const rl_rule &rule) override
+    void rewrite_rules(std::span<const RuleRewrite> rewrites) override
     {
-        ASSERT_TRUE(same_rule(rules.at(index), previous));
-        rules[index] = rule;
-        log.push_back("rewrite " + std::to_string(index));
+        calls["rewrite"]++;
+        for (const auto &r : rewrites) {
+            ASSERT_TRUE(same_rule(rules.at(r.index), r.previous));
+            rules[r.index] = r.rule;
+            log.push_back("rewrite " + std::to_string(r.index));
+        }
     }
-    void put_prefix(const Prefix &prefix, std::uint32_t index) override
+    void put_prefixes(std::span<const PrefixTarget> targets) override
     {
-        ASSERT_TRUE(rules.contains(index)) << prefix.to_string() << " would point at nothing";
-        prefixes[prefix] = index;
-        log.push_back("put " + prefix.to_string() + " " + std::to_string(index));
+        calls["put"]++;
+        for (const auto &[prefix, index] : targets) {
+            ASSERT_TRUE(rules.contains(index)) << prefix.to_string() << " would point at nothing";
+            prefixes[prefix] = index;
+            log.push_back("put " + prefix.to_string() + " " + std::to_string(index));
+        }
     }
-    void remove_prefix(const Prefix &prefix) override
+    void remove_prefixes(std::span<const Prefix> removed) override
     {
-        ASSERT_EQ(prefixes.erase(prefix), 1u);
-        log.push_back("remove " + prefix.to_string());
+        calls["remove"]++;
+        for (const auto &prefix : removed) {
+            ASSERT_EQ(prefixes.erase(prefix), 1u);
+            log.push_back("remove " + prefix.to_string());
+        }
     }
-    void free_rule(std::uint32_t index) override
+    void free_rules(std::span<const std::uint32_t> indexes) override
     {
-        for (const auto &[prefix, i] : prefixes)
-            ASSERT_NE(i, index) << prefix.to_string() << " still points at freed slot";
-        rules.erase(index);
-        log.push_back("free " + std::to_string(index));
+        calls["free"]++;
+        for (std::uint32_t index : indexes) {
+            for (const auto &[prefix, i] : prefixes)
+                ASSERT_NE(i, index) << prefix.to_string() << " still points at freed slot";
+            rules.erase(index);
+            log.push_back("free " + std::to_string(index));
+        }
     }
     void publish() override { log.push_back("publish"); }
 
@@ -95,9 +113,11 @@ class MemoryTable : public RuleTable
         return best;
     }
 
+    std::uint32_t slots = 8;
     std::map<std::uint32_t, rl_rule> rules;
     std::map<Prefix, std::uint32_t> prefixes;
     std::vector<std::string> log;
+    std::map<std::string, int> calls;
 };
 
 struct Fixture : ::testing::Test {
@@ -109,6 +129,7 @@ struct Fixture : ::testing::Test {
     ReconcilePlan reconcile()
     {
         table.log.clear();
+        table.calls.clear();
         return ratelimit::reconcile(config, runtime, table, now);
     }
 
@@ -171,6 +192,44 @@ TEST_F(Fixture, ChangedRuleKeepsItsSlotAndIsRewrittenInPlace)
     EXPECT_EQ(plan.changed, 1u);
     EXPECT_EQ(plan.unchanged, 1u);
     EXPECT_EQ(table.lookup("10.2.0.1"), slot);
+    EXPECT_EQ(table.log, (std::vector<std::string>{"rewrite " + std::to_string(*slot), "publish"}));
+}
+
+TEST_F(Fixture, EveryRuleOfOneReconcileIsWrittenInOneCallOfItsKind)
+{
+    // Rewritten rules come in one call, after the new ones, so that their buckets are carried in
+    // one pass over the tracked sources however many rules changed.
+    config.rules = numbered_rules(4, "10.", ".0.0/16");
+    reconcile();
+    config.rules = numbered_rules(6, "10.", ".0.0/16");
+    config.rules[0] = limit_rule("10.0.0.0/16", 20);
+    config.rules[2] = limit_rule("10.2.0.0/16", 30);
+    config.rules[3] = limit_rule("10.3.0.0/16", 40);
+    auto plan = reconcile();
+    EXPECT_EQ(plan.added, 2u);
+    EXPECT_EQ(plan.changed, 3u);
+    EXPECT_EQ(table.calls, (std::map<std::string, int>{{"write", 1}, {"rewrite", 1}, {"put", 1}}));
+    EXPECT_EQ(table.log,
+              (std::vector<std::string>{"write 4", "write 5", "rewrite 0", "rewrite 2", "rewrite 3",
+                                        "put 10.4.0.0/16 4", "put 10.5.0.0/16 5", "publish"}));
+}
+
+TEST_F(Fixture, ManyRulesAreMatchedToTheirSlotsByPrefix)
+{
+    // Thousands of installed rules, each kept in its slot by its prefix and one of them
+    // changed: matching goes by prefix, not through every installed rule for each desired one.
+    table.slots = 20000;
+    for (int i = 0; i < 10000; i++) {
+        const std::string match =
+            "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24";
+        config.rules.push_back(limit_rule(match.c_str(), 10));
+    }
+    reconcile();
+    const auto slot = table.lookup("10.3.7.1");
+    config.rules[3 * 256 + 7] = limit_rule("10.3.7.0/24", 99);
+    auto plan = reconcile();
+    EXPECT_EQ(plan.changed, 1u);
+    EXPECT_EQ(plan.unchanged, 9999u);
     EXPECT_EQ(table.log, (std::vector<std::string>{"rewrite " + std::to_string(*slot), "publish"}));
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // Typed map views on real kernel maps: whole-map reads in batches (several batches, a hash bucket
-// larger than the batch, per-CPU values), batched deletes that skip keys already gone, and errors
-// that name the map.
+// larger than the batch, per-CPU values), batched updates, batched deletes that skip keys already
+// gone, and errors that name the map.
 
 #include <gtest/gtest.h>
 
@@ -158,6 +158,44 @@ TEST_F(MapTest, BatchedEraseSkipsKeysThatAreGone)
     EXPECT_EQ(left, (std::vector<std::uint32_t>{0, 2, 5, 6, 7, 8}));
     // All gone already.
     EXPECT_EQ(map.erase(std::span<const std::uint32_t>(keys)), 0u);
+}
+
+TEST_F(MapTest, BatchedUpdateWritesEveryEntry)
+{
+    constexpr std::uint32_t kEntries = 3 * detail::kFirstBatchSize;
+    auto map = hash(kEntries);
+    std::vector<std::uint32_t> keys;
+    std::vector<Value> values;
+    for (std::uint32_t i = 0; i < kEntries; i++) {
+        keys.push_back(i);
+        values.push_back({i, 5ull * i});
+    }
+    map.update(keys, values);
+    std::size_t seen = 0;
+    map.for_each([&](const std::uint32_t &key, const Value &value) {
+        EXPECT_EQ(value, (Value{key, 5ull * key}));
+        seen++;
+    });
+    EXPECT_EQ(seen, kEntries);
+    map.update(std::span<const std::uint32_t>{}, std::span<const Value>{});
+}
+
+TEST_F(MapTest, BatchedUpdateFailuresThrowNamingTheMap)
+{
+    auto map = hash(4);
+    const std::vector<std::uint32_t> keys = {1, 2, 3, 4, 5};
+    EXPECT_THROW(map.update(keys, std::vector<Value>(2)), std::invalid_argument);
+    map.update(2, {9, 9});
+    try {
+        map.update(keys, std::vector<Value>(keys.size(), Value{1, 1}));
+        FAIL() << "no error";
+    } catch (const SystemError &e) {
+        EXPECT_EQ(e.code().value(), E2BIG) << "full";
+        EXPECT_NE(std::string(e.what()).find("test_hash"), std::string::npos) << e.what();
+    }
+    for (std::uint32_t key : {1u, 2u, 3u, 4u})
+        EXPECT_EQ(map.lookup(key), (Value{1, 1})) << "the entries before the failure are written";
+    EXPECT_FALSE(map.lookup(5));
 }
 
 TEST_F(MapTest, OneEntryAtATime)
