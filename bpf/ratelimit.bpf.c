@@ -46,7 +46,7 @@ struct {
     __uint(max_entries, RL_DEFAULT_MAX_SOURCES);
 } RL_MAP_SOURCES SEC(".maps");
 
-/* The admission filter (struct rl_seen), at rl_seen_slot(). */
+/* The admission filter (struct rl_seen): a source's cells are at rl_seen_slot(), one a way. */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __type(key, __u32);
@@ -516,6 +516,32 @@ static __always_inline __u32 rl_memo_take_unjudged(struct rl_drop_memo *memo,
 }
 
 /*
+ * The filter cell that holds the source's fingerprint (*found = 1), or else the one of its two
+ * (struct rl_seen) to remember it in: an empty one, or either at random when both hold others.
+ */
+static __always_inline struct rl_seen *rl_seen_cell(__u64 hash, __u32 *fingerprint, int *found)
+{
+    __u32 slot0 = rl_seen_slot(hash, 0, cells_log2), slot1 = rl_seen_slot(hash, 1, cells_log2);
+    struct rl_seen *way0 = bpf_map_lookup_elem(&RL_MAP_SEEN, &slot0);
+    struct rl_seen *way1 = bpf_map_lookup_elem(&RL_MAP_SEEN, &slot1);
+
+    *fingerprint = rl_seen_fingerprint(hash);
+    *found = 1;
+    if (way0 && way0->fingerprint == *fingerprint)
+        return way0;
+    if (way1 && way1->fingerprint == *fingerprint)
+        return way1;
+    *found = 0;
+    if (!way0 || !way1)
+        return way0 ? way0 : way1; /* unreachable: both slots are within the filter */
+    if (!way0->fingerprint)
+        return way0;
+    if (!way1->fingerprint)
+        return way1;
+    return (bpf_get_prandom_u32() & 1) ? way1 : way0;
+}
+
+/*
  * Judges the packet. A source with no entry but a rule is judged without one: against the
  * sketch's estimate of its buckets, and, unless a shared bucket held the packet, remembered by the
  * filter, whose cell its next packet (on any CPU) finds, and then gets an entry.
@@ -523,7 +549,8 @@ static __always_inline __u32 rl_memo_take_unjudged(struct rl_drop_memo *memo,
 static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
                                         struct rl_drop_memo *memo, struct rl_decision *d)
 {
-    __u32 rule_index, seen_slot, fingerprint = 0;
+    __u32 rule_index, fingerprint = 0;
+    int found = 0;
     struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &rule_index);
     __u64 hash = RL_SOURCE_HASH(pkt->source.addr, cfg->seed);
     struct rl_seen *seen = NULL;
@@ -544,10 +571,8 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         return;
     }
     if (!src) {
-        seen_slot = rl_seen_slot(hash, cells_log2);
-        fingerprint = rl_seen_fingerprint(hash);
-        seen = bpf_map_lookup_elem(&RL_MAP_SEEN, &seen_slot);
-        if (seen && seen->fingerprint == fingerprint)
+        seen = rl_seen_cell(hash, &fingerprint, &found);
+        if (found)
             src = d->src = rl_source_admit(pkt, rule, rule_index, cfg->generation, hash, seen, d);
     }
 

@@ -433,11 +433,20 @@ static inline __u64 rl_source_hash_words(__u64 lo, __u64 hi, __u64 seed)
         rl_source_hash_words(words_[0], words_[1], (seed));                                        \
     })
 
-/* The filter cell of a source of hash `hash` (its low bits) and the fingerprint kept there (its
- * high bits, never 0). */
-static inline __u32 rl_seen_slot(__u64 hash, __u32 cells_log2)
+/*
+ * The filter cells of a source of hash `hash`: one in each of RL_SEEN_WAYS ways (way 0 from the
+ * hash's low bits, way 1 from a remix of it), and the fingerprint kept there (the hash's high
+ * bits, never 0). A source finding its fingerprint in either cell is admitted, so two sources
+ * that share one cell do not keep overwriting each other (as one way would have them do forever
+ * when they send in turn): they share both only with a chance of 1 in 2^(2 cells_log2).
+ */
+#define RL_SEEN_WAYS 2
+
+static inline __u32 rl_seen_slot(__u64 hash, __u32 way, __u32 cells_log2)
 {
-    return (__u32)hash & ((1u << cells_log2) - 1);
+    __u64 bits = way ? rl_mix64(hash ^ 0x9e3779b97f4a7c15ull) : hash;
+
+    return (__u32)bits & ((1u << cells_log2) - 1);
 }
 
 static inline __u32 rl_seen_fingerprint(__u64 hash)

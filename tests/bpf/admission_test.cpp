@@ -81,6 +81,37 @@ TEST_F(AdmissionTest, AnEvictedSourceComesBackWithItsDebt)
     EXPECT_EQ(packets(RL_REASON_CONFORMING, RL_VERDICT_PASS), 5u);
 }
 
+TEST_F(AdmissionTest, TwoSourcesSharingAFilterCellAndSendingInTurnAreBothAdmitted)
+{
+    // Two sources whose way-0 cells are the same, found by the filter's own hash and seed: with
+    // one cell each, every packet of one would overwrite the other's fingerprint, and neither
+    // would ever be admitted.
+    add_limit("10.0.0.0/8", packet_limit(1, 100));
+    const std::uint64_t seed = dp_->settings().lookup(0).value_or(rl_settings{}).seed;
+    auto way0 = [&](const std::string &address) {
+        const rl_source_key key = addr(address).key();
+        return rl_seen_slot(RL_SOURCE_HASH(key.addr, seed), 0, dp_->cells_log2());
+    };
+    std::map<std::uint32_t, std::string> by_cell;
+    std::string first, second;
+    for (std::uint32_t i = 0; i < (1u << 16) && second.empty(); i++) {
+        const std::string address = spoofed(i);
+        auto [held, fresh] = by_cell.emplace(way0(address), address);
+        if (!fresh) {
+            first = held->second;
+            second = address;
+        }
+    }
+    ASSERT_FALSE(second.empty()) << "no two of 65536 addresses share a cell of "
+                                 << (1u << dp_->cells_log2());
+    for (int round = 0; round < 3; round++) {
+        EXPECT_EQ(send(udp_from(first)), XDP_PASS);
+        EXPECT_EQ(send(udp_from(second)), XDP_PASS);
+    }
+    EXPECT_TRUE(dp_->sources().lookup(addr(first).key())) << first;
+    EXPECT_TRUE(dp_->sources().lookup(addr(second).key())) << second;
+}
+
 TEST_F(AdmissionTest, ASourceSeenOnOneCpuIsAdmittedOnAnother)
 {
     if (online_cpus() < 2)

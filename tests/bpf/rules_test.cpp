@@ -262,18 +262,18 @@ TEST_F(RulesTest, DropMemoHandsItsCountsToTheSourceCountersWhenItMovesOn)
     EXPECT_EQ(packets(RL_REASON_DENIED, RL_VERDICT_DROP), 14u);
 }
 
-// What the verifier walked for ratelimit_xdp when the budget was set: 59494 instructions
+// What the verifier walked for ratelimit_xdp when the budget was set: 60757 instructions
 // (verified_insns, printed by this test), on Linux 6.18 with clang's -O2 -mcpu=v3 of this tree.
 // (29779 before sources earned their entries: a source without one is charged through a stack
 // copy of its buckets, and the verifier walks the inline single-limit charge once for a map
 // entry and once for that copy, with the filter's and the sketch's lookups around them; 50227
 // before bans: their cached check, the lookup on resolve and the call to the offence window,
-// which is judged in a global function of its own.)
+// which is judged in a global function of its own; 59494 with one filter cell a source.)
 // Verification cost grows with the paths through the program; a change that multiplies them
 // (an unrolled loop, a stacked limit charged inline) shows here long before the verifier's
 // complexity limit of 1M. Raise the budget when such a cost is chosen on purpose: measure again
 // and write the new count and why here.
-constexpr std::uint32_t kMeasuredVerifiedInstructions = 59494;
+constexpr std::uint32_t kMeasuredVerifiedInstructions = 60757;
 constexpr std::uint32_t kVerifiedInstructionBudget = kMeasuredVerifiedInstructions * 6 / 5;
 
 TEST_F(RulesTest, VerifiedInstructionCount)

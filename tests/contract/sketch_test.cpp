@@ -35,7 +35,8 @@ std::uint64_t hash_of(std::uint32_t i, std::uint64_t seed)
 TEST(SketchTest, CellsAreAPowerOfTwoAtLeastTwiceTheTableAndNeverFew)
 {
     EXPECT_EQ(rl_cells_log2(RL_DEFAULT_MAX_SOURCES), RL_DEFAULT_CELLS_LOG2);
-    EXPECT_EQ(rl_cells_log2(1024), RL_MIN_CELLS_LOG2) << "a small table still gets RL_MIN_CELLS_LOG2";
+    EXPECT_EQ(rl_cells_log2(1024), RL_MIN_CELLS_LOG2)
+        << "a small table still gets RL_MIN_CELLS_LOG2";
     EXPECT_EQ(rl_cells_log2(1u << 16), 17u);
     EXPECT_EQ(rl_cells_log2(1000000), 21u);
     EXPECT_EQ(rl_cells_log2(1u << 27), 28u); // the largest max_sources the config takes
@@ -47,7 +48,8 @@ TEST(SketchTest, SlotsStayInTheirRowAndFingerprintsAreNeverEmpty)
     const std::uint32_t log2 = 4;
     for (std::uint32_t i = 0; i < 1000; i++) {
         const std::uint64_t hash = hash_of(i, 42);
-        EXPECT_LT(rl_seen_slot(hash, log2), 1u << log2);
+        for (std::uint32_t way = 0; way < RL_SEEN_WAYS; way++)
+            EXPECT_LT(rl_seen_slot(hash, way, log2), 1u << log2);
         EXPECT_NE(rl_seen_fingerprint(hash), 0u);
         for (std::uint32_t row = 0; row < RL_SKETCH_ROWS; row++)
             EXPECT_EQ(rl_sketch_slot(hash, 3, 1, row, log2) >> log2, row);
