@@ -168,7 +168,7 @@ class Args
     }
 
     const json &args_;
-    const ArgNamer &name_;
+    ArgNamer name_; // a copy: callers pass temporaries (a function converted on the spot)
 };
 
 // The action of the rules `command` adds.

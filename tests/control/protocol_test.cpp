@@ -506,6 +506,11 @@ TEST(ProtocolTest, ApplyArgumentsAreValidated)
               ErrorCode::BadRequest);
     EXPECT_EQ(refusal(decode_apply_args, {{"changes", {deny}}, {"part", -1}}).code,
               ErrorCode::BadRequest);
+    // The name of a bad argument comes from a namer the decoder was given as a temporary (the
+    // fuzzer found it read after its end, under AddressSanitizer).
+    EXPECT_NE(
+        refusal(decode_apply_args, {{"changes", {deny}}, {"part", 1e300}}).message.find("part"),
+        std::string::npos);
     EXPECT_EQ(refusal(decode_apply_args, {{"changes", {deny}}, {"commit", true}}).code,
               ErrorCode::BadRequest);
     const json unset_not_all = {{"op", "unset"}, {"all", false}};

@@ -248,7 +248,8 @@ TEST_F(MetricsTest, PrometheusScrapesThePacketsTheFarSideCounted)
             passed += packets;
     }
     EXPECT_EQ(passed, static_cast<double>(counter_->total())) << "the far side counts";
-    EXPECT_EQ(reported.size(), 16u) << "every reason and verdict of the one interface";
+    EXPECT_EQ(reported.size(), 18u)
+        << "every reason (9, banned among them) and verdict of the one interface";
 }
 
 TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
@@ -277,7 +278,7 @@ TEST_F(MetricsTest, RatelimitctlStatsShowsTheCountersMetricsShows)
             compared++;
         }
     }
-    EXPECT_EQ(compared, 16u);
+    EXPECT_EQ(compared, 18u);
 }
 
 TEST_F(MetricsTest, CountersNeverGoBackAcrossAReloadOrAKeepAttachedRestart)
