@@ -70,7 +70,7 @@ struct KernelFigures {
     std::uint64_t source_admissions = 0, source_admissions_refused = 0, source_evictions = 0;
     double admission_filter_fill = 0, tat_sketch_fill = 0;
     std::size_t active_bans = 0;
-    std::vector<RuleBans> bans; // rules that started or refused any
+    std::vector<RuleBans> bans;                     // rules that started or refused any
     std::vector<XdpState> xdp;                      // in attach-slot order
     std::chrono::nanoseconds loop_longest_stall{0}; // the daemon's event loop, since it started
 };
