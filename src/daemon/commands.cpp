@@ -120,13 +120,6 @@ std::string who(const control::Server::Peer &peer)
     return "uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) + ")";
 }
 
-// Whether `prefix` can match `address` in the program: IPv4 rules cover IPv4 sources, IPv6 rules
-// IPv6 sources only (::/8 holds ::ffff:0:0/96, where IPv4 is keyed, but never matches there).
-bool covers(const Prefix &prefix, const Address &address)
-{
-    return prefix.is_v4() == address.is_v4() && prefix.contains(address);
-}
-
 // The desired rule and the prefix of it that the program's longest-prefix match finds for
 // `address`, if any.
 std::optional<std::pair<DesiredRule, Prefix>> rule_for(const std::vector<DesiredRule> &desired,
@@ -135,7 +128,7 @@ std::optional<std::pair<DesiredRule, Prefix>> rule_for(const std::vector<Desired
     std::optional<std::pair<DesiredRule, Prefix>> best;
     for (const auto &rule : desired)
         for (const auto &prefix : rule.prefixes)
-            if (covers(prefix, address) && (!best || prefix.length > best->second.length))
+            if (prefix.covers(address) && (!best || prefix.length > best->second.length))
                 best.emplace(rule, prefix);
     return best;
 }

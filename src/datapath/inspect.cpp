@@ -187,7 +187,7 @@ std::size_t tracked_sources(const Datapath &dp)
 ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> &prefix)
 {
     auto selected = [&prefix](const std::uint8_t(&addr)[RL_ADDR_LEN]) {
-        return !prefix || prefix->contains(address_of(addr));
+        return !prefix || prefix->covers(address_of(addr));
     };
     // The limit a bucket belongs to (none if its rule no longer has it), each rule read once.
     std::map<std::uint32_t, rl_rule> rules;

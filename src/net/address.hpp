@@ -33,7 +33,12 @@ struct Prefix {
     std::uint32_t family_length() const;
     std::string to_string() const;
     rl_prefix_key key() const;
+    // Whether `addr` lies in the prefix, bit for bit: ::/0 contains ::ffff:10.0.0.1.
     bool contains(const Address &addr) const;
+    // Whether a rule (or a flush) on this prefix reaches the source `addr`: an IPv4 prefix covers
+    // IPv4 sources, an IPv6 one IPv6 sources only, although ::/8 contains ::ffff:0:0/96, where
+    // IPv4 is keyed (the trie always holds ::ffff:0:0/96, so such a prefix never matches there).
+    bool covers(const Address &addr) const { return is_v4() == addr.is_v4() && contains(addr); }
     auto operator<=>(const Prefix &) const = default;
 };
 

@@ -731,6 +731,18 @@ TEST_F(CtlTest, FlushForgetsBucketState)
     EXPECT_EQ(delivered("10.1.0.1", 50), 10u);
 }
 
+// ::/0 is an IPv6 rule's prefix: it covers IPv6 sources only, so flushing it leaves IPv4 ones.
+TEST_F(CtlTest, FlushOfAnIpv6PrefixKeepsTheIpv4Buckets)
+{
+    write_config(R"([{"match": "10.1.0.0/16", "rate": "1pps", "burst": 10}])");
+    Process daemon = start_daemon();
+    ASSERT_EQ(delivered("10.1.0.1", 50), 10u);
+
+    json flushed = ctl_json({"flush", "::/0"});
+    EXPECT_EQ(flushed["sources"], 0);
+    EXPECT_EQ(delivered("10.1.0.1", 50), 0u) << "the IPv4 source's bucket is still empty";
+}
+
 TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
 {
     write_config(kStandardRules);

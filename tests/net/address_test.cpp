@@ -173,6 +173,18 @@ TEST(Prefix, ContainsWhatItsLengthKeeps)
     EXPECT_TRUE(prefix("::/0").contains(address("203.0.113.9"))) << "mapped, so inside ::/0";
 }
 
+TEST(Prefix, CoversTheSourcesOfItsOwnFamilyOnly)
+{
+    EXPECT_TRUE(prefix("::/0").covers(address("2001:db8::1")));
+    EXPECT_FALSE(prefix("::/0").covers(address("203.0.113.9"))) << "an IPv6 rule, an IPv4 source";
+    EXPECT_FALSE(prefix("::/8").covers(address("203.0.113.9")));
+    EXPECT_TRUE(prefix("0.0.0.0/0").covers(address("203.0.113.9")));
+    EXPECT_FALSE(prefix("0.0.0.0/0").covers(address("2001:db8::1")));
+    EXPECT_TRUE(prefix("::ffff:0:0/96").covers(address("203.0.113.9")))
+        << "0.0.0.0/0 spelled as IPv6";
+    EXPECT_FALSE(prefix("10.1.0.0/16").covers(address("10.2.0.1")));
+}
+
 TEST(Mask, KeepsTheFirstBitsAndZeroesTheRest)
 {
     const Address a = address("2001:db8:abcd:ef01:2345:6789:abcd:ef01");
