@@ -114,8 +114,23 @@ PinMount ensure_bpffs(const std::string &dir)
 
 InstanceLock::InstanceLock(const std::string &path)
 {
-    fd_.reset(check(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644),
-                    "open the lock file " + path));
+    // The lock lives beside the control socket, in a directory the config names: where others
+    // can write (a socket under /tmp), a symlink or a hard link planted there must not have the
+    // daemon truncate the file it points at.
+    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd_ && errno == ELOOP)
+        throw SystemError(ELOOP, "open the lock file " + path +
+                                     ": it is a symbolic link; remove it or choose another "
+                                     "control.socket directory");
+    if (!fd_)
+        throw SystemError(errno, "open the lock file " + path);
+    struct stat st {
+    };
+    check(::fstat(fd_.get(), &st), "stat the lock file " + path);
+    if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1)
+        throw SystemError(EPERM, "the lock file " + path +
+                                     " is not a regular file of this user with one link; remove "
+                                     "it or choose another control.socket directory");
     if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK)
             throw SystemError(errno, "lock " + path);
