@@ -5,6 +5,9 @@
 // its drops are counted reason "banned".
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_fixture.hpp"
+#include "temp_fs.hpp"
 
 namespace ratelimit::test
 {
@@ -96,6 +100,39 @@ TEST_F(BansTest, ABanSurvivesARestartAndAColdStart)
     json listed = bans();
     ASSERT_EQ(listed.size(), 1u) << "lost in a cold start";
     EXPECT_EQ(listed[0].at("scope"), "all");
+    EXPECT_EQ(delivered(kOffender, 10), 0u);
+}
+
+// A state disk that takes no writes delays the bans file, never the ban: it is in force at once,
+// the file is written once there is room, and a cold start then restores it.
+TEST_F(BansTest, ABanMadeOnAFullStateDiskIsEnforcedAndSavedOnceThereIsRoom)
+{
+    Tmpfs disk(1 << 20);
+    use_state_dir(disk.path()); // before the config, which names it
+    write_config(R"([{"match": "10.3.0.0/16", "rate": 20, "burst": 20,
+                      "ban": {"after": "1s", "for": "1h"}}])");
+    const std::filesystem::path ban_file = disk.path() / "bans.json";
+    auto ban_file_text = [&ban_file] {
+        std::stringstream text;
+        text << std::ifstream(ban_file).rdbuf();
+        return text.str();
+    };
+    {
+        Process daemon = start_daemon();
+        const std::filesystem::path filler = disk.fill();
+        flood(1500ms);
+        ASSERT_EQ(bans().size(), 1u) << "a full disk kept the ban from being made";
+        EXPECT_EQ(delivered(kOffender, 10), 0u);
+        wait_for_log(daemon, "bans.json not saved");
+        EXPECT_EQ(ban_file_text().find(kOffender), std::string::npos);
+
+        std::filesystem::remove(filler);
+        wait_for_log(daemon, "bans.json saved again");
+        EXPECT_NE(ban_file_text().find(kOffender), std::string::npos) << ban_file_text();
+        EXPECT_EQ(daemon.stop(), 0);
+    }
+    Process cold = start_daemon();
+    ASSERT_EQ(bans().size(), 1u) << "lost in a cold start";
     EXPECT_EQ(delivered(kOffender, 10), 0u);
 }
 
