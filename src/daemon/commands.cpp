@@ -490,6 +490,8 @@ void Commands::commit(std::vector<RuntimeRule> rules)
         daemon_.replace_runtime_rules(std::move(rules));
     } catch (const RulesFull &e) {
         throw RequestError(ErrorCode::RulesFull, e.what());
+    } catch (const UnenforceableRule &e) {
+        throw RequestError(ErrorCode::InvalidRule, e.what());
     }
 }
 

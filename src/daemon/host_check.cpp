@@ -12,6 +12,7 @@
 
 #include "control/server.hpp"
 #include "json/text.hpp"
+#include "policy/rule_json.hpp"
 
 namespace ratelimit
 {
@@ -59,6 +60,15 @@ std::vector<config::ConfigError> host_errors(const config::Config &config)
         errors.push_back({"control.socket", quote(socket.string()) +
                                                 " exists and is not a socket; remove it or "
                                                 "choose another path"});
+    // The rule tables have no selector groups yet: such a rule would select all its sources'
+    // traffic, so it is refused (reconcile refuses a runtime one the same way).
+    for (std::size_t i = 0; i < config.rules.size(); i++)
+        if (!config.rules[i].selector.catch_all())
+            errors.push_back({json_field_path(json_element_path("rules", i), "proto"),
+                              quote(selector_text(config.rules[i].selector)) +
+                                  ": this data path enforces rules on all traffic only; a rule "
+                                  "with \"proto\", \"port\" or \"tcp_flags\" is refused "
+                                  "rather than applied to all of its sources' traffic"});
     if (!config.control.group.empty() && !control::lookup_group(config.control.group))
         errors.push_back(
             {"control.group", "no group named " + quote(config.control.group) + " on this system"});

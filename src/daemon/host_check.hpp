@@ -4,7 +4,8 @@
 // this adds what only the host can say and a start would otherwise find out halfway (after
 // the program is attached): interfaces that do not exist, a control.group with no such group,
 // directories (state_dir, pin_dir, the control socket's) that neither exist nor can be
-// created, something other than a socket at control.socket. `ratelimitd --check`, the start
+// created, something other than a socket at control.socket, a rule with a selector (which this
+// data path cannot enforce yet). `ratelimitd --check`, the start
 // and every reload read the config through this one function, so they always agree.
 //
 // What it does not check, because only doing it can tell: binding metrics.listen (the running

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ inline constexpr Spellings<rl_reason, RL_REASON_COUNT> kReasonNames{{
 }};
 inline constexpr Spellings<BanScope, 2> kBanScopeNames{
     {{"rule", BanScope::Rule}, {"all", BanScope::All}}};
+// IP protocols by name ("proto"); any other is given by its number.
+inline constexpr Spellings<std::uint8_t, 4> kProtoNames{
+    {{"tcp", kProtoTcp}, {"udp", kProtoUdp}, {"icmp", 1}, {"icmpv6", 58}}};
+inline constexpr Spellings<TcpFlags, 1> kTcpFlagNames{{{"syn", TcpFlags::Syn}}};
 inline constexpr Spellings<Origin, 3> kOriginNames{
     {{"config", Origin::Config}, {"runtime", Origin::Runtime}, {"default", Origin::Default}}};
 

@@ -46,6 +46,27 @@ struct BanSpec {
     auto operator<=>(const BanSpec &) const = default;
 };
 
+// What traffic a rule applies to besides its sources (PRODUCT.md, "Rules: selectors"): an IP
+// protocol, for tcp and udp a set of destination ports, for tcp the SYN of a connection. Rules of
+// one selector form a group; a rule without one (the default) is in the catch-all group, which
+// selects all traffic.
+enum class TcpFlags { Any, Syn }; // Syn: SYN set, ACK clear
+
+struct PortRange {
+    std::uint16_t first = 0, last = 0; // 1 .. 65535, first <= last
+    auto operator<=>(const PortRange &) const = default;
+};
+
+inline constexpr std::uint8_t kProtoTcp = 6, kProtoUdp = 17;
+
+struct Selector {
+    std::optional<std::uint8_t> proto;  // IP protocol number; none: the catch-all
+    std::vector<PortRange> ports;       // tcp/udp: sorted, disjoint, not adjacent; empty: all
+    TcpFlags tcp_flags = TcpFlags::Any; // tcp only
+    bool catch_all() const { return !proto; }
+    auto operator<=>(const Selector &) const = default;
+};
+
 // A byte bucket smaller than one full-size Ethernet frame could never pass such a frame.
 inline constexpr std::uint64_t kMinByteBurst = 1518;
 inline constexpr std::size_t kMaxCommentBytes = 200;
@@ -61,12 +82,13 @@ struct Rule {
     bool force = false;            // taken although it denies a whole address family
     std::string comment{};         // the operator's note, shown by ratelimitctl list
     std::optional<BanSpec> ban{};  // RL_ACTION_LIMIT only
+    Selector selector{};           // the catch-all unless "proto" is given
     // The same rule however its match was spelled: `text` is left out.
     bool operator==(const Rule &other) const
     {
         return match == other.match && action == other.action && limits == other.limits &&
                monitor == other.monitor && force == other.force && comment == other.comment &&
-               ban == other.ban;
+               ban == other.ban && selector == other.selector;
     }
 };
 

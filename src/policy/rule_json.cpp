@@ -230,6 +230,163 @@ std::optional<BanSpec> read_ban(const Fields &rule)
     return spec;
 }
 
+// ----- selector ------------------------------------------------------
+
+std::string proto_choices()
+{
+    return list_names(kProtoNames) + " or a protocol number 0 .. 255";
+}
+
+std::optional<std::uint8_t> read_proto(const Fields &rule)
+{
+    const json &value = *rule.get("proto");
+    if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 255)
+        return static_cast<std::uint8_t>(value.get<std::uint64_t>());
+    if (value.is_number()) {
+        rule.fail("proto", describe(value) + " is not a protocol number (0 .. 255)");
+        return std::nullopt;
+    }
+    if (!value.is_string()) {
+        rule.fail("proto", "must be " + proto_choices() + ", not " + describe(value));
+        return std::nullopt;
+    }
+    auto text = rule.string("proto");
+    if (!text)
+        return std::nullopt;
+    if (auto proto = value_of(kProtoNames, *text))
+        return proto;
+    rule.fail("proto", quote(*text) + " is not one of " + proto_choices());
+    return std::nullopt;
+}
+
+// One port, 1 .. 65535, as written in a port set.
+std::optional<std::uint16_t> read_port(const Fields &rule, std::string_view text)
+{
+    std::uint32_t port = 0;
+    const char *first = text.data(), *last = text.data() + text.size();
+    auto [end, error] = std::from_chars(first, last, port);
+    if (first == last || end != last || error != std::errc() || port == 0 || port > 65535) {
+        rule.fail("port", quote(text) + " is not a port (1 .. 65535)");
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(port);
+}
+
+std::string_view trimmed(std::string_view text)
+{
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ')
+        text.remove_suffix(1);
+    return text;
+}
+
+// "53", "80,443", "27015-27030" and lists of these: the ranges go to `ranges`; false on an error.
+bool read_port_text(const Fields &rule, std::string_view text, std::vector<PortRange> &ranges)
+{
+    bool ok = true;
+    while (true) {
+        const std::size_t comma = text.find(',');
+        const std::string_view item = trimmed(text.substr(0, comma));
+        const std::size_t dash = item.find('-');
+        auto first = read_port(rule, trimmed(item.substr(0, dash)));
+        auto last = dash == std::string_view::npos
+                        ? first
+                        : read_port(rule, trimmed(item.substr(dash + 1)));
+        if (first && last && *first > *last) {
+            rule.fail("port", quote(item) + " is a reversed range; did you mean \"" +
+                                  std::to_string(*last) + "-" + std::to_string(*first) + "\"?");
+            ok = false;
+        } else if (first && last) {
+            ranges.push_back({*first, *last});
+        } else {
+            ok = false;
+        }
+        if (comma == std::string_view::npos)
+            return ok;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+bool read_port_value(const Fields &rule, const json &value, std::vector<PortRange> &ranges)
+{
+    if (value.is_number_integer())
+        return read_port_text(rule, value.dump(), ranges);
+    if (value.is_string()) {
+        auto problem = control_character_problem(value.get_ref<const std::string &>());
+        if (problem) {
+            rule.fail("port", "contains a control character");
+            return false;
+        }
+        return read_port_text(rule, value.get_ref<const std::string &>(), ranges);
+    }
+    rule.fail("port", "must be a port, a list like \"80,443\", a range like \"27015-27030\" or a " +
+                          std::string("list of these, not ") + describe(value));
+    return false;
+}
+
+// Sorted, with overlapping and adjacent ranges merged: one spelling per set.
+std::vector<PortRange> merged(std::vector<PortRange> ranges)
+{
+    std::sort(ranges.begin(), ranges.end());
+    std::vector<PortRange> out;
+    for (const auto &r : ranges) {
+        if (!out.empty() && r.first <= static_cast<std::uint32_t>(out.back().last) + 1)
+            out.back().last = std::max(out.back().last, r.last);
+        else
+            out.push_back(r);
+    }
+    return out;
+}
+
+std::optional<std::vector<PortRange>> read_ports(const Fields &rule)
+{
+    const json &value = *rule.get("port");
+    std::vector<PortRange> ranges;
+    bool ok = true;
+    if (value.is_array()) {
+        if (value.empty()) {
+            rule.fail("port", "must be a non-empty list of ports");
+            return std::nullopt;
+        }
+        for (const auto &item : value)
+            ok &= read_port_value(rule, item, ranges);
+    } else {
+        ok = read_port_value(rule, value, ranges);
+    }
+    if (!ok)
+        return std::nullopt;
+    return merged(std::move(ranges));
+}
+
+// "proto", "port" and "tcp_flags": the rule's selector, or none after an error.
+std::optional<Selector> read_selector(const Fields &rule)
+{
+    const std::size_t errors_before = rule.errors().size();
+    Selector selector;
+    if (rule.get("proto"))
+        selector.proto = read_proto(rule);
+    const bool l4_ports = selector.proto == kProtoTcp || selector.proto == kProtoUdp;
+    if (rule.get("port")) {
+        auto ports = read_ports(rule);
+        if (ports && !l4_ports && rule.errors().size() == errors_before)
+            rule.fail("port", describe(*rule.get("port")) +
+                                  " needs \"proto\": \"tcp\" or \"udp\": only they have ports");
+        if (ports)
+            selector.ports = std::move(*ports);
+    }
+    if (rule.get("tcp_flags")) {
+        auto flags = rule.choose("tcp_flags", kTcpFlagNames);
+        if (flags && selector.proto != kProtoTcp && rule.errors().size() == errors_before)
+            rule.fail("tcp_flags", quote(*rule.string("tcp_flags")) + " needs \"proto\": \"tcp\"");
+        if (flags)
+            selector.tcp_flags = *flags;
+    }
+    if (rule.errors().size() != errors_before)
+        return std::nullopt;
+    return selector;
+}
+
 // A deny for a whole address family (0.0.0.0/0, ::/0) cuts the host off from everyone, its
 // operator included: it takes "force", unless the rule only monitors.
 void check_deny_everything(const Fields &fields, const Rule &rule)
@@ -297,7 +454,9 @@ std::optional<Rule> read_rule(const Fields &fields)
     }
     fields.read("force", rule.force);
     fields.read("comment", rule.comment, explain_bad_comment);
+    auto selector = read_selector(fields);
     if (fields.errors().size() == errors_before) {
+        rule.selector = *selector;
         rule.match = *match;
         rule.action = *action;
         rule.text = *fields.string("match");
@@ -319,11 +478,12 @@ Validated<Rule> parse_rule(const json &rule, const std::string &path)
 bool DistinctPrefixes::add(const Rule &rule, const std::string &list_path, std::size_t index,
                            JsonErrors &errors)
 {
-    auto [first, inserted] = first_index_.emplace(rule.match, index);
+    auto [first, inserted] = first_index_.emplace(std::pair{rule.selector, rule.match}, index);
     if (!inserted)
         errors.push_back({json_field_path(json_element_path(list_path, index), "match"),
                           quote(rule.text) + " is the same prefix as " +
-                              json_element_path(list_path, first->second)});
+                              json_element_path(list_path, first->second) +
+                              (rule.selector.catch_all() ? "" : ", with the same selector")});
     return inserted;
 }
 
@@ -349,6 +509,51 @@ json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix &match)
     return list;
 }
 
+std::string ports_text(const std::vector<PortRange> &ports)
+{
+    std::string text;
+    for (const auto &r : ports) {
+        text += (text.empty() ? "" : ",") + std::to_string(r.first);
+        if (r.last != r.first)
+            text += "-" + std::to_string(r.last);
+    }
+    return text;
+}
+
+std::string proto_text(std::uint8_t proto)
+{
+    const std::string_view name = name_of(kProtoNames, proto);
+    return name == "unknown" ? std::to_string(proto) : std::string(name);
+}
+
+std::string selector_text(const Selector &selector)
+{
+    if (selector.catch_all())
+        return "all";
+    std::string text = proto_text(*selector.proto);
+    if (!selector.ports.empty())
+        text += "/" + ports_text(selector.ports);
+    if (selector.tcp_flags != TcpFlags::Any)
+        text += " " + std::string(name_of(kTcpFlagNames, selector.tcp_flags));
+    return text;
+}
+
+void selector_to_json(const Selector &selector, json &object)
+{
+    if (selector.catch_all())
+        return;
+    if (auto name = name_of(kProtoNames, *selector.proto); name != "unknown")
+        object["proto"] = name;
+    else
+        object["proto"] = *selector.proto;
+    if (selector.ports.size() == 1 && selector.ports[0].first == selector.ports[0].last)
+        object["port"] = selector.ports[0].first;
+    else if (!selector.ports.empty())
+        object["port"] = ports_text(selector.ports);
+    if (selector.tcp_flags != TcpFlags::Any)
+        object["tcp_flags"] = name_of(kTcpFlagNames, selector.tcp_flags);
+}
+
 json rule_to_json(const Rule &rule)
 {
     const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
@@ -364,6 +569,7 @@ json rule_to_json(const Rule &rule)
         object["limits"] = limits_to_json(rule.limits, rule.match);
     if (rule.ban)
         object["ban"] = ban_to_json(*rule.ban);
+    selector_to_json(rule.selector, object);
     return object;
 }
 

@@ -8,12 +8,16 @@
 // "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no control characters),
 // "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), "ban" (limit rules
 // only): {"after": duration, "for": duration, "scope"?: "rule" (default) | "all"}, and for "limit"
-// one limit written on the rule itself or "limits": a list of them}. A limit: "rate" (packets/s)
-// with "burst" (packets, default one second's worth) and/or "bytes" (a byte rate) with "byte_burst"
-// (default one second's worth, at least kMinByteBurst bytes), and "per": "source" (default),
-// "rule", or "/N" within the rule's address family. Each rate is one LimitSpec; a rule holds at
-// most RL_MAX_LIMITS of them. Rates and sizes are spelled as in units.hpp; a bare JSON number is
-// in the base unit: packets per second, bytes per second, packets or bytes.
+// one limit written on the rule itself or "limits": a list of them}, and its selector: "proto":
+// tcp|udp|icmp|icmpv6 or a protocol number 0 .. 255, "port" (tcp and udp only): destination ports
+// as a number, a string of ports and ranges ("80,443", "27015-27030") or a list of these, and
+// "tcp_flags" (tcp only): "syn" (SYN set, ACK clear). Without "proto" the rule is a catch-all. A
+// limit: "rate" (packets/s) with "burst" (packets, default one second's worth) and/or "bytes" (a
+// byte rate) with "byte_burst" (default one second's worth, at least kMinByteBurst bytes), and
+// "per": "source" (default), "rule", or "/N" within the rule's address family. Each rate is one
+// LimitSpec; a rule holds at most RL_MAX_LIMITS of them. Rates and sizes are spelled as in
+// units.hpp; a bare JSON number is in the base unit: packets per second, bytes per second, packets
+// or bytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -38,9 +43,9 @@ inline constexpr std::string_view kLimitFields[] = {"rate", "burst", "bytes", "b
 // The fields that set limits: all that the config's "default" has.
 inline constexpr std::string_view kLimitingFields[] = {"limits", "rate",       "burst",
                                                        "bytes",  "byte_burst", "per"};
-inline constexpr std::string_view kRuleFields[] = {"match", "action", "mode",    "limits",
-                                                   "rate",  "burst",  "bytes",   "byte_burst",
-                                                   "per",   "force",  "comment", "ban"};
+inline constexpr std::string_view kRuleFields[] = {
+    "match", "action", "mode",    "limits", "rate",  "burst", "bytes",    "byte_burst",
+    "per",   "force",  "comment", "ban",    "proto", "port",  "tcp_flags"};
 // The fields of a rule's "ban".
 inline constexpr std::string_view kBanFields[] = {"after", "for", "scope"};
 
@@ -75,7 +80,7 @@ class DistinctPrefixes
     bool add(const Rule &rule, const std::string &list_path, std::size_t index, JsonErrors &errors);
 
   private:
-    std::map<Prefix, std::size_t> first_index_;
+    std::map<std::pair<Selector, Prefix>, std::size_t> first_index_;
 };
 
 // ----- writing -------------------------------------------------------
@@ -92,6 +97,17 @@ nlohmann::json limits_to_json(const std::vector<LimitSpec> &limits, const Prefix
 
 // A rule's "ban" as rule_to_json writes it.
 nlohmann::json ban_to_json(const BanSpec &ban);
+
+// A selector's fields as rule_to_json writes them ("proto" by name when it has one, "port" as a
+// number for one port, else as a canonical string like "80,443,27015-27030", "tcp_flags"), added
+// to `object`; nothing for the catch-all.
+void selector_to_json(const Selector &selector, nlohmann::json &object);
+
+// A selector as tables show it: "all", "udp/53", "tcp/80,443 syn", "47".
+std::string selector_text(const Selector &selector);
+
+// A port set as written: "53", "80,443,27015-27030".
+std::string ports_text(const std::vector<PortRange> &ports);
 
 // A limit's "per" as written: "source", "rule", or "/N" in the bits of the rule's address family
 // (`v4`: an IPv4 rule).

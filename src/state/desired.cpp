@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "datapath/compile.hpp"
 #include "policy/names.hpp"
@@ -29,12 +30,14 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
                                        const std::vector<RuntimeRule> &runtime,
                                        WallClock::time_point now)
 {
-    std::map<Prefix, DesiredRule> by_prefix;
+    std::map<std::pair<Selector, Prefix>, DesiredRule> by_prefix;
     for (const auto &rule : config.rules)
-        by_prefix[rule.match] = {{rule.match}, compile(rule), Origin::Config};
+        by_prefix[{rule.selector, rule.match}] = {
+            {rule.match}, compile(rule), Origin::Config, rule.selector};
     for (const auto &r : runtime)
         if (!r.expires || *r.expires > now)
-            by_prefix[r.rule.match] = {{r.rule.match}, compile(r.rule), Origin::Runtime};
+            by_prefix[{r.rule.selector, r.rule.match}] = {
+                {r.rule.match}, compile(r.rule), Origin::Runtime, r.rule.selector};
 
     std::vector<DesiredRule> out;
     out.reserve(by_prefix.size() + 1);
@@ -46,7 +49,7 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
             {}, compile_rule(RL_ACTION_LIMIT, config.default_limits, false), Origin::Default};
         for (const char *everything : {"::/0", "0.0.0.0/0"}) {
             Prefix p = *parse_prefix(everything);
-            if (!by_prefix.contains(p))
+            if (!by_prefix.contains({Selector{}, p}))
                 fallback.prefixes.push_back(p);
         }
         std::sort(fallback.prefixes.begin(), fallback.prefixes.end());

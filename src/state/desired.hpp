@@ -26,16 +26,18 @@ struct RuntimeRule {
 // Its word in kOriginNames (policy/names.hpp).
 std::string to_string(Origin origin);
 
-// One logical rule: the prefixes that select it (the default has two, ::/0 and 0.0.0.0/0) and the
-// compiled rule. Its identity across reloads is its prefix set.
+// One logical rule: the prefixes that select it (the default has two, ::/0 and 0.0.0.0/0), the
+// traffic it applies to and the compiled rule. Its identity across reloads is its selector and
+// prefix set.
 struct DesiredRule {
     std::vector<Prefix> prefixes; // sorted
     rl_rule compiled{};
     Origin origin = Origin::Config;
+    Selector selector{}; // the catch-all for the default
 };
 
-// Runtime rules win over config rules for the same prefix; rules win over the default for the
-// prefix they name; expired runtime rules are left out.
+// Runtime rules win over config rules for the same prefix and selector; rules win over the default
+// for the prefix they name; expired runtime rules are left out.
 std::vector<DesiredRule> desired_rules(const config::Config &config,
                                        const std::vector<RuntimeRule> &runtime,
                                        WallClock::time_point now);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "state/reconcile.hpp"
 
+#include "policy/rule_json.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -178,6 +180,13 @@ RulesFull::RulesFull(std::size_t needed, std::uint32_t capacity)
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
                              const std::vector<InstalledRule> &installed, std::uint32_t capacity)
 {
+    for (const auto &rule : desired)
+        if (!rule.selector.catch_all())
+            throw UnenforceableRule(
+                "the rule for " + rule.prefixes.front().to_string() + " selects " +
+                selector_text(rule.selector) +
+                " traffic: this data path enforces rules on all traffic only, " +
+                "so rules with \"proto\", \"port\" or \"tcp_flags\" are refused");
     const auto match = match_installed(desired, installed);
     check_fits(match, installed.size(), capacity);
     ReconcilePlan plan;

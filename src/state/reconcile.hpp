@@ -101,7 +101,16 @@ class RulesFull : public std::length_error
     std::uint32_t capacity_;
 };
 
-// Throws RulesFull if the desired rules need more slots than `capacity`.
+// A rule the data path cannot enforce as written: one with a selector (proto, port, tcp_flags),
+// which the rule tables have no group for yet. Refused rather than enforced on all traffic.
+class UnenforceableRule : public std::invalid_argument
+{
+  public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// Throws RulesFull if the desired rules need more slots than `capacity`, UnenforceableRule for a
+// rule with a selector.
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
                              const std::vector<InstalledRule> &installed, std::uint32_t capacity);
 

@@ -266,6 +266,44 @@ TEST_F(DaemonTest, CheckAndStartRefuseAMissingGroupOrAnUnusableDirectoryBeforeAt
     EXPECT_EQ(delivered("10.2.0.1", 20), 20u);
 }
 
+// A selector is validated with the rule (field, value, why); a valid one is refused by this data
+// path, by --check, at start and on reload, rather than enforced on all of its sources' traffic.
+TEST_F(DaemonTest, BadAndUnenforceableSelectorsAreRefusedNamingTheField)
+{
+    const std::pair<const char *, const char *> cases[] = {
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "udp", "port": 0}])",
+         R"(rules[0].port: "0" is not a port (1 .. 65535))"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "port": 53}])",
+         R"(rules[0].port: 53 needs "proto": "tcp" or "udp")"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "udp", "port": "30-20"}])",
+         R"(rules[0].port: "30-20" is a reversed range; did you mean "20-30"?)"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "sctpp"}])",
+         R"(rules[0].proto: "sctpp" is not one of tcp, udp, icmp, icmpv6)"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": 300}])",
+         R"(rules[0].proto: 300 is not a protocol number (0 .. 255))"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "udp", "tcp_flags": "syn"}])",
+         R"(rules[0].tcp_flags: "syn" needs "proto": "tcp")"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "tcp", "tcp_flags": "rst"}])",
+         R"(rules[0].tcp_flags: "rst" is not one of syn)"},
+        {R"([{"match": "10.2.0.0/16", "rate": 1, "proto": "udp", "port": 53}])",
+         R"(rules[0].proto: "udp/53": this data path enforces rules on all traffic only)"},
+    };
+    for (const auto &[rules, error] : cases) {
+        write_config(rules);
+        Process check = spawn_daemon({"--check", "-c", config_path()});
+        EXPECT_EQ(check.wait_for(10s), 78) << rules;
+        EXPECT_NE(check.stderr_text().find(error), std::string::npos) << check.stderr_text();
+    }
+    write_config(kStandardRules);
+    Process daemon = start_daemon();
+    write_config(R"([{"match": "10.2.0.0/16", "action": "deny", "proto": "tcp", "port": 443}])");
+    daemon.signal(SIGHUP);
+    wait_for_log(daemon, "reload refused");
+    EXPECT_NE(daemon.stderr_text().find(R"(rules[0].proto: "tcp/443")"), std::string::npos)
+        << daemon.stderr_text();
+    EXPECT_EQ(delivered("10.2.0.1", 20), 20u) << "the running rules stay";
+}
+
 TEST_F(DaemonTest, OneInstanceAtATime)
 {
     write_config(kStandardRules);

@@ -195,6 +195,36 @@ const Invalid kInvalid[] = {
     {"BanOnADeny", R"({"match": "10.0.0.0/8", "action": "deny", "ban": {"after": "5s",
                        "for": "10m"}})",
      "rules[0].ban", "\"deny\" rules take no ban"},
+    {"PortWithoutProto", R"({"match": "10.0.0.0/8", "rate": 1, "port": 53})", "rules[0].port",
+     "53 needs \"proto\": \"tcp\" or \"udp\""},
+    {"PortOnIcmp", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "icmp", "port": "80,443"})",
+     "rules[0].port", "\"80,443\" needs \"proto\": \"tcp\" or \"udp\""},
+    {"PortZero", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "udp", "port": 0})",
+     "rules[0].port", "\"0\" is not a port (1 .. 65535)"},
+    {"PortTooHigh", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "udp", "port": "65536"})",
+     "rules[0].port", "\"65536\" is not a port (1 .. 65535)"},
+    {"PortRangeReversed",
+     R"({"match": "10.0.0.0/8", "rate": 1, "proto": "udp", "port": "27030-27015"})",
+     "rules[0].port", "\"27030-27015\" is a reversed range; did you mean \"27015-27030\"?"},
+    {"PortNotANumber", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "tcp", "port": "http"})",
+     "rules[0].port", "\"http\" is not a port"},
+    {"PortListItemBad", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "tcp", "port": [80, true]})",
+     "rules[0].port", "not true"},
+    {"PortListEmpty", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "tcp", "port": []})",
+     "rules[0].port", "non-empty list"},
+    {"ProtoUnknown", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "sctp"})", "rules[0].proto",
+     "\"sctp\" is not one of tcp, udp, icmp, icmpv6 or a protocol number 0 .. 255"},
+    {"ProtoNumberTooHigh", R"({"match": "10.0.0.0/8", "rate": 1, "proto": 256})", "rules[0].proto",
+     "256 is not a protocol number (0 .. 255)"},
+    {"ProtoNegative", R"({"match": "10.0.0.0/8", "rate": 1, "proto": -1})", "rules[0].proto",
+     "-1 is not a protocol number"},
+    {"TcpFlagsWithoutTcp", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "udp",
+                              "tcp_flags": "syn"})",
+     "rules[0].tcp_flags", "\"syn\" needs \"proto\": \"tcp\""},
+    {"TcpFlagsWithoutProto", R"({"match": "10.0.0.0/8", "rate": 1, "tcp_flags": "syn"})",
+     "rules[0].tcp_flags", "needs \"proto\": \"tcp\""},
+    {"TcpFlagUnknown", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "tcp", "tcp_flags": "fin"})",
+     "rules[0].tcp_flags", "\"fin\" is not one of syn"},
 };
 
 class InvalidRule : public testing::TestWithParam<Invalid>
@@ -301,6 +331,98 @@ TEST(RuleJson, ErrorsArePrefixedWithTheGivenPath)
     for (const auto &error : result.errors)
         paths.push_back(error.path);
     EXPECT_EQ(paths, (std::vector<std::string>{"runtime.ttl", "runtime.match", "runtime.rate"}));
+}
+
+// ----- selectors -----------------------------------------------------------------------------
+
+Selector selector_of(const char *text)
+{
+    Validated<Rule> result = parse_rule(json::parse(text), "runtime");
+    EXPECT_TRUE(result.value) << text << ": " << errors_of(result.errors);
+    return result.value ? result.value->selector : Selector{};
+}
+
+TEST(RuleJson, ARuleWithoutSelectorIsTheCatchAll)
+{
+    const Selector none = selector_of(R"({"match": "10.0.0.0/8", "rate": 1})");
+    EXPECT_TRUE(none.catch_all());
+    EXPECT_EQ(none, Selector{});
+    EXPECT_FALSE(
+        rule_to_json(
+            *parse_rule(json::parse(R"({"match": "10.0.0.0/8", "rate": 1})"), "runtime").value)
+            .contains("proto"));
+}
+
+TEST(RuleJson, ReadsEveryFormOfPortSet)
+{
+    const Selector one = selector_of(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "udp",
+                                         "port": 53})");
+    EXPECT_EQ(one.proto, kProtoUdp);
+    EXPECT_EQ(one.ports, (std::vector<PortRange>{{53, 53}}));
+    EXPECT_EQ(
+        selector_of(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "tcp", "port": "80,443"})").ports,
+        (std::vector<PortRange>{{80, 80}, {443, 443}}));
+    EXPECT_EQ(selector_of(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "udp",
+                              "port": "27015-27030"})")
+                  .ports,
+              (std::vector<PortRange>{{27015, 27030}}));
+    // Lists, unsorted, overlapping and adjacent: one canonical set.
+    EXPECT_EQ(selector_of(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "udp",
+                              "port": ["27020-27030", 443, "80, 27015-27021", "444"]})")
+                  .ports,
+              (std::vector<PortRange>{{80, 80}, {443, 444}, {27015, 27030}}));
+}
+
+TEST(RuleJson, ReadsProtocolsByNameOrNumberAndTheSynFlag)
+{
+    EXPECT_EQ(selector_of(R"({"match": "::/0", "rate": 1, "proto": "icmpv6"})").proto, 58);
+    EXPECT_EQ(selector_of(R"({"match": "::/0", "rate": 1, "proto": 47})").proto, 47);
+    EXPECT_EQ(selector_of(R"({"match": "::/0", "rate": 1, "proto": 6})").proto, kProtoTcp);
+    const Selector syn = selector_of(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "tcp",
+                                         "port": "80,443", "tcp_flags": "syn"})");
+    EXPECT_EQ(syn.tcp_flags, TcpFlags::Syn);
+    EXPECT_EQ(selector_text(syn), "tcp/80,443 syn");
+    EXPECT_EQ(selector_text(Selector{}), "all");
+    EXPECT_EQ(selector_text(Selector{47, {}}), "47");
+}
+
+TEST(RuleJson, WritesSelectorsCanonicallyAndReadsThemBack)
+{
+    for (const char *text :
+         {R"({"match": "0.0.0.0/0", "rate": 1, "proto": "udp", "port": [53]})",
+          R"({"match": "0.0.0.0/0", "rate": 1, "proto": 17, "port": "27015-27030,1"})",
+          R"({"match": "0.0.0.0/0", "rate": 1, "proto": "tcp", "port": "443,80",
+              "tcp_flags": "syn"})",
+          R"({"match": "2001:db8::/32", "action": "deny", "proto": 132})"}) {
+        Validated<Rule> parsed = parse_rule(json::parse(text), "runtime");
+        ASSERT_TRUE(parsed.value) << text << ": " << errors_of(parsed.errors);
+        const json written = rule_to_json(*parsed.value);
+        EXPECT_EQ(parse_rule(written, "again").value, parsed.value) << written.dump();
+        EXPECT_EQ(rule_to_json(*parse_rule(written, "again").value), written);
+    }
+    const json dns = rule_to_json(
+        *parse_rule(json::parse(R"({"match": "0.0.0.0/0", "rate": 1, "proto": 17, "port": "53"})"),
+                    "runtime")
+             .value);
+    EXPECT_EQ(dns["proto"], "udp");
+    EXPECT_EQ(dns["port"], 53);
+}
+
+TEST(RuleJson, TheSamePrefixWithAnotherSelectorIsAnotherRule)
+{
+    auto rule = [](const char *text) { return *parse_rule(json::parse(text), "rules").value; };
+    DistinctPrefixes distinct;
+    JsonErrors errors;
+    EXPECT_TRUE(distinct.add(rule(R"({"match": "0.0.0.0/0", "rate": 1})"), "rules", 0, errors));
+    EXPECT_TRUE(distinct.add(rule(R"({"match": "0.0.0.0/0", "rate": 1, "proto": "udp",
+                                      "port": 53})"),
+                             "rules", 1, errors));
+    EXPECT_FALSE(distinct.add(rule(R"({"match": "0.0.0.0/0", "rate": 2, "proto": "udp",
+                                       "port": [53]})"),
+                              "rules", 2, errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].to_string(), "rules[2].match: \"0.0.0.0/0\" is the same prefix as "
+                                     "rules[1], with the same selector");
 }
 
 TEST(RuleJson, NotAnObject)

@@ -284,6 +284,29 @@ TEST_F(Fixture, TooManyRulesIsRefusedBeforeAnythingChanges)
     EXPECT_TRUE(table.rules.empty());
 }
 
+// Until the rule tables have groups, a selector rule is refused, changing nothing, rather than
+// enforced on all of its sources' traffic; the same prefix without a selector is another rule.
+TEST_F(Fixture, ARuleWithASelectorIsRefusedNotEnforcedOnAllTraffic)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100)};
+    reconcile();
+    const auto before = table.rules;
+    Rule dns = limit_rule("10.0.0.0/8", 50);
+    dns.selector = Selector{kProtoUdp, {{53, 53}}};
+    config.rules.push_back(dns);
+    EXPECT_EQ(desired_rules(config, runtime, now).size(), 2u);
+    try {
+        reconcile();
+        ADD_FAILURE() << "a udp/53 rule was taken";
+    } catch (const UnenforceableRule &e) {
+        EXPECT_NE(std::string(e.what()).find("the rule for 10.0.0.0/8 selects udp/53 traffic"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_TRUE(table.log.empty());
+    EXPECT_EQ(table.rules.size(), before.size());
+}
+
 TEST_F(Fixture, TooManyRulesIsRulesFullWithItsFigures)
 {
     config.rules = numbered_rules(9, "10.", ".0.0/16");
