@@ -48,6 +48,10 @@ completion=$root/share/bash-completion/completions/ratelimitctl
 [[ -f $completion ]] || fail "no completion at $prefix/share/bash-completion/completions"
 bash -n "$completion" || fail "the completion is not valid bash"
 
+for page in man8/ratelimitd.8 man8/ratelimitctl.8 man5/ratelimitd.json.5; do
+    [[ -s $root/share/man/$page ]] || fail "no man page $prefix/share/man/$page"
+done
+
 example=$root/etc/ratelimitd/ratelimitd.json.example
 [[ -f $example ]] || fail "no example config at $prefix/etc/ratelimitd"
 if [[ $(id -u) -ne 0 ]]; then
