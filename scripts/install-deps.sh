@@ -13,6 +13,9 @@ packages=(
   scdoc mandoc man-db
   # tests: namespaces, veth, firewall counters, a real Prometheus scrape
   iproute2 nftables iptables prometheus
+  # the Debian package (scripts/package.sh) and its tests: dpkg-shlibdeps, setpriv, the unit's
+  # security score (systemd-analyze)
+  dpkg-dev binutils util-linux systemd
   # benchmarks: charts
   gnuplot-nox
 )
