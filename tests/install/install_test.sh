@@ -32,7 +32,7 @@ grep -qx "ExecStartPre=$prefix/sbin/ratelimitd --check -c $config" "$unit" ||
     fail "ExecStartPre does not run $prefix/sbin/ratelimitd: $(grep ExecStart "$unit")"
 grep -qx "ExecStart=$prefix/sbin/ratelimitd -c $config" "$unit" ||
     fail "ExecStart does not run $prefix/sbin/ratelimitd: $(grep ExecStart "$unit")"
-if grep -n "@" "$unit"; then fail "the unit has unconfigured @VARIABLES@"; fi
+if grep -nE "@[A-Z_]+@" "$unit"; then fail "the unit has unconfigured @VARIABLES@"; fi
 
 for binary in sbin/ratelimitd bin/ratelimitctl; do
     [[ -x $root/$binary ]] || fail "no $prefix/$binary"
