@@ -7,7 +7,7 @@
 #   3. with the config edited to name a veth in a namespace made here, the installed daemon runs
 #      as the unit's ExecStartPre/ExecStart would (PID 1 is not systemd here: as root, with the
 #      unit's capabilities only, in its runtime and state directories), and reloads;
-#   4. while pings flow through that veth, the upgrade to B: the old daemon stopped with SIGUSR2
+#   4. while rl-send (BUILD_DIR/src/tools) sends 2000 frames/s into that veth, the upgrade to B: the old daemon stopped with SIGUSR2
 #      (what prerm asks systemd for), dpkg -i B, the new installed daemon started and adopting;
 #      a poller checks all along that the interface always has an XDP program;
 #   5. stop (SIGTERM detaches), dpkg --purge: no file of the package, state, pins, runtime
@@ -113,6 +113,7 @@ start_daemon() { # $1: log name; waits for ready
     install -d -m 0755 /run/ratelimitd
     install -d -m 0750 /var/lib/ratelimitd
     (as_unit $pre) >"$work/check-$1.log" 2>&1 || fail "ExecStartPre failed: $(cat "$work/check-$1.log")"
+    : >"$work/daemon-$1.log"
     (as_unit $start_cmd) >"$work/daemon-$1.log" 2>&1 & # $! is the daemon: it exec's
     daemon_pid=$!
     for ((i = 0; i < 300; i++)); do
@@ -132,7 +133,10 @@ grep -q 'SIGHUP: reloading' "$work/daemon-a.log" || fail "SIGHUP did not reload"
 echo "ok: A running on $iface, reloaded (ratelimitctl reload, SIGHUP)"
 
 # 4. Upgrade to B while traffic flows, polling the interface.
-ip netns exec "$peer" ping -q -i 0.01 10.77.0.1 >"$work/ping.log" 2>&1 &
+tx_sent() { ip -n "$peer" -s -j link show dev "${iface}p" | grep -o '"tx":{[^}]*' | grep -o '"packets":[0-9]*' | cut -d: -f2; }
+tx_before=$(tx_sent)
+ip netns exec "$peer" "$build/src/tools/rl-send" -i "${iface}p" --dst 10.77.0.1 --src 10.77.0.2 \
+    --rate 2000 --duration 600s >"$work/send.log" 2>&1 &
 ping_pid=$!
 (
     polls=0 bare=0
@@ -161,12 +165,12 @@ grep -q 'adopted' "$work/daemon-b.log" || fail "the new daemon did not adopt the
 grep -q "\"$iface\"" /etc/ratelimitd/ratelimitd.json || fail "the upgrade replaced the edited config"
 ((polls > 20)) || fail "only $polls polls during the upgrade"
 ((bare == 0)) || fail "$iface was without a program in $bare of $polls polls during the upgrade"
-kill -INT "$ping_pid" 2>/dev/null || true
+sent=$(($(tx_sent) - tx_before))
+kill "$ping_pid" 2>/dev/null || true
 wait "$ping_pid" || true
 ping_pid=""
-sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$work/ping.log")
-((${sent:-0} > 50)) || fail "no traffic flowed during the upgrade: $(cat "$work/ping.log")"
-echo "ok: upgraded to B under traffic ($(grep transmitted "$work/ping.log")): $polls polls, none without a program"
+((sent > 50)) || fail "no traffic flowed during the upgrade ($sent frames): $(cat "$work/send.log")"
+echo "ok: upgraded to B under traffic ($sent frames sent meanwhile): $polls polls, none without a program"
 
 # 5. Stop and purge.
 kill "$daemon_pid"
