@@ -9,8 +9,13 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libsystemd-dev libcpp-httplib-dev libgtest-dev
   # ratelimitctl's completion (installed under DATADIR/bash-completion/completions)
   bash-completion
+  # man pages: scdoc builds them, mandoc and man-db lint them
+  scdoc mandoc man-db
   # tests: namespaces, veth, firewall counters, a real Prometheus scrape
   iproute2 nftables iptables prometheus
+  # the Debian package (scripts/package.sh) and its tests: dpkg-shlibdeps, setpriv, the unit's
+  # security score (systemd-analyze)
+  dpkg-dev binutils util-linux systemd
   # benchmarks: charts
   gnuplot-nox
 )

@@ -235,7 +235,7 @@ void Daemon::watch_signals_and_timers()
 {
     sigset_t mask;
     sigemptyset(&mask);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT})
+    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR2})
         sigaddset(&mask, sig);
     check(sigprocmask(SIG_BLOCK, &mask, nullptr), "block signals");
     signals_.reset(check(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "create signalfd"));
@@ -451,6 +451,11 @@ void Daemon::on_signal()
         if (info.ssi_signo == SIGHUP) {
             spdlog::info("SIGHUP: reloading {}", config_path_);
             reload();
+        } else if (info.ssi_signo == SIGUSR2) {
+            // A restart that must keep protection (a package upgrade): the next daemon adopts.
+            spdlog::info("SIGUSR2: stopping, keeping the program attached for the next daemon");
+            keep_attached_this_exit_ = true;
+            loop_.stop();
         } else {
             spdlog::info("signal {}: stopping", strsignal(static_cast<int>(info.ssi_signo)));
             loop_.stop();
@@ -460,7 +465,7 @@ void Daemon::on_signal()
 
 void Daemon::shut_down()
 {
-    if (config_.keep_attached_on_exit) {
+    if (config_.keep_attached_on_exit || keep_attached_this_exit_) {
         spdlog::info("keeping the program attached and its maps pinned in {}", pins_layout_.root());
         return;
     }

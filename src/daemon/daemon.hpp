@@ -146,6 +146,7 @@ class Daemon
     UniqueFd signals_, expiry_timer_, save_timer_, ban_timer_;
     unsigned save_retries_ = 0; // of the writes failing now
     bool save_retry_armed_ = false;
+    bool keep_attached_this_exit_ = false; // SIGUSR2: keep_attached_on_exit for this stop only
     ReloadResult last_reload_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::unique_ptr<Commands> commands_;

@@ -18,6 +18,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/host_check.hpp"
+#include "daemon/system.hpp"
 #include "json/reader.hpp"
 #include "sys/trusted_file.hpp"
 
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
     spdlog::set_level(
         spdlog::level::from_str(log_level.empty() ? parsed.value->log_level : log_level));
     try {
+        ratelimit::require_capabilities(!parsed.value->control.group.empty());
         ratelimit::Daemon daemon(config_path, *parsed.value);
         daemon.run();
     } catch (const ratelimit::UntrustedFile &e) {

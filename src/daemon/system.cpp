@@ -2,11 +2,13 @@
 #include "daemon/system.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -38,6 +40,35 @@ void raise_open_files_limit()
                      std::strerror(errno));
     else
         spdlog::info("limit on open files raised from {} to {}", soft, limit.rlim_max);
+}
+
+void require_capabilities(bool socket_group)
+{
+    struct Need {
+        int cap;
+        const char *name, *why;
+    };
+    const Need needs[] = {
+        {CAP_BPF, "CAP_BPF", "to create the maps and load the XDP program"},
+        {CAP_PERFMON, "CAP_PERFMON",
+         "for the verifier to accept the program's pointer arithmetic on packet data"},
+        {CAP_NET_ADMIN, "CAP_NET_ADMIN", "to load an XDP program and attach it to the interfaces"},
+        {CAP_CHOWN, "CAP_CHOWN", "to give the control socket to control.group"},
+    };
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    check(static_cast<int>(::syscall(SYS_capget, &header, data)),
+          "read this process' capabilities");
+    std::string missing;
+    for (const Need &need : needs) {
+        if (need.cap == CAP_CHOWN && !socket_group)
+            continue;
+        if (!(data[CAP_TO_INDEX(need.cap)].effective & CAP_TO_MASK(need.cap)))
+            missing += std::string(missing.empty() ? "" : "; ") + need.name + " (" + need.why + ")";
+    }
+    if (!missing.empty())
+        throw SystemError(EPERM, "missing capabilities: " + missing +
+                                     "; the systemd unit grants them with AmbientCapabilities=");
 }
 
 namespace

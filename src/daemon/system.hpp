@@ -29,6 +29,13 @@ PinMount ensure_bpffs(const std::string &dir);
 // another. Logs, and carries on, if it cannot.
 void raise_open_files_limit();
 
+// Fails, naming each missing capability and what it is for, unless this process has every
+// capability a start needs: CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON always, CAP_CHOWN when the
+// control socket is given to a group (`socket_group`). Each is needed on its own (tests/privilege
+// drops them one at a time); without this check their absence shows only as an EPERM or EACCES
+// from libbpf or chown.
+void require_capabilities(bool socket_group);
+
 // Held for the daemon's lifetime: a second instance with the same lock file is refused.
 class InstanceLock
 {

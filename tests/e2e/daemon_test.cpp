@@ -101,6 +101,25 @@ TEST_F(DaemonTest, KeepAttachedRestartKeepsTheLinkAndTheBuckets)
     EXPECT_LE(delivered("10.1.0.1", 100), static_cast<std::uint64_t>(restart_s + 2));
 }
 
+// An upgrade's restart: SIGUSR2 stops the daemon as keep_attached_on_exit would, for this stop
+// only, whatever the config says; the next daemon adopts the link.
+TEST_F(DaemonTest, Sigusr2StopsKeepingTheProgramAttachedForTheNextDaemon)
+{
+    write_config(kStandardRules);
+    std::optional<Process> first(start_daemon());
+    std::uint32_t link = pinned_link_id();
+    ASSERT_NE(link, 0u);
+    first->signal(SIGUSR2);
+    ASSERT_EQ(first->wait_for(5s), std::optional<int>(0)) << first->stderr_text();
+    EXPECT_NE(attached().prog_id, 0u) << "SIGUSR2 must leave the program attached";
+    EXPECT_EQ(pinned_link_id(), link);
+    first.reset();
+    Process second = start_daemon();
+    EXPECT_NE(second.stderr_text().find("adopted"), std::string::npos);
+    EXPECT_EQ(second.stop(), 0); // SIGTERM, as before: detaches
+    EXPECT_EQ(attached().prog_id, 0u);
+}
+
 TEST_F(DaemonTest, SigtermLeavesNoProgramAndNoPins)
 {
     write_config(kStandardRules);

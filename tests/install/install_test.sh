@@ -32,7 +32,7 @@ grep -qx "ExecStartPre=$prefix/sbin/ratelimitd --check -c $config" "$unit" ||
     fail "ExecStartPre does not run $prefix/sbin/ratelimitd: $(grep ExecStart "$unit")"
 grep -qx "ExecStart=$prefix/sbin/ratelimitd -c $config" "$unit" ||
     fail "ExecStart does not run $prefix/sbin/ratelimitd: $(grep ExecStart "$unit")"
-if grep -n "@" "$unit"; then fail "the unit has unconfigured @VARIABLES@"; fi
+if grep -nE "@[A-Z_]+@" "$unit"; then fail "the unit has unconfigured @VARIABLES@"; fi
 
 for binary in sbin/ratelimitd bin/ratelimitctl; do
     [[ -x $root/$binary ]] || fail "no $prefix/$binary"
@@ -47,6 +47,10 @@ done
 completion=$root/share/bash-completion/completions/ratelimitctl
 [[ -f $completion ]] || fail "no completion at $prefix/share/bash-completion/completions"
 bash -n "$completion" || fail "the completion is not valid bash"
+
+for page in man8/ratelimitd.8 man8/ratelimitctl.8 man5/ratelimitd.json.5; do
+    [[ -s $root/share/man/$page ]] || fail "no man page $prefix/share/man/$page"
+done
 
 example=$root/etc/ratelimitd/ratelimitd.json.example
 [[ -f $example ]] || fail "no example config at $prefix/etc/ratelimitd"
