@@ -493,6 +493,8 @@ void Commands::connection_closed(const control::Server::Peer &peer) noexcept
 
 void Commands::commit(std::vector<RuntimeRule> rules)
 {
+    if (auto clashes = name_clashes(daemon_.config(), rules, Changed::Runtime); !clashes.empty())
+        throw RequestError(ErrorCode::InvalidRule, join_errors(clashes));
     try {
         daemon_.replace_runtime_rules(std::move(rules));
     } catch (const RulesFull &e) {

@@ -130,6 +130,9 @@ void Daemon::claim_instance()
     make_directories(runtime_dir(config_), 0755);
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
+    if (auto clashes = name_clashes(config_, runtime_, Changed::Config); !clashes.empty())
+        throw std::runtime_error(config_path_ + " and " + store_.path() + ": " +
+                                 join_errors(clashes));
 }
 
 void Daemon::open_datapath()
@@ -336,6 +339,11 @@ Daemon::ReloadOutcome Daemon::load_and_apply_config()
                 "reload refused, running rules kept: " + message};
     }
     config::Config next = *parsed.value;
+    if (auto clashes = name_clashes(next, runtime_, Changed::Config); !clashes.empty()) {
+        const std::string message = join_errors(clashes);
+        return {{WallClock::now(), false, message},
+                "reload refused, running rules kept: " + message};
+    }
     std::string outcome = "applied";
     if (auto kept = keep_restart_only_fields(config_, next); !kept.empty()) {
         std::string fields;

@@ -157,9 +157,11 @@ std::vector<RuntimeRule> read_rule_list(const json &list, JsonErrors &errors)
 {
     std::vector<RuntimeRule> rules;
     DistinctPrefixes distinct;
+    DistinctNames names;
     for (std::size_t i = 0; i < list.size(); i++) {
         auto rule = read_runtime_rule(list[i], json_element_path("rules", i), errors);
-        if (rule && distinct.add(rule->rule, "rules", i, errors))
+        if (rule && distinct.add(rule->rule, "rules", i, errors) &&
+            names.add(rule->rule, "rules", i, errors))
             rules.push_back(std::move(*rule));
     }
     return rules;
