@@ -451,6 +451,21 @@ TEST(RuntimeRules, RemoveSaysWhetherThePrefixHadARule)
     EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("2001:db8::/32")});
 }
 
+TEST(RuntimeRules, ARuleIsRemovedByItsName)
+{
+    RuntimeRule named = runtime("10.1.0.0/16");
+    named.rule.name = "scanner";
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), named};
+    RuntimeRule renamed = runtime("10.1.0.0/16");
+    renamed.rule.name = "probe";
+    const EditCounts counts = apply_edits(
+        rules, {std::string("probe"), renamed, std::string("scanner"), std::string("probe")});
+    EXPECT_EQ(counts.replaced, 1u);
+    EXPECT_EQ(counts.removed, 1u) << "the name of a rule replaced is its new one";
+    EXPECT_EQ(counts.not_found, (std::vector<std::size_t>{0, 2}));
+    EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("10.0.0.0/8")});
+}
+
 TEST(RuntimeRules, EditsApplyInOrderAndCountWhatTheyDid)
 {
     std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), runtime("10.1.0.0/16"),
