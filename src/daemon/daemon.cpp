@@ -511,7 +511,18 @@ metrics::DaemonFigures Daemon::metric_figures() const
     metrics::DaemonFigures figures;
     figures.source_capacity = dp_->options().max_sources;
     figures.ban_capacity = dp_->options().max_bans;
-    figures.rules = metrics::rules_by_origin(desired_rules(config_, runtime_, WallClock::now()));
+    const auto desired = desired_rules(config_, runtime_, WallClock::now());
+    figures.rules = metrics::rules_by_origin(desired);
+    // The slots of the named rules, found by a prefix of theirs (read only if any is named).
+    std::map<Prefix, std::string> named;
+    for (const auto &rule : desired)
+        if (!rule.name.empty())
+            named.emplace(rule.prefixes.front(), rule.name);
+    if (!named.empty())
+        for (const auto &rule : installed_rules(*dp_))
+            for (const auto &prefix : rule.prefixes)
+                if (auto found = named.find(prefix); found != named.end())
+                    figures.named_rule_slots[rule.index] = found->second;
     figures.reloads = reloads_;
     figures.last_reload_success = config_loaded_;
     figures.state_files = state_files();
