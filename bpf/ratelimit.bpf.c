@@ -123,8 +123,17 @@ struct {
     __uint(max_entries, RL_DEFAULT_MAX_RULES);
 } RL_MAP_BAN_COUNTS SEC(".maps");
 
+/* Packets and bytes by rule slot and outcome (enum rl_rule_outcome), per CPU. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct rl_counter);
+    __uint(max_entries, RL_RULE_COUNTER_ENTRIES(RL_DEFAULT_MAX_RULES));
+} RL_MAP_RULE_COUNTERS SEC(".maps");
+
 /* What classification decided, and for whom. */
 struct rl_decision {
+    __u32 rule;                /* the rule slot that judged the packet; RL_NO_RULE: none */
     __u32 reason;              /* enum rl_reason */
     __u32 verdict;             /* enum rl_verdict */
     struct rl_source *src;     /* the source's entry, if it has one: count it per source too */
@@ -570,6 +579,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->reason = RL_REASON_NO_RULE;
         return;
     }
+    d->rule = rule_index;
     if (!src) {
         seen = rl_seen_cell(hash, &fingerprint, &found);
         if (found)
@@ -664,6 +674,7 @@ static __always_inline int rl_memo_replay(struct rl_drop_memo *memo, const struc
         if (memo->reason == RL_REASON_OVER_LIMIT)
             memo->unjudged++;
     }
+    d->rule = memo->rule;
     d->reason = memo->reason;
     d->verdict = memo->verdict;
     d->memo = memo;
@@ -687,6 +698,7 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
         memo->source = pkt->source;
     }
     memo->generation = generation;
+    memo->rule = d->rule;
     memo->reason = d->reason;
     memo->verdict = d->verdict;
     memo->precise_clock = d->precise_clock;
@@ -694,7 +706,27 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
 }
 
 /*
- * Counts the packet globally and, for a source with an entry, per source (by outcome: a pass that
+ * Counts a packet that rule slot `rule` judged in that rule's counters: the one place per-rule
+ * counts are written, once for every rule that judged the packet.
+ */
+static __always_inline void rl_count_rule(__u32 rule, __u32 reason, __u32 verdict, __u32 bytes)
+{
+    __u32 outcome = rl_rule_outcome_of(reason, verdict), index;
+    struct rl_counter *counter;
+
+    if (rule == RL_NO_RULE || outcome >= RL_RULE_OUTCOMES)
+        return;
+    index = rl_rule_counter_index(rule, outcome);
+    counter = bpf_map_lookup_elem(&RL_MAP_RULE_COUNTERS, &index);
+    if (counter) {
+        counter->packets++;
+        counter->bytes += bytes;
+    }
+}
+
+/*
+ * Counts the packet globally, by the rule that judged it, and, for a source with an entry, per
+ * source (by outcome: a pass that
  * only monitor mode granted is counted as a would-drop). A source's packet before its entry is
  * kept in its entry (from the filter's cell) rather than in the per-CPU counters, and its earlier
  * ones are counted only globally: a spoofed flood of one packet per source never pays for a
@@ -713,6 +745,7 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
         counter->packets++;
         counter->bytes += pkt->frame_len;
     }
+    rl_count_rule(d->rule, d->reason, verdict, pkt->frame_len);
     if (d->memo) {
         d->memo->pending.packets[outcome]++;
         d->memo->pending.bytes[outcome] += pkt->frame_len;
@@ -736,7 +769,7 @@ static __always_inline void rl_count(const struct rl_packet *pkt, const struct r
 SEC("xdp")
 int ratelimit_xdp(struct xdp_md *ctx)
 {
-    struct rl_decision d = {.verdict = RL_VERDICT_PASS};
+    struct rl_decision d = {.rule = RL_NO_RULE, .verdict = RL_VERDICT_PASS};
     struct rl_packet pkt = {};
     const struct rl_settings *cfg;
     struct rl_drop_memo *memo;

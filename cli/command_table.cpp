@@ -88,6 +88,10 @@ void add_ttl(CLI::App *sub, Inputs &in)
     add_rule_option(sub, in, "--comment",
                     "a note shown by list (at most " + std::to_string(config::kMaxCommentBytes) +
                         " bytes, one line)");
+    add_rule_option(sub, in, "--name",
+                    "the rule's name, unique among all rules: 1 to " +
+                        std::to_string(kMaxNameBytes) +
+                        " of a-z, 0-9, _ . - (unset and the metrics' rule label take it)");
 }
 
 void add_mode(CLI::App *sub, Inputs &in)
@@ -204,10 +208,12 @@ Subcommand allow_or_deny_command(CLI::App &app, Command command, const std::stri
 Subcommand unset_command(CLI::App &app, Inputs &in)
 {
     CLI::App *unset = add(app, Command::Unset,
-                          "remove the runtime rule for a prefix, or every runtime rule (--all)",
+                          "remove the runtime rule for a prefix or of a name, or every runtime "
+                          "rule (--all)",
                           "ratelimitctl unset 203.0.113.0/24");
-    CLI::Option *prefix =
-        unset->add_option("PREFIX", in.prefix, "the prefix the runtime rule is for");
+    CLI::Option *prefix = unset->add_option(
+        "PREFIX", in.prefix,
+        "the prefix the runtime rule is for, or its name (a word that reads as a prefix is one)");
     CLI::Option *all = unset
                            ->add_flag("--all", in.all,
                                       "remove every runtime rule at once (on a terminal, asks "
@@ -219,7 +225,12 @@ Subcommand unset_command(CLI::App &app, Inputs &in)
     auto prefix_args = [unset, prefix, &in] {
         if (!prefix->count())
             throw control::RequestError(control::ErrorCode::BadRequest, "give a PREFIX or --all");
-        return control::decode_unset_args({{"match", in.prefix}}, typed_names(unset));
+        auto rule = read_rule_ref(in.prefix);
+        if (!rule.value)
+            throw control::RequestError(control::ErrorCode::BadRequest, "PREFIX: " + rule.error);
+        const bool by_name = std::holds_alternative<std::string>(*rule.value);
+        return control::decode_unset_args({{by_name ? "name" : "match", in.prefix}},
+                                          typed_names(unset));
     };
     return {Command::Unset, unset,
             [prefix_args, all] {

@@ -132,9 +132,16 @@ std::string mode_text(const Rule &rule)
 }
 
 // "203.0.113.0/24 limit 100pps burst 200 per source"
+// "-" for an unnamed rule.
+std::string name_text(const Rule &rule)
+{
+    return rule.name.empty() ? "-" : rule.name;
+}
+
 std::string rule_text(const Rule &rule)
 {
-    std::string text = control::match_text(rule) + " " + action_text(rule);
+    std::string text = control::match_text(rule) +
+                       (rule.name.empty() ? "" : " (" + rule.name + ")") + " " + action_text(rule);
     if (rule.action == RL_ACTION_LIMIT)
         text += " " + limits_text(rule);
     if (rule.monitor)
@@ -289,18 +296,18 @@ void render(const control::ListResult &result, std::ostream &out)
         << (result.default_limits ? limits_text(*result.default_limits)
                                   : "none (sources no rule matches are not limited)")
         << "\n\nconfig rules:\n";
-    Table config({"MATCH", "ACTION", "LIMITS", "MODE", "NOTE", "COMMENT"});
+    Table config({"NAME", "MATCH", "ACTION", "LIMITS", "MODE", "NOTE", "COMMENT"});
     for (const auto &[rule, overridden] : result.config)
-        config.add({control::match_text(rule), action_text(rule), limits_text(rule),
-                    mode_text(rule), overridden ? "overridden by a runtime rule" : "",
-                    rule.comment});
+        config.add({name_text(rule), control::match_text(rule), action_text(rule),
+                    limits_text(rule), mode_text(rule),
+                    overridden ? "overridden by a runtime rule" : "", rule.comment});
     config.print(out);
     out << "\nruntime rules:\n";
-    Table runtime({"MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES", "COMMENT"});
+    Table runtime({"NAME", "MATCH", "ACTION", "LIMITS", "MODE", "EXPIRES", "COMMENT"});
     for (const auto &active : result.runtime)
-        runtime.add({control::match_text(active.rule), action_text(active.rule),
-                     limits_text(active.rule), mode_text(active.rule), expiry_text(active),
-                     active.rule.comment});
+        runtime.add({name_text(active.rule), control::match_text(active.rule),
+                     action_text(active.rule), limits_text(active.rule), mode_text(active.rule),
+                     expiry_text(active), active.rule.comment});
     runtime.print(out);
 }
 

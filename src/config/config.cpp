@@ -72,11 +72,13 @@ std::vector<Rule> read_rules(const Fields &top)
     std::vector<Rule> rules;
     rules.reserve(list->size());
     DistinctPrefixes distinct;
+    DistinctNames names;
     const std::string list_path = top.path("rules");
     for (std::size_t i = 0; i < list->size(); i++) {
         Fields fields(&(*list)[i], json_element_path(list_path, i), kRuleFields, top.errors());
         auto rule = read_rule(fields);
-        if (rule && distinct.add(*rule, list_path, i, top.errors()))
+        if (rule && distinct.add(*rule, list_path, i, top.errors()) &&
+            names.add(*rule, list_path, i, top.errors()))
             rules.push_back(std::move(*rule));
     }
     return rules;

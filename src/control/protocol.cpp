@@ -364,12 +364,22 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, cons
 
 json encode_args(const UnsetArgs &args)
 {
-    return {{"match", args.match.to_string()}};
+    if (const auto *prefix = std::get_if<Prefix>(&args.rule))
+        return {{"match", prefix->to_string()}};
+    return {{"name", std::get<std::string>(args.rule)}};
 }
 
 UnsetArgs decode_unset_args(const json &args, const ArgNamer &name)
 {
-    return {Args(args, {"match"}, name).prefix("match")};
+    Args checked(args, {"match", "name"}, name);
+    if (checked.has("match") && checked.has("name"))
+        throw bad_request(name("") + ": give either \"match\" (a prefix) or \"name\", not both");
+    if (!checked.has("name"))
+        return {checked.prefix("match")};
+    std::string rule_name = checked.text("name");
+    if (auto problem = explain_bad_name(rule_name))
+        throw bad_request(name("name") + ": " + *problem);
+    return {std::move(rule_name)};
 }
 
 json encode_args(const ShowArgs &args)

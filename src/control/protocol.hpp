@@ -18,7 +18,7 @@
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}
 //   allow    {"match", "ttl"?, "comment"?}
 //   deny     {"match", "ttl"?, "mode"?, "force"?, "comment"?}
-//   unset    {"match"}
+//   unset    {"match"} or {"name"}: the runtime rule for a prefix, or of that name
 //   show     {"address"}
 //   top      {"count"?: 1 .. kMaxTopCount (10), "by"?: drops|packets|bytes (drops; would-drops
 //                count as drops)}
@@ -52,6 +52,7 @@
 #include "config/config.hpp"
 #include "net/address.hpp"
 #include "policy/rule.hpp"
+#include "policy/rule_json.hpp"
 
 namespace ratelimit::control
 {
@@ -172,7 +173,7 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const nlohmann::json &
                                          const ArgNamer &name = wire_name);
 
 struct UnsetArgs {
-    Prefix match;
+    RuleRef rule; // its prefix ("match") or its name ("name")
     bool operator==(const UnsetArgs &) const = default;
 };
 nlohmann::json encode_args(const UnsetArgs &args);

@@ -64,10 +64,13 @@ RuntimeRule runtime_rule_of(const control::RuntimeRuleArgs &args, WallClock::tim
     return added;
 }
 
-// Why an unset of `prefix` is refused: it has no runtime rule (`configured`: a config rule).
-std::string no_runtime_rule(const Prefix &prefix, bool configured)
+// Why an unset of `rule` is refused: no runtime rule has that prefix or name (`configured`: a
+// config rule has).
+std::string no_runtime_rule(const RuleRef &rule, bool configured)
 {
-    return "no runtime rule for " + prefix.to_string() +
+    const bool by_name = std::holds_alternative<std::string>(rule);
+    return std::string(by_name ? "no runtime rule named \"" : "no runtime rule for ") +
+           to_string(rule) + (by_name ? "\"" : "") +
            (configured ? " (it is a config rule: edit the config and reload)" : "");
 }
 
@@ -77,7 +80,7 @@ RuntimeEdit edit_of(const control::ApplyChange &change, WallClock::time_point no
     if (const auto *rule = std::get_if<control::RuntimeRuleArgs>(&change.edit))
         return runtime_rule_of(*rule, now);
     if (const auto *unset = std::get_if<control::UnsetArgs>(&change.edit))
-        return unset->match;
+        return std::visit([](const auto &rule) { return RuntimeEdit(rule); }, unset->rule);
     return RemoveAllRules{};
 }
 
@@ -299,13 +302,14 @@ control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleA
 
 control::UnsetResult Commands::unset(const control::UnsetArgs &args, const std::string &who)
 {
-    const RuntimeRule *found = runtime_rule(args.match);
-    const Rule *configured = config_rule(args.match);
+    const RuntimeRule *found = runtime_rule(args.rule);
     if (!found)
-        throw RequestError(ErrorCode::NotFound, no_runtime_rule(args.match, configured != nullptr));
+        throw RequestError(ErrorCode::NotFound,
+                           no_runtime_rule(args.rule, config_rule(args.rule) != nullptr));
     const RuntimeRule removed = *found;
+    const Rule *configured = config_rule(removed.rule.match);
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
-    remove(rules, args.match);
+    remove(rules, removed.rule.match);
     commit(std::move(rules));
     spdlog::info("control socket: {} removed runtime rule {}", who,
                  rule_to_json(removed.rule).dump());
@@ -462,9 +466,9 @@ control::AppliedChanges Commands::apply_changes(const std::vector<control::Apply
     if (!counts.not_found.empty()) {
         std::string message;
         for (std::size_t i : counts.not_found) {
-            const Prefix &prefix = std::get<control::UnsetArgs>(changes[i].edit).match;
+            const RuleRef &rule = std::get<control::UnsetArgs>(changes[i].edit).rule;
             message += (message.empty() ? "" : "\n") + control::change_name(changes[i], i) + ": " +
-                       no_runtime_rule(prefix, config_rule(prefix) != nullptr);
+                       no_runtime_rule(rule, config_rule(rule) != nullptr);
         }
         throw RequestError(ErrorCode::NotFound, message);
     }
@@ -486,6 +490,8 @@ void Commands::connection_closed(const control::Server::Peer &peer) noexcept
 
 void Commands::commit(std::vector<RuntimeRule> rules)
 {
+    if (auto clashes = name_clashes(daemon_.config(), rules, Changed::Runtime); !clashes.empty())
+        throw RequestError(ErrorCode::InvalidRule, join_errors(clashes));
     try {
         daemon_.replace_runtime_rules(std::move(rules));
     } catch (const RulesFull &e) {
@@ -495,18 +501,31 @@ void Commands::commit(std::vector<RuntimeRule> rules)
     }
 }
 
-const Rule *Commands::config_rule(const Prefix &prefix) const
+namespace
+{
+
+// Whether `rule` is the one `ref` names, by its prefix or by its name.
+bool is_named(const Rule &rule, const RuleRef &ref)
+{
+    if (const auto *prefix = std::get_if<Prefix>(&ref))
+        return rule.match == *prefix;
+    return rule.name == std::get<std::string>(ref);
+}
+
+} // namespace
+
+const Rule *Commands::config_rule(const RuleRef &ref) const
 {
     const auto &rules = daemon_.config().rules;
-    auto found = std::ranges::find(rules, prefix, &Rule::match);
+    auto found = std::ranges::find_if(rules, [&](const Rule &r) { return is_named(r, ref); });
     return found == rules.end() ? nullptr : &*found;
 }
 
-const RuntimeRule *Commands::runtime_rule(const Prefix &prefix) const
+const RuntimeRule *Commands::runtime_rule(const RuleRef &ref) const
 {
     const auto &rules = daemon_.runtime_rules();
     auto found =
-        std::ranges::find(rules, prefix, [](const RuntimeRule &r) { return r.rule.match; });
+        std::ranges::find_if(rules, [&](const RuntimeRule &r) { return is_named(r.rule, ref); });
     return found == rules.end() ? nullptr : &*found;
 }
 

@@ -50,8 +50,8 @@ class Commands
     control::UnbanResult unban(const control::UnbanArgs &args, const std::string &who);
 
     void commit(std::vector<RuntimeRule> rules);
-    const Rule *config_rule(const Prefix &prefix) const;
-    const RuntimeRule *runtime_rule(const Prefix &prefix) const;
+    const Rule *config_rule(const RuleRef &rule) const;
+    const RuntimeRule *runtime_rule(const RuleRef &rule) const;
 
     // The parts of an apply received so far on one connection.
     struct Transaction {

@@ -130,6 +130,9 @@ void Daemon::claim_instance()
     make_directories(runtime_dir(config_), 0755);
     lock_ = std::make_unique<InstanceLock>(runtime_dir(config_) + "/ratelimitd.lock");
     runtime_ = store_.load();
+    if (auto clashes = name_clashes(config_, runtime_, Changed::Config); !clashes.empty())
+        throw std::runtime_error(config_path_ + " and " + store_.path() + ": " +
+                                 join_errors(clashes));
 }
 
 void Daemon::open_datapath()
@@ -336,6 +339,11 @@ Daemon::ReloadOutcome Daemon::load_and_apply_config()
                 "reload refused, running rules kept: " + message};
     }
     config::Config next = *parsed.value;
+    if (auto clashes = name_clashes(next, runtime_, Changed::Config); !clashes.empty()) {
+        const std::string message = join_errors(clashes);
+        return {{WallClock::now(), false, message},
+                "reload refused, running rules kept: " + message};
+    }
     std::string outcome = "applied";
     if (auto kept = keep_restart_only_fields(config_, next); !kept.empty()) {
         std::string fields;
@@ -508,7 +516,18 @@ metrics::DaemonFigures Daemon::metric_figures() const
     metrics::DaemonFigures figures;
     figures.source_capacity = dp_->options().max_sources;
     figures.ban_capacity = dp_->options().max_bans;
-    figures.rules = metrics::rules_by_origin(desired_rules(config_, runtime_, WallClock::now()));
+    const auto desired = desired_rules(config_, runtime_, WallClock::now());
+    figures.rules = metrics::rules_by_origin(desired);
+    // The slots of the named rules, found by a prefix of theirs (read only if any is named).
+    std::map<Prefix, std::string> named;
+    for (const auto &rule : desired)
+        if (!rule.name.empty())
+            named.emplace(rule.prefixes.front(), rule.name);
+    if (!named.empty())
+        for (const auto &rule : installed_rules(*dp_))
+            for (const auto &prefix : rule.prefixes)
+                if (auto found = named.find(prefix); found != named.end())
+                    figures.named_rule_slots[rule.index] = found->second;
     figures.reloads = reloads_;
     figures.last_reload_success = config_loaded_;
     figures.state_files = state_files();

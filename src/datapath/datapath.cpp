@@ -31,7 +31,7 @@ static_assert(sizeof(rl_source_counters) == 48);
 static_assert(sizeof(rl_settings) == 24);
 static_assert(sizeof(rl_seen) == 8);
 static_assert(sizeof(rl_pressure) == 16);
-static_assert(sizeof(rl_drop_memo) == 88);
+static_assert(sizeof(rl_drop_memo) == 96);
 static_assert(sizeof(rl_ban) == 32);
 static_assert(sizeof(rl_ban_counts) == 16);
 // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a map's name (see RL_MAP_NAME).
@@ -49,6 +49,7 @@ static_assert(sizeof(RL_MAP_NAME(RL_MAP_TAT_SKETCH)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PRESSURE)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_BANS)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_BAN_COUNTS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULE_COUNTERS)) <= BPF_OBJ_NAME_LEN);
 
 namespace
 {
@@ -251,6 +252,7 @@ void Datapath::size_maps(ratelimit_bpf *skel) const
     set_max_entries(skel->maps.RL_MAP_BLOCKS, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_BANS, options_.max_bans);
     set_max_entries(skel->maps.RL_MAP_BAN_COUNTS, options_.max_rules);
+    set_max_entries(skel->maps.RL_MAP_RULE_COUNTERS, RL_RULE_COUNTER_ENTRIES(options_.max_rules));
 }
 
 // Points every map at its pin: libbpf then reuses a pinned map or creates and pins a new one.
@@ -455,6 +457,23 @@ Map<rl_source_key, rl_ban> Datapath::bans() const
 PerCpuMap<std::uint32_t, rl_ban_counts> Datapath::ban_counts() const
 {
     return view<PerCpuMap<std::uint32_t, rl_ban_counts>>(programs_[0]->maps.RL_MAP_BAN_COUNTS);
+}
+
+PerCpuMap<std::uint32_t, rl_counter> Datapath::rule_counters() const
+{
+    return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.RL_MAP_RULE_COUNTERS);
+}
+
+rl_counter Datapath::rule_counter(std::uint32_t rule, rl_rule_outcome outcome) const
+{
+    rl_counter total{};
+    for (const auto &cpu : rule_counters()
+                               .lookup(rl_rule_counter_index(rule, outcome))
+                               .value_or(std::vector<rl_counter>{})) {
+        total.packets += cpu.packets;
+        total.bytes += cpu.bytes;
+    }
+    return total;
 }
 
 rl_ban_counts Datapath::ban_counts_of(std::uint32_t rule) const

@@ -93,6 +93,10 @@ class Datapath
     void forget_sketched(const rl_source_key &source, std::uint32_t rule) const;
     Map<rl_source_key, rl_ban> bans() const;
     PerCpuMap<std::uint32_t, rl_ban_counts> ban_counts() const;
+    // What each rule slot judged, by outcome (at rl_rule_counter_index), per CPU.
+    PerCpuMap<std::uint32_t, rl_counter> rule_counters() const;
+    // The packets and bytes of one outcome of rule slot `rule`, summed over CPUs.
+    rl_counter rule_counter(std::uint32_t rule, rl_rule_outcome outcome) const;
     // The bans rule `rule` started and those refused, summed over CPUs.
     rl_ban_counts ban_counts_of(std::uint32_t rule) const;
 

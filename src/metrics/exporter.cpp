@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "metrics/exporter.hpp"
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <span>
 #include <stdexcept>
 
@@ -115,6 +117,32 @@ void Exporter::read_ban_figures(KernelFigures &kernel) const
     });
 }
 
+void Exporter::read_rule_counters(const DaemonFigures &daemon, KernelFigures &kernel) const
+{
+    // By name ("" for the unnamed), then by the cell of the outcome: every slot is read in
+    // batches, and a slot no named rule holds now (unnamed, or freed and not yet reused) is "".
+    std::map<std::string, std::array<rl_counter, RL_RULE_OUTCOMES>> by_name;
+    by_name[""] = {};
+    live_.dp.rule_counters().for_each([&](std::uint32_t index, std::span<const rl_counter> cpus) {
+        const std::uint32_t slot = index / RL_RULE_OUTCOMES, outcome = index % RL_RULE_OUTCOMES;
+        auto named = daemon.named_rule_slots.find(slot);
+        rl_counter &total =
+            by_name[named == daemon.named_rule_slots.end() ? "" : named->second][outcome];
+        for (const auto &cpu : cpus) {
+            total.packets += cpu.packets;
+            total.bytes += cpu.bytes;
+        }
+    });
+    for (const auto &[name, cells] : by_name)
+        for (std::uint32_t r = 0; r < RL_REASON_COUNT; r++)
+            for (std::uint32_t v = 0; v < RL_VERDICT_COUNT; v++)
+                if (const std::uint32_t o = rl_rule_outcome_of(r, v); o < RL_RULE_OUTCOMES)
+                    kernel.rule_counters.push_back(
+                        {name, std::string(name_of(kVerdictNames, static_cast<rl_verdict>(v))),
+                         std::string(name_of(kReasonNames, static_cast<rl_reason>(r))),
+                         cells[o].packets, cells[o].bytes});
+}
+
 std::string Exporter::scrape() const
 {
     DaemonFigures daemon;
@@ -140,6 +168,7 @@ std::string Exporter::scrape() const
     kernel.admission_filter_fill = table.filter_fill;
     kernel.tat_sketch_fill = table.sketch_fill;
     read_ban_figures(kernel);
+    read_rule_counters(daemon, kernel);
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
         const XdpAttachment found = query_xdp(interface.ifindex);

@@ -50,6 +50,8 @@ class Exporter
   private:
     // The bans in force and the bans each rule started, as the maps hold them now.
     void read_ban_figures(KernelFigures &kernel) const;
+    // What each named rule, and the unnamed ones together, judged.
+    void read_rule_counters(const DaemonFigures &daemon, KernelFigures &kernel) const;
     Live live_;
     mutable std::mutex mutex_;
     DaemonFigures figures_; // guarded by mutex_

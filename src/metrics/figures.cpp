@@ -146,6 +146,22 @@ std::vector<Family> metric_families(std::string_view version, const DaemonFigure
     families.push_back(std::move(started));
     families.push_back(std::move(bans_refused));
 
+    Family rule_packets = counter(
+        "ratelimitd_rule_packets_total",
+        "Packets each rule judged, by verdict and reason. Only named rules (\"name\" in the "
+        "config, ratelimitctl --name) have series of their own; every unnamed rule, and a rule "
+        "removed since, is summed under rule=\"\".");
+    Family rule_bytes = counter("ratelimitd_rule_bytes_total",
+                                "Bytes of the frames counted in ratelimitd_rule_packets_total.");
+    for (const auto &row : kernel.rule_counters) {
+        const std::vector<Label> labels = {
+            {"rule", row.rule}, {"verdict", row.verdict}, {"reason", row.reason}};
+        rule_packets.samples.push_back({labels, row.packets});
+        rule_bytes.samples.push_back({labels, row.bytes});
+    }
+    families.push_back(std::move(rule_packets));
+    families.push_back(std::move(rule_bytes));
+
     Family rules = gauge("ratelimitd_rules",
                          "Rules in force, by origin: config, runtime (added with ratelimitctl) or "
                          "default.");

@@ -37,6 +37,18 @@ struct DaemonFigures {
     WallClock::time_point last_reload_success{}; // when the config in force was loaded
     std::vector<AttachedInterface> interfaces;
     std::vector<SaveStatus> state_files; // the state directory's files
+    // The rule slots of the named rules in force, and their names: ratelimitd_rule_*_total's
+    // "rule" label. Every other slot's counts are summed under rule="".
+    std::map<std::uint32_t, std::string> named_rule_slots;
+};
+
+// What rules judged, by the rule's name ("" for all unnamed rules together), verdict and reason.
+struct RuleCounter {
+    std::string rule;
+    std::string verdict;
+    std::string reason;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
 };
 
 // Which program an interface the daemon attached to has, as the kernel reports it at scrape time.
@@ -71,6 +83,7 @@ struct KernelFigures {
     double admission_filter_fill = 0, tat_sketch_fill = 0;
     std::size_t active_bans = 0;
     std::vector<RuleBans> bans;                     // rules that started or refused any
+    std::vector<RuleCounter> rule_counters;         // named rules', then rule=""
     std::vector<XdpState> xdp;                      // in attach-slot order
     std::chrono::nanoseconds loop_longest_stall{0}; // the daemon's event loop, since it started
 };

@@ -70,6 +70,9 @@ struct Selector {
 // A byte bucket smaller than one full-size Ethernet frame could never pass such a frame.
 inline constexpr std::uint64_t kMinByteBurst = 1518;
 inline constexpr std::size_t kMaxCommentBytes = 200;
+// A rule's name: 1 to kMaxNameBytes of a-z, 0-9, '_', '.', '-', not only digits and dots (see
+// rule_json.hpp: no name reads as an address or a prefix).
+inline constexpr std::size_t kMaxNameBytes = 64;
 
 // What to do with traffic from one prefix: the rule object of the config file, of the runtime
 // rule file and of ratelimitctl set/allow/deny (rule_json.hpp reads and writes it).
@@ -83,12 +86,13 @@ struct Rule {
     std::string comment{};         // the operator's note, shown by ratelimitctl list
     std::optional<BanSpec> ban{};  // RL_ACTION_LIMIT only
     Selector selector{};           // the catch-all unless "proto" is given
+    std::string name{};            // unique among all rules; empty: unnamed
     // The same rule however its match was spelled: `text` is left out.
     bool operator==(const Rule &other) const
     {
         return match == other.match && action == other.action && limits == other.limits &&
                monitor == other.monitor && force == other.force && comment == other.comment &&
-               ban == other.ban && selector == other.selector;
+               ban == other.ban && selector == other.selector && name == other.name;
     }
 };
 

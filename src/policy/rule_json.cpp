@@ -193,6 +193,17 @@ std::optional<std::string> explain_bad_comment(std::string_view comment)
     return std::nullopt; // control characters are refused in every string Fields reads
 }
 
+// Only digits and dots: the shape of an IPv4 address, valid or not.
+bool reads_as_address(std::string_view text)
+{
+    return std::ranges::all_of(text, [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+bool name_character(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
 std::optional<std::chrono::milliseconds> read_duration(const Fields &owner, std::string_view key)
 {
     if (!owner.require(key))
@@ -455,6 +466,8 @@ std::optional<Rule> read_rule(const Fields &fields)
     fields.read("force", rule.force);
     fields.read("comment", rule.comment, explain_bad_comment);
     auto selector = read_selector(fields);
+    if (fields.get("name"))
+        fields.read("name", rule.name, explain_bad_name);
     if (fields.errors().size() == errors_before) {
         rule.selector = *selector;
         rule.match = *match;
@@ -485,6 +498,57 @@ bool DistinctPrefixes::add(const Rule &rule, const std::string &list_path, std::
                               json_element_path(list_path, first->second) +
                               (rule.selector.catch_all() ? "" : ", with the same selector")});
     return inserted;
+}
+
+bool DistinctNames::add(const Rule &rule, const std::string &list_path, std::size_t index,
+                        JsonErrors &errors)
+{
+    if (rule.name.empty())
+        return true;
+    auto [first, inserted] = first_index_.emplace(rule.name, index);
+    if (!inserted)
+        errors.push_back({json_field_path(json_element_path(list_path, index), "name"),
+                          quote(rule.name) + " is the name of " +
+                              json_element_path(list_path, first->second) +
+                              " too: names are unique"});
+    return inserted;
+}
+
+std::optional<std::string> explain_bad_name(std::string_view name)
+{
+    const std::string rule =
+        "a name is 1 to " + std::to_string(kMaxNameBytes) + " of a-z, 0-9, '_', '.' and '-'";
+    if (name.empty())
+        return quote(name) + " is empty: " + rule;
+    if (name.size() > kMaxNameBytes)
+        return quote(name) + " is " + std::to_string(name.size()) + " characters long: " + rule;
+    if (auto bad = std::ranges::find_if_not(name, name_character); bad != name.end())
+        return quote(name) + " has " + quote(std::string_view(&*bad, 1)) + " at " +
+               std::to_string(bad - name.begin() + 1) + ": " + rule;
+    if (reads_as_address(name))
+        return quote(name) + " is only digits and dots, as an address is: a name needs a letter, " +
+               "'_' or '-', so that no name reads as an address";
+    return std::nullopt;
+}
+
+Parsed<RuleRef> read_rule_ref(std::string_view text)
+{
+    if (text.find_first_of(":/") != std::string_view::npos || reads_as_address(text)) {
+        auto prefix = read_prefix(text);
+        if (!prefix.value)
+            return {std::nullopt, prefix.error};
+        return {RuleRef(*prefix.value), {}};
+    }
+    if (auto problem = explain_bad_name(text))
+        return {std::nullopt, "is neither a prefix nor a rule name: " + *problem};
+    return {RuleRef(std::string(text)), {}};
+}
+
+std::string to_string(const RuleRef &ref)
+{
+    if (const auto *prefix = std::get_if<Prefix>(&ref))
+        return prefix->to_string();
+    return std::get<std::string>(ref);
 }
 
 std::string per_name(const LimitSpec &limit, bool v4)
@@ -559,6 +623,8 @@ json rule_to_json(const Rule &rule)
     const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
     json object = {{"match", one_address ? rule.match.address.to_string() : rule.match.to_string()},
                    {"action", name_of(kActionNames, rule.action)}};
+    if (!rule.name.empty())
+        object["name"] = rule.name;
     if (rule.monitor)
         object["mode"] = name_of(kModeNames, Mode::Monitor);
     if (rule.force)

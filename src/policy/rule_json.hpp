@@ -4,14 +4,15 @@
 // config file's "rules" and "default", the runtime rule file and the control requests that add
 // rules. parse_rule(rule_to_json(r)) == r, and rule_to_json(parse_rule(j)) is j's canonical form.
 //
-// A rule: {"match": prefix or bare address, "action": limit (default)|allow|deny,
-// "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no control characters),
-// "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0), "ban" (limit rules
-// only): {"after": duration, "for": duration, "scope"?: "rule" (default) | "all"}, and for "limit"
-// one limit written on the rule itself or "limits": a list of them}, and its selector: "proto":
-// tcp|udp|icmp|icmpv6 or a protocol number 0 .. 255, "port" (tcp and udp only): destination ports
-// as a number, a string of ports and ranges ("80,443", "27015-27030") or a list of these, and
-// "tcp_flags" (tcp only): "syn" (SYN set, ACK clear). Without "proto" the rule is a catch-all. A
+// A rule: {"match": prefix or bare address, "name"?: unique name, "action": limit
+// (default)|allow|deny, "mode": enforce|monitor, "comment": text (at most kMaxCommentBytes, no
+// control characters), "force": true to take a deny of a whole address family (0.0.0.0/0, ::/0),
+// "ban" (limit rules only): {"after": duration, "for": duration, "scope"?: "rule" (default) |
+// "all"}, and for "limit" one limit written on the rule itself or "limits": a list of them}, and
+// its selector: "proto": tcp|udp|icmp|icmpv6 or a protocol number 0 .. 255, "port" (tcp and udp
+// only): destination ports as a number, a string of ports and ranges ("80,443", "27015-27030") or
+// a list of these, and "tcp_flags" (tcp only): "syn" (SYN set, ACK clear). Without "proto" the
+// rule is a catch-all. A
 // limit: "rate" (packets/s) with "burst" (packets, default one second's worth) and/or "bytes" (a
 // byte rate) with "byte_burst" (default one second's worth, at least kMinByteBurst bytes), and
 // "per": "source" (default), "rule", or "/N" within the rule's address family. Each rate is one
@@ -26,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -44,8 +46,8 @@ inline constexpr std::string_view kLimitFields[] = {"rate", "burst", "bytes", "b
 inline constexpr std::string_view kLimitingFields[] = {"limits", "rate",       "burst",
                                                        "bytes",  "byte_burst", "per"};
 inline constexpr std::string_view kRuleFields[] = {
-    "match", "action", "mode",    "limits", "rate",  "burst", "bytes",    "byte_burst",
-    "per",   "force",  "comment", "ban",    "proto", "port",  "tcp_flags"};
+    "match", "action", "mode",    "limits", "rate",  "burst", "bytes",     "byte_burst",
+    "per",   "force",  "comment", "ban",    "proto", "port",  "tcp_flags", "name"};
 // The fields of a rule's "ban".
 inline constexpr std::string_view kBanFields[] = {"after", "for", "scope"};
 
@@ -82,6 +84,35 @@ class DistinctPrefixes
   private:
     std::map<std::pair<Selector, Prefix>, std::size_t> first_index_;
 };
+
+// Finds the rules of a list that take a name an earlier one took.
+class DistinctNames
+{
+  public:
+    // False, with an error at LIST[index].name ("... is the name of rules[0] too"), when an
+    // earlier rule of the list has `rule`'s name; true for an unnamed rule.
+    bool add(const Rule &rule, const std::string &list_path, std::size_t index, JsonErrors &errors);
+
+  private:
+    std::map<std::string, std::size_t, std::less<>> first_index_;
+};
+
+// ----- names ---------------------------------------------------------
+// A name is 1 to kMaxNameBytes of a-z, 0-9, '_', '.' and '-', and not only digits and dots. No
+// name then reads as an address or a prefix (those have ':' or '/', or are digits and dots), so
+// that a word naming a runtime rule (ratelimitctl unset WORD) is a prefix if it reads as one and
+// a name otherwise, never both.
+
+// Why `name` cannot be a rule's name, if it cannot ("\"DNS\" has 'D' at 1: ...").
+std::optional<std::string> explain_bad_name(std::string_view name);
+
+// How a runtime rule is named by an operator: its prefix, or its name.
+using RuleRef = std::variant<Prefix, std::string>;
+// A prefix if `text` reads as one (or looks like one: then why it is not a valid one), else a
+// name (or why it is not a valid one).
+Parsed<RuleRef> read_rule_ref(std::string_view text);
+// The prefix as to_string writes it, or the name.
+std::string to_string(const RuleRef &ref);
 
 // ----- writing -------------------------------------------------------
 

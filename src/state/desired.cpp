@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "json/text.hpp"
 #include "datapath/compile.hpp"
 #include "policy/names.hpp"
 
@@ -33,11 +34,11 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
     std::map<std::pair<Selector, Prefix>, DesiredRule> by_prefix;
     for (const auto &rule : config.rules)
         by_prefix[{rule.selector, rule.match}] = {
-            {rule.match}, compile(rule), Origin::Config, rule.selector};
+            {rule.match}, compile(rule), Origin::Config, rule.selector, rule.name};
     for (const auto &r : runtime)
         if (!r.expires || *r.expires > now)
             by_prefix[{r.rule.selector, r.rule.match}] = {
-                {r.rule.match}, compile(r.rule), Origin::Runtime, r.rule.selector};
+                {r.rule.match}, compile(r.rule), Origin::Runtime, r.rule.selector, r.rule.name};
 
     std::vector<DesiredRule> out;
     out.reserve(by_prefix.size() + 1);
@@ -57,6 +58,43 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
             out.push_back(std::move(fallback));
     }
     return out;
+}
+
+JsonErrors name_clashes(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                        Changed changed)
+{
+    std::map<std::string, std::size_t, std::less<>> config_rule; // by name: its index
+    for (std::size_t i = 0; i < config.rules.size(); i++)
+        if (!config.rules[i].name.empty())
+            config_rule.emplace(config.rules[i].name, i);
+    auto config_place = [&](std::size_t i) {
+        return "rules[" + std::to_string(i) + "] (" + config.rules[i].match.to_string() + ")";
+    };
+    auto runtime_place = [](const Rule &rule) {
+        return "the runtime rule for " + rule.match.to_string();
+    };
+    const std::string unique = ": names are unique across config and runtime rules";
+    JsonErrors clashes;
+    std::map<std::string, const Rule *, std::less<>> runtime_rule; // by name: the first
+    for (const auto &r : runtime) {
+        const Rule &rule = r.rule;
+        if (rule.name.empty())
+            continue;
+        const std::string name = quote(rule.name);
+        if (auto first = runtime_rule.emplace(rule.name, &rule); !first.second)
+            clashes.push_back({"name", name + " of " + runtime_place(rule) + " is the name of " +
+                                           runtime_place(*first.first->second) + " too" + unique});
+        auto in_config = config_rule.find(rule.name);
+        if (in_config == config_rule.end())
+            continue;
+        if (changed == Changed::Config)
+            clashes.push_back({"rules[" + std::to_string(in_config->second) + "].name",
+                               name + " is the name of " + runtime_place(rule) + " too" + unique});
+        else
+            clashes.push_back({"name", name + " of " + runtime_place(rule) + " is the name of " +
+                                           config_place(in_config->second) + " too" + unique});
+    }
+    return clashes;
 }
 
 std::uint32_t desired_settings_flags(const config::Config &config)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "json/validated.hpp"
 #include "ratelimit/abi.h"
 
 namespace ratelimit
@@ -34,6 +35,7 @@ struct DesiredRule {
     rl_rule compiled{};
     Origin origin = Origin::Config;
     Selector selector{}; // the catch-all for the default
+    std::string name{};  // the rule's name; empty: unnamed (the default always is)
 };
 
 // Runtime rules win over config rules for the same prefix and selector; rules win over the default
@@ -41,6 +43,17 @@ struct DesiredRule {
 std::vector<DesiredRule> desired_rules(const config::Config &config,
                                        const std::vector<RuntimeRule> &runtime,
                                        WallClock::time_point now);
+
+// Which side of a name clash is the change being made (and so named first in its message).
+enum class Changed { Config, Runtime };
+
+// The names that two rules share (names are unique across config and runtime rules), one error
+// each naming both: with the config `changed`, at "rules[2].name": "\"dns\" is the name of the
+// runtime rule for 10.0.0.0/8 too ..."; with the runtime rules, at "name": "\"dns\" of the runtime
+// rule for 11.0.0.0/8 is the name of rules[2] (10.0.0.0/8) too ...". Duplicates within the config
+// are the config's to find (DistinctNames).
+JsonErrors name_clashes(const config::Config &config, const std::vector<RuntimeRule> &runtime,
+                        Changed changed);
 
 // The settings flags (rl_settings.flags) the config asks for.
 std::uint32_t desired_settings_flags(const config::Config &config);

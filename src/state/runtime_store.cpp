@@ -157,9 +157,11 @@ std::vector<RuntimeRule> read_rule_list(const json &list, JsonErrors &errors)
 {
     std::vector<RuntimeRule> rules;
     DistinctPrefixes distinct;
+    DistinctNames names;
     for (std::size_t i = 0; i < list.size(); i++) {
         auto rule = read_runtime_rule(list[i], json_element_path("rules", i), errors);
-        if (rule && distinct.add(rule->rule, "rules", i, errors))
+        if (rule && distinct.add(rule->rule, "rules", i, errors) &&
+            names.add(rule->rule, "rules", i, errors))
             rules.push_back(std::move(*rule));
     }
     return rules;
@@ -281,8 +283,16 @@ EditCounts apply_edits(std::vector<RuntimeRule> &rules, std::vector<RuntimeEdit>
             else
                 slots[found->second] = std::move(*rule);
             (added ? counts.added : counts.replaced)++;
-        } else if (const auto *prefix = std::get_if<Prefix>(&edits[i])) {
-            auto found = slot_of.find(*prefix);
+        } else if (!std::holds_alternative<RemoveAllRules>(edits[i])) {
+            // By prefix, or by name: names are few and an unset by name is a person's command,
+            // so a look at each rule.
+            const auto *name = std::get_if<std::string>(&edits[i]);
+            auto found =
+                name ? std::ranges::find_if(slot_of,
+                                            [&](const auto &entry) {
+                                                return slots[entry.second]->rule.name == *name;
+                                            })
+                     : slot_of.find(std::get<Prefix>(edits[i]));
             if (found == slot_of.end()) {
                 counts.not_found.push_back(i);
                 continue;

@@ -62,14 +62,15 @@ class RuntimeStore
 // one runtime rule.
 
 // A change of the list: a rule to add (replacing the one with its prefix), a prefix whose rule
-// to remove, or all of them away.
+// to remove, a name whose rule to remove, or all of them away.
 struct RemoveAllRules {
 };
-using RuntimeEdit = std::variant<RuntimeRule, Prefix, RemoveAllRules>;
+using RuntimeEdit = std::variant<RuntimeRule, Prefix, std::string, RemoveAllRules>;
 
 struct EditCounts {
     std::size_t added = 0, replaced = 0, removed = 0;
-    std::vector<std::size_t> not_found; // the edits (by index) removing a prefix without a rule
+    std::vector<std::size_t>
+        not_found; // the edits (by index) removing a prefix or name no rule has
 };
 // Applies `edits` in order, in time linear in the rules and edits (times a log): as many upserts
 // and removes would, each new rule appended, a replaced one kept in its place.

@@ -224,7 +224,21 @@ class PerCpuMap
               "update an element of per-CPU map " + name_);
     }
 
+    // Zeroes every CPU's copy of the values at `keys` with BPF_MAP_UPDATE_BATCH: a few system
+    // calls for any number of keys.
+    void zero(std::span<const K> keys)
+    {
+        const std::vector<V> zeros(std::size_t{kZeroBatch} * possible_cpus());
+        while (!keys.empty()) {
+            auto count = static_cast<std::uint32_t>(std::min<std::size_t>(keys.size(), kZeroBatch));
+            check(bpf_map_update_batch(fd_, keys.data(), zeros.data(), &count, nullptr),
+                  "zero elements of per-CPU map " + name_);
+            keys = keys.subspan(count);
+        }
+    }
+
   private:
+    static constexpr std::uint32_t kZeroBatch = 4096; // keys a zeroing call takes at most
     int fd_;
     std::string name_;
 };

@@ -200,6 +200,40 @@ TEST_F(RulesTest, RuleChangesReachCachedSources)
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
 }
 
+// Each rule slot counts what it judged, by reason and verdict, whichever path decided (the
+// drop memo too); a packet no rule judged is in no rule's counters.
+TEST_F(RulesTest, RuleCountersCountEachRuleByReasonAndVerdict)
+{
+    const std::uint32_t limit = add_limit("10.0.0.0/8", packet_limit(1, 5));
+    const std::uint32_t deny = add_rule({"10.1.2.3/32"}, compile_rule(RL_ACTION_DENY, {}, false));
+    const std::uint32_t allow = add_rule({"10.1.0.0/16"}, compile_rule(RL_ACTION_ALLOW, {}, false));
+    const std::uint32_t monitor = add_rule({"10.9.9.9/32"}, compile_rule(RL_ACTION_DENY, {}, true));
+    const std::uint64_t bytes = udp_from("10.2.0.1").size();
+    ASSERT_EQ(passed_of(udp_from("10.2.0.1"), 20), 5u);
+    ASSERT_EQ(passed_of(udp_from("10.1.2.3"), 20), 0u);
+    ASSERT_EQ(passed_of(udp_from("10.1.9.9"), 7), 7u);
+    ASSERT_EQ(passed_of(udp_from("10.9.9.9"), 4), 4u);
+    ASSERT_EQ(passed_of(udp_from("11.0.0.1"), 3), 3u);
+
+    auto counted = [&](std::uint32_t rule, rl_rule_outcome outcome) {
+        const rl_counter c = dp_->rule_counter(rule, outcome);
+        EXPECT_EQ(c.bytes, c.packets * bytes) << rule << " " << outcome;
+        return c.packets;
+    };
+    EXPECT_EQ(counted(limit, RL_RULE_CONFORMING), 5u);
+    EXPECT_EQ(counted(limit, RL_RULE_OVER_LIMIT), 15u);
+    EXPECT_EQ(counted(deny, RL_RULE_DENIED), 20u) << "the drop memo's drops are the rule's too";
+    EXPECT_EQ(counted(allow, RL_RULE_ALLOWED), 7u);
+    EXPECT_EQ(counted(monitor, RL_RULE_DENIED_PASS), 4u);
+    std::uint64_t all = 0;
+    for (std::uint32_t rule : {limit, deny, allow, monitor})
+        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++)
+            all += counted(rule, static_cast<rl_rule_outcome>(o));
+    EXPECT_EQ(all, 20u + 20 + 7 + 4) << "each packet once, in its own rule and outcome";
+    EXPECT_EQ(rl_rule_outcome_of(RL_REASON_NO_RULE, RL_VERDICT_PASS), RL_RULE_OUTCOMES);
+    EXPECT_EQ(rl_rule_outcome_of(RL_REASON_ALLOWED, RL_VERDICT_DROP), RL_RULE_OUTCOMES);
+}
+
 TEST_F(RulesTest, PerSourceCountersByVerdict)
 {
     add_limit("10.0.0.0/8", packet_limit(1, 3));

@@ -52,7 +52,7 @@ TEST(ApplyFileTest, LinesAreTheCommandLinesOfSetAllowDenyAndUnset)
     EXPECT_EQ(deny.rule.comment, "seen scanning");
     const auto &set = std::get<control::RuntimeRuleArgs>(read.changes[1].edit);
     EXPECT_EQ(rule_to_json(set.rule)["limits"][0]["burst"], 200);
-    EXPECT_EQ(std::get<control::UnsetArgs>(read.changes[3].edit).match.to_string(), "10.0.0.0/8");
+    EXPECT_EQ(to_string(std::get<control::UnsetArgs>(read.changes[3].edit).rule), "10.0.0.0/8");
     EXPECT_TRUE(std::get<control::RuntimeRuleArgs>(read.changes[4].edit).rule.force);
     EXPECT_TRUE(std::holds_alternative<control::UnsetAllArgs>(read.changes[5].edit));
 }

@@ -93,32 +93,34 @@ TEST(RenderTest, List)
 {
     const ListResult list{
         DefaultLimits{{{RL_UNIT_PACKETS, 1000, 2000, RL_PER_SOURCE, 0}}},
-        {{rule(R"({"match": "10.0.0.0/8", "action": "limit", "comment": "lab",
+        {{rule(R"({"match": "10.0.0.0/8", "action": "limit", "comment": "lab", "name": "lab-net",
                    "limits": [{"rate": 10, "burst": 20, "per": "/24"},
                               {"bytes": 1250000, "byte_burst": 262144, "per": "rule"}]})"),
           true},
          {rule(R"({"match": "192.0.2.0/24", "action": "allow"})"), false}},
         {expiring_deny(),
-         {{rule(R"({"match": "2001:db8::/32", "action": "deny", "mode": "monitor"})"),
+         {{rule(R"({"match": "2001:db8::/32", "action": "deny", "mode": "monitor",
+                    "name": "v6-drill"})"),
            std::nullopt},
           std::nullopt}}};
-    EXPECT_EQ(rendered(list),
-              "default: 1kpps burst 2000 per source\n"
-              "\n"
-              "config rules:\n"
-              "MATCH         ACTION  LIMITS                                                "
-              "MODE     NOTE                          COMMENT\n"
-              "10.0.0.0/8    limit   10pps burst 20 per /24, 10Mbit burst 256KiB per rule  "
-              "enforce  overridden by a runtime rule  lab\n"
-              "192.0.2.0/24  allow   -                                                     "
-              "enforce                                \n"
-              "\n"
-              "runtime rules:\n"
-              "MATCH          ACTION  LIMITS  MODE     EXPIRES                           "
-              "COMMENT\n"
-              "198.51.100.7   deny    -       enforce  in 1m 30s (2026-11-29T08:00:00Z)  "
-              "scanner\n"
-              "2001:db8::/32  deny    -       monitor  never                             \n");
+    EXPECT_EQ(
+        rendered(list),
+        "default: 1kpps burst 2000 per source\n"
+        "\n"
+        "config rules:\n"
+        "NAME     MATCH         ACTION  LIMITS                                                "
+        "MODE     NOTE                          COMMENT\n"
+        "lab-net  10.0.0.0/8    limit   10pps burst 20 per /24, 10Mbit burst 256KiB per rule  "
+        "enforce  overridden by a runtime rule  lab\n"
+        "-        192.0.2.0/24  allow   -                                                     "
+        "enforce                                \n"
+        "\n"
+        "runtime rules:\n"
+        "NAME      MATCH          ACTION  LIMITS  MODE     EXPIRES                           "
+        "COMMENT\n"
+        "-         198.51.100.7   deny    -       enforce  in 1m 30s (2026-11-29T08:00:00Z)  "
+        "scanner\n"
+        "v6-drill  2001:db8::/32  deny    -       monitor  never                             \n");
     EXPECT_EQ(rendered(ListResult{}).substr(0, 57),
               "default: none (sources no rule matches are not limited)\n\n");
 }
@@ -154,6 +156,12 @@ TEST(RenderTest, Unset)
                              std::nullopt,
                              kSaved}),
         "runtime rule removed: 10.0.0.0/8 deny\n");
+    EXPECT_EQ(
+        rendered(UnsetResult{
+            {rule(R"({"match": "10.0.0.0/8", "action": "deny", "name": "scanner"})"), std::nullopt},
+            std::nullopt,
+            kSaved}),
+        "runtime rule removed: 10.0.0.0/8 (scanner) deny\n");
 }
 
 ShowResult show_of(std::optional<AppliedRule> applied, std::vector<BucketStatus> buckets = {})

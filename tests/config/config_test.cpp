@@ -280,6 +280,11 @@ const Invalid kInvalid[] = {
      with_rules(
          R"({"match": "10.0.0.0/8", "rate": 1}, {"match": "::ffff:10.0.0.0/104", "rate": 2})"),
      "rules[1].match", "\"::ffff:10.0.0.0/104\" is the same prefix as rules[0]"},
+    {"NameTwice", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "name": "dns"},
+                   {"match": "::/0", "rate": 1}, {"match": "10.1.0.0/16", "rate": 2, "name": "dns"})"),
+     "rules[2].name", "\"dns\" is the name of rules[0] too: names are unique"},
+    {"NameInvalid", with_rules(R"({"match": "10.0.0.0/8", "rate": 1, "name": "Dns"})"),
+     "rules[0].name", "\"Dns\" has \"D\" at 1"},
     {"MatchMissing", with_rules(R"({"rate": "1kpps"})"), "rules[0].match", "missing"},
     {"MatchNotAString", with_rules(R"({"match": 42, "rate": 1})"), "rules[0].match",
      "must be a string, not 42"},

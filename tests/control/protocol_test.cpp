@@ -276,6 +276,9 @@ TEST(ProtocolTest, OtherArgumentsSurviveARoundTrip)
 {
     const UnsetArgs unset{*parse_prefix("2001:db8::/48")};
     EXPECT_EQ(decode_unset_args(encode_args(unset)), unset);
+    const UnsetArgs by_name{std::string("dns")};
+    EXPECT_EQ(encode_args(by_name), json({{"name", "dns"}}));
+    EXPECT_EQ(decode_unset_args(encode_args(by_name)), by_name);
     const ShowArgs show{*parse_address("203.0.113.9")};
     EXPECT_EQ(decode_show_args(encode_args(show)), show);
     for (const TopArgs top :
@@ -317,6 +320,11 @@ TEST(ProtocolTest, OtherArgumentsAreValidated)
         {unset, {{"match", "10.0.0.1/8"}}, "is not an IPv4 or IPv6 prefix"},
         {unset, {{"match", 10}}, "args.match: must be a string"},
         {unset, {{"match", "10.0.0.0/8"}, {"ttl", "1s"}}, "args.ttl: unknown argument"},
+        {unset,
+         {{"match", "10.0.0.0/8"}, {"name", "dns"}},
+         "either \"match\" (a prefix) or \"name\""},
+        {unset, {{"name", "DNS"}}, "args.name: \"DNS\" has \"D\" at 1"},
+        {unset, {{"name", "10.0.0.1"}}, "args.name: \"10.0.0.1\" is only digits and dots"},
         {show, {{"address", "10.0.0.0/8"}}, "is not an IPv4 or IPv6 address"},
         {show, {{"address", "fe80::1%eth0"}}, "is not an IPv4 or IPv6 address"},
         {top, {{"count", 0}}, "args.count: must be a whole number 1 .. 1000"},

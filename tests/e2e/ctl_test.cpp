@@ -372,6 +372,51 @@ TEST_F(CtlTest, ListShowsConfigAndRuntimeRulesApart)
     EXPECT_TRUE(contains(runtime_part, "never")) << table.out;
 }
 
+// Names: given with --name, unique across config and runtime rules (a clash names both places),
+// shown by list and show, and taken by unset instead of the prefix.
+TEST_F(CtlTest, RulesAreNamedAndUnsetByName)
+{
+    write_config(R"([{"match": "10.9.0.0/16", "action": "deny", "name": "blocked"}])");
+    Process daemon = start_daemon();
+    ASSERT_EQ(ctl({"deny", "10.5.0.0/16", "--name", "scanner"}).exit_code, 0);
+    json list = ctl_json({"list"});
+    EXPECT_EQ(list["config"][0]["name"], "blocked");
+    ASSERT_EQ(list["runtime"].size(), 1u);
+    EXPECT_EQ(list["runtime"][0]["name"], "scanner");
+    EXPECT_TRUE(contains(ctl({"list"}).out, "scanner  10.5.0.0/16")) << ctl({"list"}).out;
+    EXPECT_TRUE(contains(ctl({"show", "10.5.0.1"}).out, "10.5.0.0/16 (scanner) deny"));
+
+    CtlRun clash = ctl({"deny", "10.6.0.0/16", "--name", "blocked"});
+    EXPECT_EQ(clash.exit_code, 1);
+    EXPECT_TRUE(contains(clash.err, "\"blocked\" of the runtime rule for 10.6.0.0/16 is the name "
+                                    "of rules[0] (10.9.0.0/16) too"))
+        << clash.err;
+    CtlRun twice = ctl({"deny", "10.7.0.0/16", "--name", "scanner"});
+    EXPECT_EQ(twice.exit_code, 1);
+    EXPECT_TRUE(contains(twice.err, "is the name of the runtime rule for 10.5.0.0/16 too"))
+        << twice.err;
+    EXPECT_EQ(ctl({"deny", "10.7.0.0/16", "--name", "Scanner"}).exit_code, 2);
+    EXPECT_EQ(runtime_rules().size(), 1u) << "nothing refused was added";
+
+    write_config(R"([{"match": "10.8.0.0/16", "action": "deny", "name": "scanner"}])");
+    CtlRun reload = ctl({"reload"});
+    EXPECT_EQ(reload.exit_code, 1);
+    EXPECT_TRUE(contains(reload.err, "rules[0].name: \"scanner\" is the name of the runtime rule "
+                                     "for 10.5.0.0/16 too"))
+        << reload.err;
+    EXPECT_EQ(delivered("10.9.0.1", 10), 0u) << "the running rules stay";
+
+    CtlRun config_rule = ctl({"unset", "blocked"});
+    EXPECT_EQ(config_rule.exit_code, 1);
+    EXPECT_TRUE(contains(config_rule.err, "no runtime rule named \"blocked\" (it is a config rule"))
+        << config_rule.err;
+    EXPECT_EQ(delivered("10.5.0.1", 10), 0u);
+    CtlRun unset = ctl({"unset", "scanner"});
+    EXPECT_EQ(unset.exit_code, 0) << unset.err;
+    EXPECT_TRUE(runtime_rules().empty());
+    EXPECT_EQ(delivered("10.5.0.1", 10), 10u);
+}
+
 TEST_F(CtlTest, RuntimeRulesSurviveARestartAndAReload)
 {
     write_config(kStandardRules);

@@ -196,6 +196,34 @@ TEST_F(MetricsTest, ALiveScrapePassesPromtoolAndOnlyMetricsIsServed)
     EXPECT_EQ(http_get(metrics_port_, "/metrics/extra").status, 404);
 }
 
+// A named rule's series count what the far side received (passed) and what it did not (sent
+// minus received: dropped); the unnamed rules are summed under rule="".
+TEST_F(MetricsTest, NamedRulesCountWhatTheFarSideReceivedAndWhatItDidNot)
+{
+    write_config(R"([{"match": "10.9.0.0/16", "action": "deny", "name": "blocked"},
+                     {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10, "name": "lab"},
+                     {"match": "10.2.0.0/16", "action": "allow"}])");
+    Process daemon = start_daemon();
+    const std::uint64_t lab_received = delivered("10.1.0.1", 30);
+    const std::uint64_t blocked_received = delivered("10.9.0.1", 7);
+    const std::uint64_t allowed_received = delivered("10.2.0.1", 4);
+    ASSERT_EQ(lab_received, 10u);
+
+    const Samples samples = samples_of(scrape());
+    auto rule = [&](const char *name, const char *verdict, const char *reason) {
+        return samples.at(std::string("ratelimitd_rule_packets_total{rule=\"") + name +
+                          "\",verdict=\"" + verdict + "\",reason=\"" + reason + "\"}");
+    };
+    EXPECT_EQ(rule("lab", "pass", "conforming"), lab_received);
+    EXPECT_EQ(rule("lab", "drop", "over_limit"), 30 - lab_received);
+    EXPECT_EQ(rule("blocked", "drop", "denied"), 7 - blocked_received);
+    EXPECT_EQ(rule("blocked", "pass", "denied"), 0);
+    EXPECT_EQ(rule("", "pass", "allowed"), allowed_received);
+    EXPECT_GT(
+        samples.at(R"(ratelimitd_rule_bytes_total{rule="lab",verdict="pass",reason="conforming"})"),
+        0);
+}
+
 TEST_F(MetricsTest, PrometheusScrapesThePacketsTheFarSideCounted)
 {
     write_config(kStandardRules);

@@ -214,6 +214,7 @@ TEST(MetricFamilies, CountersAreCountersAndTheRestGauges)
                   "ratelimitd_source_admissions_total",
                   "ratelimitd_source_admissions_refused_total", "ratelimitd_source_evictions_total",
                   "ratelimitd_bans_total", "ratelimitd_bans_refused_total",
+                  "ratelimitd_rule_packets_total", "ratelimitd_rule_bytes_total",
                   "ratelimitd_config_reloads_total", "ratelimitd_state_write_failures_total"}));
     EXPECT_EQ(gauges.size(), 12u);
     const std::string text = render(families);

@@ -225,6 +225,25 @@ const Invalid kInvalid[] = {
      "rules[0].tcp_flags", "needs \"proto\": \"tcp\""},
     {"TcpFlagUnknown", R"({"match": "10.0.0.0/8", "rate": 1, "proto": "tcp", "tcp_flags": "fin"})",
      "rules[0].tcp_flags", "\"fin\" is not one of syn"},
+    {"NameUppercase", R"({"match": "10.0.0.0/8", "action": "deny", "name": "DNS"})",
+     "rules[0].name", "\"DNS\" has \"D\" at 1: a name is 1 to 64 of a-z, 0-9, '_', '.' and '-'"},
+    {"NameSpace", R"({"match": "10.0.0.0/8", "action": "deny", "name": "my rule"})",
+     "rules[0].name", "\"my rule\" has \" \" at 3"},
+    {"NameSlash", R"({"match": "10.0.0.0/8", "action": "deny", "name": "10.0.0.0/8"})",
+     "rules[0].name", "has \"/\" at 9"},
+    {"NameColon", R"({"match": "10.0.0.0/8", "action": "deny", "name": "::1"})", "rules[0].name",
+     "has \":\" at 1"},
+    {"NameEmpty", R"({"match": "10.0.0.0/8", "action": "deny", "name": ""})", "rules[0].name",
+     "\"\" is empty"},
+    {"Name65Characters",
+     R"({"match": "10.0.0.0/8", "action": "deny", "name": ")" + std::string(65, 'a') + R"("})",
+     "rules[0].name", "is 65 characters long"},
+    {"NameReadsAsAnAddress", R"({"match": "10.0.0.0/8", "action": "deny", "name": "10.0.0.1"})",
+     "rules[0].name", "\"10.0.0.1\" is only digits and dots, as an address is"},
+    {"NameOnlyDigits", R"({"match": "10.0.0.0/8", "action": "deny", "name": "53"})",
+     "rules[0].name", "only digits and dots"},
+    {"NameNotAString", R"({"match": "10.0.0.0/8", "action": "deny", "name": 53})", "rules[0].name",
+     "must be a string"},
 };
 
 class InvalidRule : public testing::TestWithParam<Invalid>
@@ -306,6 +325,77 @@ TEST(RuleJson, KeepsItsComment)
                                         "runtime");
     ASSERT_TRUE(result.value);
     EXPECT_EQ(result.value->comment, "ticket 4711: scanner, ask Sam");
+}
+
+TEST(RuleJson, KeepsItsNameAndWritesIt)
+{
+    for (const std::string &name :
+         std::vector<std::string>{"dns", "a", "edge-1.eu_west", "0.dns", std::string(64, 'z')}) {
+        auto result =
+            parse_rule({{"match", "10.0.0.0/8"}, {"action", "deny"}, {"name", name}}, "rules[0]");
+        ASSERT_TRUE(result.value) << name << ": " << errors_of(result.errors);
+        EXPECT_EQ(result.value->name, name);
+        EXPECT_EQ(rule_to_json(*result.value)["name"], name);
+        EXPECT_EQ(*parse_rule(rule_to_json(*result.value), "again").value, *result.value);
+    }
+    auto unnamed = parse_rule({{"match", "10.0.0.0/8"}, {"action", "deny"}}, "rules[0]");
+    ASSERT_TRUE(unnamed.value);
+    EXPECT_FALSE(rule_to_json(*unnamed.value).contains("name"));
+    Rule renamed = *unnamed.value;
+    renamed.name = "x";
+    EXPECT_NE(renamed, *unnamed.value) << "a name is part of the rule";
+}
+
+TEST(RuleJson, DistinctNamesNamesTheFirstRuleWithTheName)
+{
+    DistinctNames distinct;
+    JsonErrors errors;
+    auto rule = [](const char *match, const char *name) {
+        Rule rule = *parse_rule({{"match", match}, {"action", "deny"}}, "rule").value;
+        rule.name = name;
+        return rule;
+    };
+    EXPECT_TRUE(distinct.add(rule("10.0.0.0/8", "dns"), "rules", 0, errors));
+    EXPECT_TRUE(distinct.add(rule("10.1.0.0/16", ""), "rules", 1, errors));
+    EXPECT_TRUE(distinct.add(rule("10.2.0.0/16", ""), "rules", 2, errors)) << "unnamed twice";
+    EXPECT_FALSE(distinct.add(rule("10.3.0.0/16", "dns"), "rules", 3, errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].to_string(),
+              "rules[3].name: \"dns\" is the name of rules[0] too: names are unique");
+}
+
+// A word naming a runtime rule is a prefix when it reads as one, else a name: never both.
+TEST(RuleJson, RuleRefsArePrefixesOrNames)
+{
+    struct Case {
+        const char *text;
+        std::optional<std::string> ref; // as to_string writes it; none: refused
+        const char *error = "";
+    };
+    for (const Case &c : std::initializer_list<Case>{
+             {"10.0.0.1", "10.0.0.1/32"},
+             {"10.0.0.0/8", "10.0.0.0/8"},
+             {"2001:db8::/32", "2001:db8::/32"},
+             {"::1", "::1/128"},
+             {"dns", "dns"},
+             {"0.dns", "0.dns"},
+             {"10.0.0.300", std::nullopt, "is not an IPv4 or IPv6 prefix"},
+             {"10.0.0.1/8", std::nullopt, "host bits set"},
+             {"DNS", std::nullopt, "is neither a prefix nor a rule name: \"DNS\" has \"D\" at 1"},
+             {"", std::nullopt, "is not an IPv4 or IPv6 prefix"},
+         }) {
+        auto ref = read_rule_ref(c.text);
+        if (c.ref) {
+            ASSERT_TRUE(ref.value) << c.text << ": " << ref.error;
+            EXPECT_EQ(to_string(*ref.value), *c.ref) << c.text;
+            EXPECT_EQ(std::holds_alternative<Prefix>(*ref.value),
+                      explain_bad_name(c.text).has_value())
+                << c.text << ": a valid name is never read as a prefix";
+        } else {
+            EXPECT_FALSE(ref.value) << c.text;
+            EXPECT_NE(ref.error.find(c.error), std::string::npos) << c.text << ": " << ref.error;
+        }
+    }
 }
 
 TEST(RuleJson, BareNumbersAreInBaseUnits)

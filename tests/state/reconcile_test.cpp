@@ -195,6 +195,53 @@ TEST_F(Fixture, ChangedRuleKeepsItsSlotAndIsRewrittenInPlace)
     EXPECT_EQ(table.log, (std::vector<std::string>{"rewrite " + std::to_string(*slot), "publish"}));
 }
 
+// A name is the operator's word for a rule: giving one, changing it or taking it away keeps the
+// rule's slot (and so its buckets and counters) and writes nothing.
+TEST_F(Fixture, NamingOrRenamingARuleKeepsItsSlotAndWritesNothing)
+{
+    config.rules = {limit_rule("10.0.0.0/8", 100), limit_rule("10.1.0.0/16", 5)};
+    reconcile();
+    const auto slot = table.lookup("10.2.0.1");
+    for (const char *name : {"dns", "dns-v2", ""}) {
+        config.rules[0].name = name;
+        auto plan = reconcile();
+        EXPECT_TRUE(plan.empty()) << name;
+        EXPECT_EQ(plan.unchanged, 2u) << name;
+        EXPECT_TRUE(table.log.empty()) << name;
+        EXPECT_EQ(table.lookup("10.2.0.1"), slot) << name;
+    }
+    EXPECT_EQ(desired_rules(config, runtime, now).front().name, "");
+    config.rules[1].name = "edge";
+    runtime = {{limit_rule("10.1.0.0/16", 7), std::nullopt}};
+    runtime[0].rule.name = "override";
+    const auto desired = desired_rules(config, runtime, now);
+    ASSERT_EQ(desired.size(), 2u);
+    EXPECT_EQ(desired[1].name, "override") << "the runtime rule in force names its prefix";
+}
+
+TEST(NameClashes, NameBothPlaces)
+{
+    config::Config config;
+    config.rules = {limit_rule("10.0.0.0/8", 100), limit_rule("10.1.0.0/16", 5)};
+    config.rules[1].name = "dns";
+    std::vector<RuntimeRule> runtime = {{limit_rule("192.0.2.0/24", 1), std::nullopt},
+                                        {limit_rule("198.51.100.0/24", 1), std::nullopt},
+                                        {limit_rule("203.0.113.0/24", 1), std::nullopt}};
+    runtime[0].rule.name = "dns";
+    runtime[1].rule.name = "web";
+    EXPECT_TRUE(name_clashes(config, {runtime[1]}, Changed::Config).empty());
+    EXPECT_EQ(join_errors(name_clashes(config, runtime, Changed::Config)),
+              "rules[1].name: \"dns\" is the name of the runtime rule for 192.0.2.0/24 too: names "
+              "are unique across config and runtime rules");
+    EXPECT_EQ(join_errors(name_clashes(config, runtime, Changed::Runtime)),
+              "name: \"dns\" of the runtime rule for 192.0.2.0/24 is the name of rules[1] "
+              "(10.1.0.0/16) too: names are unique across config and runtime rules");
+    runtime[2].rule.name = "web";
+    EXPECT_EQ(join_errors(name_clashes({}, runtime, Changed::Runtime)),
+              "name: \"web\" of the runtime rule for 203.0.113.0/24 is the name of the runtime "
+              "rule for 198.51.100.0/24 too: names are unique across config and runtime rules");
+}
+
 TEST_F(Fixture, EveryRuleOfOneReconcileIsWrittenInOneCallOfItsKind)
 {
     // Rewritten rules come in one call, after the new ones, so that their buckets are carried in

@@ -68,6 +68,7 @@ const char *const kRules[] = {
     R"({"match": "192.0.2.128/25", "action": "deny", "mode": "monitor"})",
     R"({"match": "2000::/3", "action": "deny", "force": true, "comment": "drill: all off"})",
     R"({"match": "10.128.0.0/09", "bytes": 1250000, "byte_burst": 2000, "comment": "typed oddly"})",
+    R"({"match": "10.200.0.0/16", "rate": 100, "name": "edge-1.dns_v4"})",
 };
 
 // ----- rule_to_json --------------------------------------------------
@@ -335,7 +336,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "rules[0].ttl: unknown field"},
         BadFile{file_of(R"({"match": "10.0.0.0/8", "rate": 0})"), "rules[0].rate: "},
         BadFile{file_of(deny("10.0.0.0/8") + ", " + deny("::ffff:10.0.0.0/104")),
-                R"(rules[1].match: "::ffff:10.0.0.0/104" is the same prefix as rules[0])"}));
+                R"(rules[1].match: "::ffff:10.0.0.0/104" is the same prefix as rules[0])"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "action": "deny", "name": "x"},
+                           {"match": "11.0.0.0/8", "action": "deny", "name": "x"})"),
+                R"(rules[1].name: "x" is the name of rules[0] too: names are unique)"},
+        BadFile{file_of(R"({"match": "10.0.0.0/8", "action": "deny", "name": "x y"})"),
+                R"(rules[0].name: "x y" has " " at 2)"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Expiry, RuntimeStoreBadFile,
@@ -443,6 +449,21 @@ TEST(RuntimeRules, RemoveSaysWhetherThePrefixHadARule)
     EXPECT_TRUE(remove(rules, pfx("10.0.0.0/8")));
     EXPECT_FALSE(remove(rules, pfx("10.0.0.0/8")));
     EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("2001:db8::/32")});
+}
+
+TEST(RuntimeRules, ARuleIsRemovedByItsName)
+{
+    RuntimeRule named = runtime("10.1.0.0/16");
+    named.rule.name = "scanner";
+    std::vector<RuntimeRule> rules = {runtime("10.0.0.0/8"), named};
+    RuntimeRule renamed = runtime("10.1.0.0/16");
+    renamed.rule.name = "probe";
+    const EditCounts counts = apply_edits(
+        rules, {std::string("probe"), renamed, std::string("scanner"), std::string("probe")});
+    EXPECT_EQ(counts.replaced, 1u);
+    EXPECT_EQ(counts.removed, 1u) << "the name of a rule replaced is its new one";
+    EXPECT_EQ(counts.not_found, (std::vector<std::size_t>{0, 2}));
+    EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("10.0.0.0/8")});
 }
 
 TEST(RuntimeRules, EditsApplyInOrderAndCountWhatTheyDid)
