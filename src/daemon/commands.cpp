@@ -2,6 +2,7 @@
 #include "daemon/commands.hpp"
 
 #include <algorithm>
+#include <set>
 #include <iterator>
 #include <stdexcept>
 
@@ -281,8 +282,13 @@ control::StatusResult Commands::status() const
 control::ListResult Commands::list() const
 {
     control::ListResult result{default_limits(daemon_.config()), {}, {}};
+    std::set<Prefix> runtime; // a config rule is overridden where a runtime rule has its prefix
+    for (const auto &r : daemon_.runtime_rules())
+        runtime.insert(r.rule.match.front());
     for (const auto &rule : daemon_.config().rules)
-        result.config.push_back({rule, runtime_rule(rule.match) != nullptr});
+        result.config.push_back({rule, std::ranges::any_of(runtime, [&](const Prefix &p) {
+                                     return std::ranges::binary_search(rule.match, p);
+                                 })});
     for (const auto &runtime : daemon_.runtime_rules())
         result.runtime.push_back(active_rule(runtime));
     return result;
@@ -292,7 +298,7 @@ control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleA
                                                      const std::string &who)
 {
     const RuntimeRule added = runtime_rule_of(args, WallClock::now());
-    const Prefix &prefix = added.rule.match;
+    const Prefix &prefix = added.rule.match.front();
     const bool replaced = runtime_rule(prefix) != nullptr;
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
     upsert(rules, added);
@@ -503,7 +509,8 @@ void Commands::commit(std::vector<RuntimeRule> rules)
 const Rule *Commands::config_rule(const Prefix &prefix) const
 {
     const auto &rules = daemon_.config().rules;
-    auto found = std::ranges::find(rules, prefix, &Rule::match);
+    auto found = std::ranges::find_if(
+        rules, [&](const Rule &rule) { return std::ranges::binary_search(rule.match, prefix); });
     return found == rules.end() ? nullptr : &*found;
 }
 
@@ -511,7 +518,7 @@ const RuntimeRule *Commands::runtime_rule(const Prefix &prefix) const
 {
     const auto &rules = daemon_.runtime_rules();
     auto found =
-        std::ranges::find(rules, prefix, [](const RuntimeRule &r) { return r.rule.match; });
+        std::ranges::find(rules, prefix, [](const RuntimeRule &r) { return r.rule.match.front(); });
     return found == rules.end() ? nullptr : &*found;
 }
 

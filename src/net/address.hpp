@@ -32,7 +32,6 @@ struct Prefix {
     // Length as written by the user: /24 for IPv4, /64 for IPv6.
     std::uint32_t family_length() const;
     std::string to_string() const;
-    rl_prefix_key key() const;
     bool contains(const Address &addr) const;
     auto operator<=>(const Prefix &) const = default;
 };

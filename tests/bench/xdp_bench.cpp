@@ -122,7 +122,7 @@ std::unique_ptr<Datapath> limiter(std::uint32_t extra_rules, std::uint32_t max_s
         std::memcpy(a.bytes.data() + 12, &host, 4);
         a.bytes[12] = 100 + (a.bytes[12] % 100); // keep clear of 10/8 and 198.51.100/24
         Prefix p{a, 128};
-        dp->prefixes().update(p.key(), rl_prefix_value{1 + i});
+        dp->prefixes().update(prefix_key(p), rl_prefix_value{1 + i});
         dp->rules().update(1 + i, rule);
     }
     dp->publish_rules();
