@@ -20,7 +20,7 @@ struct {
     __type(key, struct rl_prefix_key);
     __type(value, struct rl_prefix_value);
     __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, RL_PREFIX_ENTRIES(RL_DEFAULT_MAX_RULES));
+    __uint(max_entries, RL_PREFIX_ENTRIES(RL_DEFAULT_MAX_PREFIXES));
 } RL_MAP_PREFIXES SEC(".maps");
 
 struct {

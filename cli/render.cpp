@@ -113,7 +113,8 @@ std::string limits_text(const Rule &rule)
 {
     if (rule.action != RL_ACTION_LIMIT)
         return "-";
-    std::string text = limits_text(rule.limits, rule.match);
+    // A listed "match_file" rule has no prefixes: its "/N" is shown as written.
+    std::string text = limits_text(rule.limits, rule.match.empty() ? Prefix{} : rule.match.front());
     if (rule.ban)
         text += ", ban after " + config::format_duration(rule.ban->after) + " for " +
                 config::format_duration(rule.ban->duration) +

@@ -27,17 +27,19 @@
 #define RL_NO_RULE 0xffffffffu
 
 /*
- * Capacities the maps are compiled with. The daemon sizes them at load (max_rules, max_sources:
- * see RL_RULE_BUCKET_ENTRIES and RL_PREFIX_ENTRIES for the maps sized from the rule count).
+ * Capacities the maps are compiled with. The daemon sizes them at load (max_rules, max_prefixes,
+ * max_sources: see RL_RULE_BUCKET_ENTRIES and RL_PREFIX_ENTRIES for the maps sized from them).
  */
 #define RL_DEFAULT_MAX_RULES 16384
 #define RL_DEFAULT_MAX_SOURCES 65536
 #define RL_DEFAULT_MAX_BANS                                                                        \
-    65536                      /* rld_bans: a hash, never evicted; full, new bans are refused      \
-                                */
-#define RL_PREFIXES_PER_RULE 4 /* trie entries per rule slot: a rule may match several prefixes */
+    65536 /* rld_bans: a hash, never evicted; full, new bans are refused                           \
+           */
+/* Prefixes of all rules together (max_prefixes): a rule of a 100,000-line file takes one slot. */
+#define RL_DEFAULT_MAX_PREFIXES 1048576
 #define RL_RULE_BUCKET_ENTRIES(rules) ((rules)*RL_MAX_LIMITS)
-#define RL_PREFIX_ENTRIES(rules) ((rules)*RL_PREFIXES_PER_RULE)
+/* The trie: the rules' prefixes and the IPv4 space entry (ipv4_space_key in datapath.hpp). */
+#define RL_PREFIX_ENTRIES(prefixes) ((prefixes) + 1)
 
 /*
  * The admission filter (seen) and the evicted-TAT sketch are arrays of 2^L cells (the sketch: one

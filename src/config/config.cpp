@@ -14,6 +14,7 @@
 #include "net/endpoint.hpp"
 #include "policy/fields.hpp"
 #include "policy/names.hpp"
+#include "policy/prefix_list.hpp"
 #include "policy/rule_json.hpp"
 #include "sys/trusted_file.hpp"
 
@@ -42,25 +43,19 @@ constexpr Spellings<std::string_view, 7> kLogLevels{{{"trace", "trace"},
                                                      {"critical", "critical"},
                                                      {"off", "off"}}};
 
-constexpr std::string_view kTopFields[] = {"interfaces",
-                                           "mode",
-                                           "default",
-                                           "rules",
-                                           "max_sources",
-                                           "max_rules",
-                                           "max_bans",
-                                           "drop_malformed",
-                                           "control",
-                                           "metrics",
-                                           "state_dir",
-                                           "pin_dir",
-                                           "keep_attached_on_exit",
+constexpr std::string_view kTopFields[] = {"interfaces",     "mode",
+                                           "default",        "rules",
+                                           "max_sources",    "max_rules",
+                                           "max_prefixes",   "max_bans",
+                                           "drop_malformed", "control",
+                                           "metrics",        "state_dir",
+                                           "pin_dir",        "keep_attached_on_exit",
                                            "log_level"};
 constexpr std::string_view kInterfaceFields[] = {"name", "xdp_mode"};
 constexpr std::string_view kControlFields[] = {"socket", "group"};
 constexpr std::string_view kMetricsFields[] = {"enabled", "listen"};
 
-std::vector<Rule> read_rules(const Fields &top)
+std::vector<Rule> read_rules(const Fields &top, const ReadMatchFile &read_file)
 {
     const json *list = top.get("rules");
     if (!list)
@@ -76,7 +71,7 @@ std::vector<Rule> read_rules(const Fields &top)
     const std::string list_path = top.path("rules");
     for (std::size_t i = 0; i < list->size(); i++) {
         Fields fields(&(*list)[i], json_element_path(list_path, i), kRuleFields, top.errors());
-        auto rule = read_rule(fields);
+        auto rule = read_rule(fields, {MatchFiles::Use::Read, read_file});
         if (rule && distinct.add(*rule, list_path, i, top.errors()) &&
             names.add(*rule, list_path, i, top.errors()))
             rules.push_back(std::move(*rule));
@@ -134,7 +129,19 @@ void read_metrics(const Fields &top, Config::Metrics &metrics)
     fields.read("listen", metrics.listen, explain_bad_listen);
 }
 
-Config read_config(const Fields &top, const InterfaceExists &interface_exists)
+// The rules' prefixes all fit the trie.
+void check_prefix_count(const Fields &top, const Config &config)
+{
+    std::size_t prefixes = 0;
+    for (const auto &rule : config.rules)
+        prefixes += rule.match.size();
+    if (prefixes > config.max_prefixes)
+        top.fail("max_prefixes", std::to_string(config.max_prefixes) + " is fewer than the " +
+                                     std::to_string(prefixes) + " prefixes the rules name");
+}
+
+Config read_config(const Fields &top, const InterfaceExists &interface_exists,
+                   const ReadMatchFile &read_file)
 {
     Config config;
     config.interfaces = read_interfaces(top, interface_exists);
@@ -142,10 +149,12 @@ Config read_config(const Fields &top, const InterfaceExists &interface_exists)
     Fields default_limit = top.object("default", kLimitingFields);
     if (default_limit.is_object())
         config.default_limits = read_limits(default_limit, PerScope{true, std::nullopt});
-    config.rules = read_rules(top);
+    config.rules = read_rules(top, read_file);
     top.read("max_sources", config.max_sources, kMinSources, kMaxSources);
     top.read("max_rules", config.max_rules, kMinRules, kMaxRules);
+    top.read("max_prefixes", config.max_prefixes, kMinPrefixes, kMaxPrefixes);
     top.read("max_bans", config.max_bans, kMinBans, kMaxBans);
+    check_prefix_count(top, config);
     if (const json *rules = top.get("rules");
         rules && rules->is_array() && rules->size() > config.max_rules)
         top.fail("max_rules", std::to_string(config.max_rules) + " is fewer than the " +
@@ -175,18 +184,28 @@ std::optional<std::string> explain_bad_log_level(std::string_view level)
            (only_case ? "; did you mean " + quote(lowercase) + "?" : "");
 }
 
-ParseResult parse_config(std::string_view json_text, const InterfaceExists &interface_exists)
+std::string read_match_file(const std::string &path)
+{
+    auto text = read_trusted_file(path, Symlinks::Follow, kMaxPrefixFileBytes);
+    if (!text)
+        throw std::runtime_error("cannot read " + path + ": " + std::strerror(ENOENT));
+    return std::move(*text);
+}
+
+ParseResult parse_config(std::string_view json_text, const InterfaceExists &interface_exists,
+                         const ReadMatchFile &read_file)
 {
     JsonDocument document = read_json(json_text, {.max_bytes = kMaxConfigBytes});
     if (!document.value)
         return {std::nullopt, std::move(document.errors)};
     JsonErrors errors;
     Fields top(&*document.value, "", kTopFields, errors);
-    Config config = read_config(top, interface_exists);
+    Config config = read_config(top, interface_exists, read_file);
     return ParseResult::checked(std::move(config), std::move(errors));
 }
 
-ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists)
+ParseResult load_config_file(const std::string &file, const InterfaceExists &interface_exists,
+                             const ReadMatchFile &read_file)
 {
     auto cannot_read = [](std::string message) {
         return ParseResult{std::nullopt, {{"", std::move(message)}}};
@@ -200,7 +219,7 @@ ParseResult load_config_file(const std::string &file, const InterfaceExists &int
     }
     if (!text)
         return cannot_read("cannot read " + file + ": " + std::strerror(ENOENT));
-    return parse_config(*text, interface_exists);
+    return parse_config(*text, interface_exists, read_file);
 }
 
 } // namespace ratelimit::config

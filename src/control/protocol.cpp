@@ -358,6 +358,8 @@ RuntimeRuleArgs decode_runtime_rule_args(Command command, const json &args, cons
         }
         throw invalid(message);
     }
+    if (auto problem = runtime_rule_problem(*parsed.value))
+        throw invalid(name("match") + ": " + *problem);
     decoded.rule = std::move(*parsed.value);
     return decoded;
 }

@@ -161,7 +161,8 @@ Rule read_rule(const Fields &fields, const std::vector<std::string_view> &annota
     json rule = fields.object();
     for (std::string_view annotation : annotations)
         rule.erase(std::string(annotation));
-    auto parsed = parse_rule(rule, fields.path());
+    // A config rule of a "match_file" is listed by the file's name, not its prefixes.
+    auto parsed = parse_rule(rule, fields.path(), {MatchFiles::Use::Name});
     if (!parsed.value)
         throw std::runtime_error(join_errors(parsed.errors));
     return std::move(*parsed.value);
@@ -175,7 +176,7 @@ Rule read_rule(const json &rule, const std::string &path)
 json write_default(const DefaultLimits &limits)
 {
     // The default covers every source: its "/N" is spelled as for a rule on any prefix.
-    return {{"limits", limits_to_json(limits.limits, Rule{}.match)}};
+    return {{"limits", limits_to_json(limits.limits, Prefix{})}};
 }
 
 DefaultLimits read_default(const json &object, const std::string &path)
@@ -705,7 +706,12 @@ UnbanResult decode_unban_result(const json &result)
 
 std::string match_text(const Rule &rule)
 {
-    return write_rule(rule).at("match").get<std::string>();
+    if (!rule.match_file.empty())
+        return "file " + rule.match_file;
+    const json match = write_rule(rule).at("match");
+    if (match.is_string())
+        return match.get<std::string>();
+    return match.front().get<std::string>() + " and " + std::to_string(match.size() - 1) + " more";
 }
 
 std::string per_text(const LimitSpec &limit, const Prefix &match)

@@ -2,6 +2,7 @@
 #include "daemon/commands.hpp"
 
 #include <algorithm>
+#include <set>
 #include <iterator>
 #include <stdexcept>
 
@@ -277,8 +278,13 @@ control::StatusResult Commands::status() const
 control::ListResult Commands::list() const
 {
     control::ListResult result{default_limits(daemon_.config()), {}, {}};
+    std::set<Prefix> runtime; // a config rule is overridden where a runtime rule has its prefix
+    for (const auto &r : daemon_.runtime_rules())
+        runtime.insert(r.rule.match.front());
     for (const auto &rule : daemon_.config().rules)
-        result.config.push_back({rule, runtime_rule(rule.match) != nullptr});
+        result.config.push_back({rule, std::ranges::any_of(runtime, [&](const Prefix &p) {
+                                     return std::ranges::binary_search(rule.match, p);
+                                 })});
     for (const auto &runtime : daemon_.runtime_rules())
         result.runtime.push_back(active_rule(runtime));
     return result;
@@ -288,7 +294,7 @@ control::RuleChangeResult Commands::add_runtime_rule(const control::RuntimeRuleA
                                                      const std::string &who)
 {
     const RuntimeRule added = runtime_rule_of(args, WallClock::now());
-    const Prefix &prefix = added.rule.match;
+    const Prefix &prefix = added.rule.match.front();
     const bool replaced = runtime_rule(prefix) != nullptr;
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
     upsert(rules, added);
@@ -307,9 +313,9 @@ control::UnsetResult Commands::unset(const control::UnsetArgs &args, const std::
         throw RequestError(ErrorCode::NotFound,
                            no_runtime_rule(args.rule, config_rule(args.rule) != nullptr));
     const RuntimeRule removed = *found;
-    const Rule *configured = config_rule(removed.rule.match);
+    const Rule *configured = config_rule(removed.rule.match.front());
     std::vector<RuntimeRule> rules = daemon_.runtime_rules();
-    remove(rules, removed.rule.match);
+    remove(rules, removed.rule.match.front());
     commit(std::move(rules));
     spdlog::info("control socket: {} removed runtime rule {}", who,
                  rule_to_json(removed.rule).dump());
@@ -508,7 +514,7 @@ namespace
 bool is_named(const Rule &rule, const RuleRef &ref)
 {
     if (const auto *prefix = std::get_if<Prefix>(&ref))
-        return rule.match == *prefix;
+        return std::ranges::binary_search(rule.match, *prefix); // sorted
     return rule.name == std::get<std::string>(ref);
 }
 

@@ -46,6 +46,7 @@ std::vector<std::string> keep_restart_only_fields(const config::Config &running,
     keep("interfaces", &config::Config::interfaces);
     keep("max_sources", &config::Config::max_sources);
     keep("max_rules", &config::Config::max_rules);
+    keep("max_prefixes", &config::Config::max_prefixes);
     keep("max_bans", &config::Config::max_bans);
     keep("pin_dir", &config::Config::pin_dir);
     keep("state_dir", &config::Config::state_dir);
@@ -145,6 +146,7 @@ void Daemon::open_datapath()
     DatapathOptions options;
     options.max_sources = config_.max_sources;
     options.max_rules = config_.max_rules;
+    options.max_prefixes = config_.max_prefixes;
     options.max_bans = config_.max_bans;
     options.programs = static_cast<std::uint32_t>(config_.interfaces.size());
     options.pins = pins_layout_;
@@ -385,7 +387,7 @@ void Daemon::expire_runtime_rules()
     const std::string rules = apply_rules("expiry");
     // Logged once they are out of force: a reader who sees the line finds them gone.
     for (const auto &r : expired)
-        spdlog::info("runtime rule {} expired", r.rule.match.to_string());
+        spdlog::info("runtime rule {} expired", r.rule.match.front().to_string());
     spdlog::info("{}", rules);
 }
 

@@ -181,13 +181,25 @@ struct KeyLess {
 
 } // namespace
 
-rl_prefix_key ipv4_space_key()
+rl_prefix_key prefix_key(const Prefix &prefix)
 {
     rl_prefix_key key{};
-    const std::uint8_t any[4] = {};
-    key.prefixlen = RL_IPV4_MAPPED_PREFIXLEN;
-    RL_ADDR_FROM_IPV4(key.addr, any); // 0.0.0.0/0
+    key.prefixlen = prefix.length;
+    std::memcpy(key.addr, prefix.address.bytes.data(), RL_ADDR_LEN);
     return key;
+}
+
+Prefix prefix_of_key(const rl_prefix_key &key)
+{
+    Prefix prefix;
+    prefix.length = key.prefixlen;
+    std::memcpy(prefix.address.bytes.data(), key.addr, RL_ADDR_LEN);
+    return prefix;
+}
+
+rl_prefix_key ipv4_space_key()
+{
+    return prefix_key(*parse_prefix("0.0.0.0/0"));
 }
 
 bool is_ipv4_space(const rl_prefix_key &key)
@@ -246,7 +258,7 @@ void Datapath::size_maps(ratelimit_bpf *skel) const
     set_max_entries(skel->maps.RL_MAP_TAT_SKETCH, RL_SKETCH_ENTRIES(cells_log2()));
     set_max_entries(skel->maps.RL_MAP_RULES, options_.max_rules);
     set_max_entries(skel->maps.RL_MAP_RULE_BUCKETS, RL_RULE_BUCKET_ENTRIES(options_.max_rules));
-    set_max_entries(skel->maps.RL_MAP_PREFIXES, RL_PREFIX_ENTRIES(options_.max_rules));
+    set_max_entries(skel->maps.RL_MAP_PREFIXES, RL_PREFIX_ENTRIES(options_.max_prefixes));
     set_max_entries(skel->maps.RL_MAP_SOURCES, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_SOURCE_COUNTERS, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_BLOCKS, options_.max_sources);

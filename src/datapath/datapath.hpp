@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "datapath/pins.hpp"
+#include "net/address.hpp"
 
 #include "sys/map.hpp"
 #include "sys/skeleton.hpp"
@@ -23,8 +24,10 @@ namespace ratelimit
 struct DatapathOptions {
     // Tracked sources (and /N blocks) before LRU eviction.
     std::uint32_t max_sources = RL_DEFAULT_MAX_SOURCES;
-    // Rule slots; the trie holds RL_PREFIXES_PER_RULE prefixes per slot.
+    // Rule slots.
     std::uint32_t max_rules = RL_DEFAULT_MAX_RULES;
+    // Prefixes of all rules together: the trie holds RL_PREFIX_ENTRIES(max_prefixes).
+    std::uint32_t max_prefixes = RL_DEFAULT_MAX_PREFIXES;
     // Bans (and repeat offenders remembered) at once; when full, new bans are refused.
     std::uint32_t max_bans = RL_DEFAULT_MAX_BANS;
     std::uint32_t programs = 1; // one program per attach slot, each with its counters
@@ -38,6 +41,10 @@ struct DatapathOptions {
 // shorter than /96 (::/0, ::/8) is ever an IPv4 source's longest match: IPv6 rules cover IPv6
 // sources only.
 rl_prefix_key ipv4_space_key();
+// The trie key of `prefix`: the one place a key of the prefixes trie is made, for every entry
+// the daemon writes, removes or looks up; prefix_of_key reads one back.
+rl_prefix_key prefix_key(const Prefix &prefix);
+Prefix prefix_of_key(const rl_prefix_key &key);
 bool is_ipv4_space(const rl_prefix_key &key);
 
 // How full the source table is, as the program counts it (struct rl_pressure) and as a bounded

@@ -146,7 +146,7 @@ SourceState inspect_source(const Datapath &dp, const Address &source)
     state.tracked = entry.has_value();
 
     // The program's own lookup: the whole address against the LPM trie.
-    auto match = dp.prefixes().lookup(Prefix{source, RL_ADDR_LEN * 8}.key());
+    auto match = dp.prefixes().lookup(prefix_key(Prefix{source, RL_ADDR_LEN * 8}));
     if (!match || match->rule == RL_NO_RULE)
         return state;
     const std::uint32_t slot = match->rule;

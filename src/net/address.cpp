@@ -52,14 +52,6 @@ std::string Prefix::to_string() const
     return address.to_string() + "/" + std::to_string(family_length());
 }
 
-rl_prefix_key Prefix::key() const
-{
-    rl_prefix_key key{};
-    key.prefixlen = length;
-    std::memcpy(key.addr, address.bytes.data(), RL_ADDR_LEN);
-    return key;
-}
-
 bool Prefix::contains(const Address &addr) const
 {
     return mask(addr, length) == address;

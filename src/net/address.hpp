@@ -32,7 +32,6 @@ struct Prefix {
     // Length as written by the user: /24 for IPv4, /64 for IPv6.
     std::uint32_t family_length() const;
     std::string to_string() const;
-    rl_prefix_key key() const;
     // Whether `addr` lies in the prefix, bit for bit: ::/0 contains ::ffff:10.0.0.1.
     bool contains(const Address &addr) const;
     // Whether a rule (or a flush) on this prefix reaches the source `addr`: an IPv4 prefix covers

@@ -74,25 +74,28 @@ inline constexpr std::size_t kMaxCommentBytes = 200;
 // rule_json.hpp: no name reads as an address or a prefix).
 inline constexpr std::size_t kMaxNameBytes = 64;
 
-// What to do with traffic from one prefix: the rule object of the config file, of the runtime
-// rule file and of ratelimitctl set/allow/deny (rule_json.hpp reads and writes it).
+// What to do with traffic from a set of prefixes: the rule object of the config file, of the
+// runtime rule file and of ratelimitctl set/allow/deny (rule_json.hpp reads and writes it). All
+// the prefixes share the one rule: one slot, one set of per-rule buckets.
 struct Rule {
-    Prefix match;
+    std::vector<Prefix> match; // sorted, distinct; one for a runtime rule
     rl_action action = RL_ACTION_LIMIT;
     std::vector<LimitSpec> limits; // RL_ACTION_LIMIT: 1 .. RL_MAX_LIMITS; else empty
     bool monitor = false;          // count would-be drops of this rule, pass everything
-    std::string text;              // the match as written, for error messages
+    std::string text;              // the match as written (or the file), for error messages
     bool force = false;            // taken although it denies a whole address family
     std::string comment{};         // the operator's note, shown by ratelimitctl list
     std::optional<BanSpec> ban{};  // RL_ACTION_LIMIT only
     Selector selector{};           // the catch-all unless "proto" is given
     std::string name{};            // unique among all rules; empty: unnamed
+    std::string match_file{};      // the file `match` was read from ("match_file"); empty: none
     // The same rule however its match was spelled: `text` is left out.
     bool operator==(const Rule &other) const
     {
-        return match == other.match && action == other.action && limits == other.limits &&
-               monitor == other.monitor && force == other.force && comment == other.comment &&
-               ban == other.ban && selector == other.selector && name == other.name;
+        return match == other.match && match_file == other.match_file && action == other.action &&
+               limits == other.limits && monitor == other.monitor && force == other.force &&
+               comment == other.comment && ban == other.ban && selector == other.selector &&
+               name == other.name;
     }
 };
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/names.hpp"
+#include "policy/prefix_list.hpp"
 #include "policy/units.hpp"
 
 namespace ratelimit
@@ -61,18 +62,27 @@ std::optional<Per> read_prefix_per(const Fields &limit, const std::string &text,
                               "IPv6; write rules for 0.0.0.0/0 and ::/0 instead");
         return std::nullopt;
     }
+    if (scope.listed_file && bits <= 128)
+        return Per{RL_PER_PREFIX, bits}; // as written: shown again against no prefix (Prefix{})
     if (!scope.match)
         return std::nullopt; // the match itself is reported
-    const bool v4 = scope.match->is_v4();
+    const std::span<const Prefix> match = *scope.match;
+    const bool v4 = match.front().is_v4();
+    if (std::ranges::any_of(match, [&](const Prefix &p) { return p.is_v4() != v4; })) {
+        limit.fail("per", quote(text) + " cannot apply to a rule of both IPv4 and IPv6 prefixes: " +
+                              "write one rule per address family");
+        return std::nullopt;
+    }
     const std::uint32_t address_bits = v4 ? 32 : 128;
     if (bits > address_bits) {
         limit.fail("per", quote(text) + " is longer than an " + (v4 ? "IPv4" : "IPv6") +
                               " address (" + std::to_string(address_bits) + " bits)");
         return std::nullopt;
     }
-    if (bits < scope.match->family_length()) {
-        limit.fail("per", quote(text) + " is wider than the rule's prefix " +
-                              scope.match->to_string() +
+    const Prefix &longest =
+        *std::ranges::max_element(match, {}, [](const Prefix &p) { return p.family_length(); });
+    if (bits < longest.family_length()) {
+        limit.fail("per", quote(text) + " is wider than the rule's prefix " + longest.to_string() +
                               ": a bucket would span sources outside the rule");
         return std::nullopt;
     }
@@ -171,17 +181,92 @@ json limit_to_json(const LimitSpec &limit, const Prefix &match)
 
 // ----- rules ---------------------------------------------------------
 
-std::optional<Prefix> read_match(const Fields &rule)
+// One prefix of "match": the value, or an element of the list (`item`: "item 2: ", else empty).
+std::optional<Prefix> read_match_prefix(const Fields &rule, const json &value,
+                                        const std::string &item)
 {
-    if (!rule.require("match"))
+    if (!value.is_string()) {
+        rule.fail("match", item + "must be a prefix like \"192.0.2.0/24\", not " + describe(value));
         return std::nullopt;
-    auto text = rule.string("match");
-    if (!text)
-        return std::nullopt;
-    auto prefix = read_prefix(*text);
+    }
+    auto prefix = read_prefix(value.get_ref<const std::string &>());
     if (!prefix.value)
-        rule.fail("match", prefix.error);
+        rule.fail("match", item + prefix.error);
     return prefix.value;
+}
+
+// "match": one prefix or a non-empty list of them.
+std::optional<std::vector<Prefix>> read_match_list(const Fields &rule)
+{
+    const json &value = *rule.get("match");
+    if (!value.is_array()) {
+        if (!rule.string("match"))
+            return std::nullopt; // reported
+        auto prefix = read_match_prefix(rule, value, "");
+        return prefix ? std::optional(std::vector<Prefix>{*prefix}) : std::nullopt;
+    }
+    if (value.empty()) {
+        rule.fail("match", "must be a prefix or a non-empty list of prefixes, not []");
+        return std::nullopt;
+    }
+    std::vector<Prefix> prefixes;
+    bool ok = true;
+    for (std::size_t i = 0; i < value.size(); i++) {
+        auto prefix = read_match_prefix(rule, value[i], "item " + std::to_string(i) + ": ");
+        ok = ok && prefix;
+        if (prefix)
+            prefixes.push_back(*prefix);
+    }
+    if (!ok)
+        return std::nullopt;
+    make_distinct(prefixes);
+    return prefixes;
+}
+
+// "match_file": the prefixes of the file it names, read as `files` says.
+std::optional<std::vector<Prefix>> read_match_file(const Fields &rule, const MatchFiles &files,
+                                                   std::string &path)
+{
+    if (files.use == MatchFiles::Use::Refuse) {
+        rule.fail("match_file", "only a config file's rule names a file of prefixes: the daemon "
+                                "opens no file a client names; send the prefixes in \"match\"");
+        return std::nullopt;
+    }
+    const std::size_t errors_before = rule.errors().size();
+    rule.read_absolute_path("match_file", path);
+    if (rule.errors().size() != errors_before)
+        return std::nullopt;
+    if (files.use == MatchFiles::Use::Name)
+        return std::vector<Prefix>{};
+    std::string text;
+    try {
+        text = files.read(path);
+    } catch (const std::exception &e) {
+        rule.fail("match_file", e.what());
+        return std::nullopt;
+    }
+    PrefixList list = parse_prefix_list(text, path);
+    for (auto &error : list.errors)
+        rule.fail("match_file", std::move(error));
+    if (!list.errors.empty())
+        return std::nullopt;
+    return std::move(list.prefixes);
+}
+
+// The rule's prefixes: "match" or "match_file", exactly one of them.
+std::optional<std::vector<Prefix>> read_match(const Fields &rule, const MatchFiles &files,
+                                              std::string &file)
+{
+    const bool inline_match = rule.get("match") != nullptr;
+    if (!inline_match && !rule.get("match_file")) {
+        rule.require("match"); // "match" (or "match_file") is missing
+        return std::nullopt;
+    }
+    if (inline_match && rule.get("match_file")) {
+        rule.fail("match_file", "cannot be combined with \"match\": give one of them");
+        return std::nullopt;
+    }
+    return inline_match ? read_match_list(rule) : read_match_file(rule, files, file);
 }
 
 // Why `comment` cannot be shown as it is, if it cannot: it is printed in tables and logs.
@@ -402,13 +487,16 @@ std::optional<Selector> read_selector(const Fields &rule)
 // operator included: it takes "force", unless the rule only monitors.
 void check_deny_everything(const Fields &fields, const Rule &rule)
 {
-    if (rule.action != RL_ACTION_DENY || rule.monitor || rule.force ||
-        rule.match.family_length() != 0)
+    if (rule.action != RL_ACTION_DENY || rule.monitor || rule.force)
         return;
-    const std::string everyone = rule.match.is_v4() ? "every IPv4 source" : "every source";
-    fields.fail("match", quote(rule.text) + " with \"action\": \"deny\" drops " + everyone +
-                             ", cutting this host off; if that is meant, force it (\"force\": " +
-                             "true on the rule, ratelimitctl deny --force)");
+    auto everything = std::ranges::find(rule.match, 0u, &Prefix::family_length);
+    if (everything == rule.match.end())
+        return;
+    const std::string everyone = everything->is_v4() ? "every IPv4 source" : "every source";
+    fields.fail(rule.match_file.empty() ? "match" : "match_file",
+                quote(everything->to_string()) + " with \"action\": \"deny\" drops " + everyone +
+                    ", cutting this host off; if that is meant, force it (\"force\": " +
+                    "true on the rule, ratelimitctl deny --force)");
 }
 
 } // namespace
@@ -439,20 +527,24 @@ std::vector<LimitSpec> read_limits(const Fields &owner, const PerScope &scope)
     return specs;
 }
 
-std::optional<Rule> read_rule(const Fields &fields)
+std::optional<Rule> read_rule(const Fields &fields, const MatchFiles &files)
 {
     if (!fields.is_object())
         return std::nullopt;
     const std::size_t errors_before = fields.errors().size();
     Rule rule;
-    auto match = read_match(fields);
+    auto match = read_match(fields, files, rule.match_file);
     std::optional<rl_action> action = RL_ACTION_LIMIT;
     if (fields.get("action"))
         action = fields.choose("action", kActionNames);
     if (auto mode = fields.choose("mode", kModeNames))
         rule.monitor = *mode == Mode::Monitor;
     if (action == RL_ACTION_LIMIT) {
-        rule.limits = read_limits(fields, PerScope{false, match});
+        PerScope scope;
+        if (match && !match->empty())
+            scope.match = *match;
+        scope.listed_file = match && match->empty();
+        rule.limits = read_limits(fields, scope);
         if (fields.get("ban"))
             rule.ban = read_ban(fields);
     } else if (action) {
@@ -470,9 +562,12 @@ std::optional<Rule> read_rule(const Fields &fields)
         fields.read("name", rule.name, explain_bad_name);
     if (fields.errors().size() == errors_before) {
         rule.selector = *selector;
-        rule.match = *match;
+        rule.match = std::move(*match);
         rule.action = *action;
-        rule.text = *fields.string("match");
+        const json *written = fields.get("match");
+        rule.text = !rule.match_file.empty() ? rule.match_file
+                    : written->is_string()   ? written->get<std::string>()
+                                             : describe(*written);
         check_deny_everything(fields, rule);
     }
     if (fields.errors().size() != errors_before)
@@ -480,24 +575,44 @@ std::optional<Rule> read_rule(const Fields &fields)
     return rule;
 }
 
-Validated<Rule> parse_rule(const json &rule, const std::string &path)
+Validated<Rule> parse_rule(const json &rule, const std::string &path, const MatchFiles &files)
 {
     JsonErrors errors;
     Fields fields(&rule, path, kRuleFields, errors);
-    auto parsed = read_rule(fields);
+    auto parsed = read_rule(fields, files);
     return Validated<Rule>::checked(std::move(parsed), std::move(errors));
+}
+
+std::optional<std::string> runtime_rule_problem(const Rule &rule)
+{
+    if (rule.match.size() == 1)
+        return std::nullopt;
+    return "a runtime rule is named by its one prefix; " + std::to_string(rule.match.size()) +
+           " prefixes in one rule are for the config file";
 }
 
 bool DistinctPrefixes::add(const Rule &rule, const std::string &list_path, std::size_t index,
                            JsonErrors &errors)
 {
-    auto [first, inserted] = first_index_.emplace(std::pair{rule.selector, rule.match}, index);
-    if (!inserted)
-        errors.push_back({json_field_path(json_element_path(list_path, index), "match"),
-                          quote(rule.text) + " is the same prefix as " +
-                              json_element_path(list_path, first->second) +
-                              (rule.selector.catch_all() ? "" : ", with the same selector")});
-    return inserted;
+    const std::string field = rule.match_file.empty() ? "match" : "match_file";
+    const std::string where = rule.match_file.empty() ? "" : quote(rule.match_file) + " holds ";
+    bool distinct = true;
+    for (const Prefix &prefix : rule.match) {
+        auto [first, inserted] = first_index_.emplace(std::pair{rule.selector, prefix}, index);
+        if (!inserted && first->second != index) {
+            const std::string shown = rule.match.size() == 1 && rule.match_file.empty()
+                                          ? rule.text // as written: "::ffff:10.0.0.0/104"
+                                          : prefix.to_string();
+            errors.push_back({json_field_path(json_element_path(list_path, index), field),
+                              where + quote(shown) + " is the same prefix as " +
+                                  json_element_path(list_path, first->second) +
+                                  (rule.selector.catch_all() ? "" : ", with the same selector")});
+            distinct = false;
+        }
+        if (!distinct && errors.size() > kMaxPrefixFileErrors)
+            break;
+    }
+    return distinct;
 }
 
 bool DistinctNames::add(const Rule &rule, const std::string &list_path, std::size_t index,
@@ -618,11 +733,36 @@ void selector_to_json(const Selector &selector, json &object)
         object["tcp_flags"] = name_of(kTcpFlagNames, selector.tcp_flags);
 }
 
+namespace
+{
+
+// A prefix as rule_to_json writes it: a single address bare.
+std::string match_text(const Prefix &prefix)
+{
+    const bool one_address = prefix.family_length() == (prefix.is_v4() ? 32u : 128u);
+    return one_address ? prefix.address.to_string() : prefix.to_string();
+}
+
+json match_to_json(const std::vector<Prefix> &match)
+{
+    if (match.size() == 1)
+        return match_text(match.front());
+    json list = json::array();
+    for (const Prefix &prefix : match)
+        list.push_back(match_text(prefix));
+    return list;
+}
+
+} // namespace
+
 json rule_to_json(const Rule &rule)
 {
-    const bool one_address = rule.match.family_length() == (rule.match.is_v4() ? 32u : 128u);
-    json object = {{"match", one_address ? rule.match.address.to_string() : rule.match.to_string()},
-                   {"action", name_of(kActionNames, rule.action)}};
+    json object = json::object();
+    if (rule.match_file.empty())
+        object["match"] = match_to_json(rule.match);
+    else
+        object["match_file"] = rule.match_file;
+    object["action"] = name_of(kActionNames, rule.action);
     if (!rule.name.empty())
         object["name"] = rule.name;
     if (rule.monitor)
@@ -632,7 +772,8 @@ json rule_to_json(const Rule &rule)
     if (!rule.comment.empty())
         object["comment"] = rule.comment;
     if (rule.action == RL_ACTION_LIMIT)
-        object["limits"] = limits_to_json(rule.limits, rule.match);
+        object["limits"] =
+            limits_to_json(rule.limits, rule.match.empty() ? Prefix{} : rule.match.front());
     if (rule.ban)
         object["ban"] = ban_to_json(*rule.ban);
     selector_to_json(rule.selector, object);

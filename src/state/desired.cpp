@@ -31,26 +31,42 @@ std::vector<DesiredRule> desired_rules(const config::Config &config,
                                        const std::vector<RuntimeRule> &runtime,
                                        WallClock::time_point now)
 {
+    // A runtime rule (one prefix) wins over a config rule with its selector for its prefix: the
+    // config rule keeps the rest of its set. Time in the number of prefixes, not prefixes times
+    // rules.
     std::map<std::pair<Selector, Prefix>, DesiredRule> by_prefix;
-    for (const auto &rule : config.rules)
-        by_prefix[{rule.selector, rule.match}] = {
-            {rule.match}, compile(rule), Origin::Config, rule.selector, rule.name};
     for (const auto &r : runtime)
         if (!r.expires || *r.expires > now)
-            by_prefix[{r.rule.selector, r.rule.match}] = {
-                {r.rule.match}, compile(r.rule), Origin::Runtime, r.rule.selector, r.rule.name};
-
+            for (const auto &p : r.rule.match)
+                by_prefix[{r.rule.selector, p}] = {
+                    {p}, compile(r.rule), Origin::Runtime, r.rule.selector, r.rule.name};
     std::vector<DesiredRule> out;
-    out.reserve(by_prefix.size() + 1);
+    out.reserve(config.rules.size() + by_prefix.size() + 1);
+    for (const auto &rule : config.rules) {
+        DesiredRule wanted{{}, compile(rule), Origin::Config, rule.selector, rule.name};
+        wanted.prefixes.reserve(rule.match.size());
+        for (const auto &p : rule.match)
+            if (!by_prefix.contains({rule.selector, p}))
+                wanted.prefixes.push_back(p); // sorted, as rule.match is
+        if (!wanted.prefixes.empty())
+            out.push_back(std::move(wanted));
+    }
     for (auto &[prefix, rule] : by_prefix)
         out.push_back(std::move(rule));
+    // Whether a catch-all rule names `p`: then the default does not.
+    auto named = [&](const Prefix &p) {
+        return by_prefix.contains({Selector{}, p}) ||
+               std::ranges::any_of(config.rules, [&](const Rule &rule) {
+                   return rule.selector == Selector{} && std::ranges::binary_search(rule.match, p);
+               });
+    };
 
     if (!config.default_limits.empty()) {
         DesiredRule fallback{
             {}, compile_rule(RL_ACTION_LIMIT, config.default_limits, false), Origin::Default};
         for (const char *everything : {"::/0", "0.0.0.0/0"}) {
             Prefix p = *parse_prefix(everything);
-            if (!by_prefix.contains({Selector{}, p}))
+            if (!named(p))
                 fallback.prefixes.push_back(p);
         }
         std::sort(fallback.prefixes.begin(), fallback.prefixes.end());
@@ -68,10 +84,10 @@ JsonErrors name_clashes(const config::Config &config, const std::vector<RuntimeR
         if (!config.rules[i].name.empty())
             config_rule.emplace(config.rules[i].name, i);
     auto config_place = [&](std::size_t i) {
-        return "rules[" + std::to_string(i) + "] (" + config.rules[i].match.to_string() + ")";
+        return "rules[" + std::to_string(i) + "] (" + config.rules[i].text + ")";
     };
     auto runtime_place = [](const Rule &rule) {
-        return "the runtime rule for " + rule.match.to_string();
+        return "the runtime rule for " + rule.match.front().to_string();
     };
     const std::string unique = ": names are unique across config and runtime rules";
     JsonErrors clashes;

@@ -18,12 +18,9 @@ std::vector<InstalledRule> installed_rules(const Datapath &dp)
     dp.prefixes().for_each([&](const rl_prefix_key &key, const rl_prefix_value &target) {
         if (target.rule == RL_NO_RULE)
             return; // the IPv4 space with no rule (ipv4_space_key)
-        Prefix prefix;
-        prefix.length = key.prefixlen;
-        std::memcpy(prefix.address.bytes.data(), key.addr, RL_ADDR_LEN);
         auto &rule = by_index[target.rule];
         rule.index = target.rule;
-        rule.prefixes.push_back(prefix);
+        rule.prefixes.push_back(prefix_of_key(key));
     });
     if (by_index.empty())
         return {};
@@ -183,7 +180,7 @@ void DatapathRuleTable::put_prefixes(std::span<const PrefixTarget> targets)
     std::vector<rl_prefix_key> keys;
     std::vector<rl_prefix_value> values;
     for (const auto &t : targets) {
-        keys.push_back(t.prefix.key());
+        keys.push_back(prefix_key(t.prefix));
         values.push_back({t.index});
     }
     dp_.prefixes().update(keys, values);
@@ -195,7 +192,7 @@ void DatapathRuleTable::remove_prefixes(std::span<const Prefix> prefixes)
     // it), so that no IPv6 prefix becomes an IPv4 source's longest match.
     std::vector<rl_prefix_key> keys;
     for (const auto &prefix : prefixes) {
-        const rl_prefix_key key = prefix.key();
+        const rl_prefix_key key = prefix_key(prefix);
         if (is_ipv4_space(key))
             dp_.prefixes().update(key, rl_prefix_value{RL_NO_RULE});
         else

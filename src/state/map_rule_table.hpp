@@ -21,6 +21,7 @@ class DatapathRuleTable : public RuleTable
     explicit DatapathRuleTable(Datapath &dp) : dp_(dp) {}
 
     std::uint32_t capacity() const override { return dp_.options().max_rules; }
+    std::uint32_t prefix_capacity() const override { return dp_.options().max_prefixes; }
     std::vector<InstalledRule> installed() const override { return installed_rules(dp_); }
     void write_rules(std::span<const RuleWrite> writes) override;
     void rewrite_rules(std::span<const RuleRewrite> rewrites) override;

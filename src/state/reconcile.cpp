@@ -36,20 +36,27 @@ std::vector<std::optional<std::size_t>> match_installed(const std::vector<Desire
             owner.emplace(p, i);
     std::vector<std::optional<std::size_t>> match(desired.size());
     std::vector<bool> claimed(installed.size());
+    // The installed rules owning some prefix of each desired rule, each once: a rule of many
+    // prefixes is compared with its installed self once, not once per prefix.
+    std::vector<std::vector<std::size_t>> candidates(desired.size());
+    for (std::size_t d = 0; d < desired.size(); d++) {
+        for (const auto &p : desired[d].prefixes)
+            if (auto it = owner.find(p); it != owner.end())
+                candidates[d].push_back(it->second);
+        std::ranges::sort(candidates[d]);
+        candidates[d].erase(std::unique(candidates[d].begin(), candidates[d].end()),
+                            candidates[d].end());
+    }
     auto claim = [&](auto &&fits) {
         for (std::size_t d = 0; d < desired.size(); d++) {
             if (match[d])
                 continue;
-            std::optional<std::size_t> first;
-            for (const auto &p : desired[d].prefixes) {
-                auto it = owner.find(p);
-                if (it != owner.end() && !claimed[it->second] && (!first || it->second < *first) &&
-                    fits(desired[d], installed[it->second]))
-                    first = it->second;
-            }
-            if (first) {
-                match[d] = first;
-                claimed[*first] = true;
+            for (std::size_t i : candidates[d]) { // the first installed one wins
+                if (!claimed[i] && fits(desired[d], installed[i])) {
+                    match[d] = i;
+                    claimed[i] = true;
+                    break;
+                }
             }
         }
     };
@@ -148,6 +155,19 @@ void plan_prefix_moves(ReconcilePlan &plan, const PrefixIndex &want, const Prefi
     }
 }
 
+// Throws RulesFull unless the installed prefixes and the new ones fit at once: puts come before
+// removals. 0.0.0.0/0 is counted in neither (the trie's own entry, RL_PREFIX_ENTRIES).
+void check_prefixes_fit(const ReconcilePlan &plan, const PrefixIndex &have,
+                        std::uint32_t prefix_capacity)
+{
+    const Prefix ipv4_space = *parse_prefix("0.0.0.0/0");
+    std::size_t peak = have.size() - have.contains(ipv4_space);
+    for (const auto &put : plan.puts)
+        peak += !have.contains(put.prefix) && put.prefix != ipv4_space;
+    if (peak > prefix_capacity)
+        throw RulesFull(peak, prefix_capacity, "prefixes", "max_prefixes");
+}
+
 // The prefixes no rule wants and the rules no desired rule kept.
 void plan_removals(ReconcilePlan &plan, const PrefixIndex &want, const PrefixIndex &have,
                    const std::vector<InstalledRule> &installed,
@@ -170,15 +190,18 @@ void plan_removals(ReconcilePlan &plan, const PrefixIndex &want, const PrefixInd
 
 } // namespace
 
-RulesFull::RulesFull(std::size_t needed, std::uint32_t capacity)
-    : std::length_error("the rules need " + std::to_string(needed) + " rule slots, more than the " +
-                        std::to_string(capacity) + " there are (max_rules)"),
+RulesFull::RulesFull(std::size_t needed, std::uint32_t capacity, const std::string &what,
+                     const std::string &field)
+    : std::length_error("the rules need " + std::to_string(needed) + " " + what +
+                        ", more than the " + std::to_string(capacity) + " there are (" + field +
+                        ")"),
       needed_(needed), capacity_(capacity)
 {
 }
 
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
-                             const std::vector<InstalledRule> &installed, std::uint32_t capacity)
+                             const std::vector<InstalledRule> &installed, std::uint32_t capacity,
+                             std::uint32_t prefix_capacity)
 {
     for (const auto &rule : desired)
         if (!rule.selector.catch_all())
@@ -193,6 +216,7 @@ ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
     const PrefixIndex want = plan_rule_writes(plan, desired, installed, match);
     const PrefixIndex have = installed_prefixes(installed);
     plan_prefix_moves(plan, want, have);
+    check_prefixes_fit(plan, have, prefix_capacity);
     plan_removals(plan, want, have, installed, match);
     return plan;
 }
@@ -218,7 +242,8 @@ void apply(const ReconcilePlan &plan, RuleTable &table)
 ReconcilePlan plan_rules(const config::Config &config, const std::vector<RuntimeRule> &runtime,
                          const RuleTable &table, WallClock::time_point now)
 {
-    return plan_reconcile(desired_rules(config, runtime, now), table.installed(), table.capacity());
+    return plan_reconcile(desired_rules(config, runtime, now), table.installed(), table.capacity(),
+                          table.prefix_capacity());
 }
 
 ReconcilePlan reconcile(const config::Config &config, const std::vector<RuntimeRule> &runtime,

@@ -57,7 +57,8 @@ class RuleTable
 {
   public:
     virtual ~RuleTable() = default;
-    virtual std::uint32_t capacity() const = 0;
+    virtual std::uint32_t capacity() const = 0;        // rule slots (max_rules)
+    virtual std::uint32_t prefix_capacity() const = 0; // prefixes of all rules (max_prefixes)
     virtual std::vector<InstalledRule> installed() const = 0;
     // Writes rules into unused slots (with full buckets).
     virtual void write_rules(std::span<const RuleWrite> writes) = 0;
@@ -87,12 +88,14 @@ struct ReconcilePlan {
     }
 };
 
-// The rules do not fit the rule table (max_rules). New rules are written before the ones they
-// replace are freed, so a change needs room for both at once.
+// The rules do not fit the rule table (max_rules), or their prefixes the trie (max_prefixes). New
+// rules and prefixes are written before the ones they replace are removed, so a change needs
+// room for both at once.
 class RulesFull : public std::length_error
 {
   public:
-    RulesFull(std::size_t needed, std::uint32_t capacity);
+    RulesFull(std::size_t needed, std::uint32_t capacity, const std::string &what = "rule slots",
+              const std::string &field = "max_rules");
     std::size_t needed() const { return needed_; } // slots the change would hold at its peak
     std::uint32_t capacity() const { return capacity_; }
 
@@ -109,10 +112,12 @@ class UnenforceableRule : public std::invalid_argument
     using std::invalid_argument::invalid_argument;
 };
 
-// Throws RulesFull if the desired rules need more slots than `capacity`, UnenforceableRule for a
-// rule with a selector.
+// Throws RulesFull if the desired rules need more slots than `capacity` or more prefixes than
+// `prefix_capacity`, UnenforceableRule for a rule with a selector. Takes time in the number of
+// prefixes (a reload that changes one prefix of a large set plans one put or one removal).
 ReconcilePlan plan_reconcile(const std::vector<DesiredRule> &desired,
-                             const std::vector<InstalledRule> &installed, std::uint32_t capacity);
+                             const std::vector<InstalledRule> &installed, std::uint32_t capacity,
+                             std::uint32_t prefix_capacity = RL_DEFAULT_MAX_PREFIXES);
 
 // Hands each kind of step to `table` in one call, in the order of ReconcilePlan's fields.
 void apply(const ReconcilePlan &plan, RuleTable &table);

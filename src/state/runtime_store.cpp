@@ -147,6 +147,9 @@ std::optional<RuntimeRule> read_runtime_rule(json element, const std::string &pa
     }
     auto parsed = parse_rule(element, path);
     std::ranges::move(parsed.errors, std::back_inserter(errors));
+    if (parsed.value)
+        if (auto problem = runtime_rule_problem(*parsed.value))
+            errors.push_back({path + ".match", *problem});
     if (errors.size() != errors_before)
         return std::nullopt;
     runtime.rule = std::move(*parsed.value);
@@ -273,11 +276,11 @@ EditCounts apply_edits(std::vector<RuntimeRule> &rules, std::vector<RuntimeEdit>
                                                   std::make_move_iterator(rules.end()));
     std::map<Prefix, std::size_t> slot_of; // the rules in force, by prefix
     for (std::size_t i = 0; i < slots.size(); i++)
-        slot_of.emplace(slots[i]->rule.match, i);
+        slot_of.emplace(slots[i]->rule.match.front(), i);
     EditCounts counts;
     for (std::size_t i = 0; i < edits.size(); i++) {
         if (auto *rule = std::get_if<RuntimeRule>(&edits[i])) {
-            auto [found, added] = slot_of.try_emplace(rule->rule.match, slots.size());
+            auto [found, added] = slot_of.try_emplace(rule->rule.match.front(), slots.size());
             if (added)
                 slots.emplace_back(std::move(*rule));
             else

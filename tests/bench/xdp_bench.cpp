@@ -114,7 +114,7 @@ std::unique_ptr<Datapath> limiter(std::uint32_t extra_rules, std::uint32_t max_s
     opts.max_sources = max_sources;
     auto dp = std::make_unique<Datapath>(opts);
     dp->rules().update(0, rule);
-    dp->prefixes().update(parse_prefix(match)->key(), rl_prefix_value{0});
+    dp->prefixes().update(prefix_key(*parse_prefix(match)), rl_prefix_value{0});
     std::mt19937 rng(7);
     for (std::uint32_t i = 0; i < extra_rules; i++) {
         Address a = *parse_address("172.16.0.0");
@@ -122,7 +122,7 @@ std::unique_ptr<Datapath> limiter(std::uint32_t extra_rules, std::uint32_t max_s
         std::memcpy(a.bytes.data() + 12, &host, 4);
         a.bytes[12] = 100 + (a.bytes[12] % 100); // keep clear of 10/8 and 198.51.100/24
         Prefix p{a, 128};
-        dp->prefixes().update(p.key(), rl_prefix_value{1 + i});
+        dp->prefixes().update(prefix_key(p), rl_prefix_value{1 + i});
         dp->rules().update(1 + i, rule);
     }
     dp->publish_rules();

@@ -188,10 +188,7 @@ TEST_F(BansTest, ARuleScopedBanLeavesAnotherRulesTrafficAndScopeAllDoesNot)
         offend(frame, 60ms, 20);
         ASSERT_TRUE(ban_of("10.0.0.8"));
         // The source comes under the allow rule.
-        rl_prefix_key key{};
-        key.prefixlen = 128;
-        std::memcpy(key.addr, addr("10.0.0.8").bytes.data(), RL_ADDR_LEN);
-        dp_->prefixes().update(key, rl_prefix_value{allow});
+        dp_->prefixes().update(prefix_key(Prefix{addr("10.0.0.8"), 128}), rl_prefix_value{allow});
         dp_->publish_rules();
         EXPECT_EQ(send(frame), scope == BanScope::All ? XDP_DROP : XDP_PASS)
             << name_of(kBanScopeNames, scope);

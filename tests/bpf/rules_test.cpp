@@ -194,8 +194,8 @@ TEST_F(RulesTest, RuleChangesReachCachedSources)
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 0u);
 
     // Removing the prefixes: no rule again.
-    dp_->prefixes().erase(prefix("10.0.0.1/32").key());
-    dp_->prefixes().erase(prefix("10.0.0.0/8").key());
+    dp_->prefixes().erase(prefix_key(prefix("10.0.0.1/32")));
+    dp_->prefixes().erase(prefix_key(prefix("10.0.0.0/8")));
     dp_->publish_rules();
     EXPECT_EQ(passed_of(udp_from("10.0.0.1"), 10), 10u);
 }

@@ -102,7 +102,7 @@ TEST(Config, ProductExample)
     })");
     EXPECT_EQ(config.default_limits, std::vector{packet_limit(1000, 2000)});
     ASSERT_EQ(config.rules.size(), 5u);
-    EXPECT_EQ(config.rules[0], (Rule{prefix("203.0.113.0/24"),
+    EXPECT_EQ(config.rules[0], (Rule{{prefix("203.0.113.0/24")},
                                      RL_ACTION_LIMIT,
                                      {packet_limit(100, 200)},
                                      false,
@@ -112,7 +112,7 @@ TEST(Config, ProductExample)
               (std::vector{packet_limit(500, 1000), packet_limit(5000, 5000, RL_PER_PREFIX, 120),
                            packet_limit(2000000, 2000000, RL_PER_RULE)}));
     EXPECT_EQ(config.rules[3],
-              (Rule{prefix("198.51.100.7/32"), RL_ACTION_DENY, {}, false, "198.51.100.7"}));
+              (Rule{{prefix("198.51.100.7/32")}, RL_ACTION_DENY, {}, false, "198.51.100.7"}));
     EXPECT_EQ(config.rules[4].action, RL_ACTION_ALLOW);
     EXPECT_EQ(config.control.group, "ratelimit");
 }
@@ -172,8 +172,8 @@ TEST(Config, RulesAndSettings)
     EXPECT_EQ(config.mode, Mode::Monitor);
     EXPECT_EQ(config.default_limits, (std::vector{packet_limit(1000, 1000, RL_PER_RULE),
                                                   byte_limit(125000000, 125000000)}));
-    EXPECT_EQ(config.rules[1].match, prefix("::/0")); // not a duplicate of 0.0.0.0/0
-    EXPECT_EQ(config.rules[2].match, prefix("2001:db8::1/128"));
+    EXPECT_EQ(config.rules[1].match.front(), prefix("::/0")); // not a duplicate of 0.0.0.0/0
+    EXPECT_EQ(config.rules[2].match.front(), prefix("2001:db8::1/128"));
     EXPECT_TRUE(config.rules[2].monitor);
     EXPECT_TRUE(config.rules[3].monitor);
     EXPECT_FALSE(config.rules[0].monitor);
@@ -672,6 +672,74 @@ TEST_F(ConfigFile, ARefusedFileIsNotQuoted)
     std::ofstream(path()) << R"("hunter2-secret")";
     fs::permissions(path(), fs::perms(0666));
     EXPECT_EQ(refusal(path()).find("hunter2"), std::string::npos) << refusal(path());
+}
+
+} // namespace
+} // namespace ratelimit::config
+
+namespace ratelimit::config
+{
+namespace
+{
+
+// "match" as a list and "match_file" through an in-memory reader.
+ParseResult parse_with_files(const std::string &rules, std::map<std::string, std::string> files)
+{
+    return parse_config(R"({"interfaces": [{"name": "eth0"}], "rules": )" + rules + "}",
+                        [](const std::string &) { return true; },
+                        [files](const std::string &path) {
+                            auto it = files.find(path);
+                            if (it == files.end())
+                                throw std::runtime_error("cannot read " + path +
+                                                         ": No such file or directory");
+                            return it->second;
+                        });
+}
+
+TEST(ConfigSets, AListAndAFileEachMakeOneRuleOfAllTheirPrefixes)
+{
+    auto parsed = parse_with_files(
+        R"([{"match": ["192.0.2.0/24", "2001:db8:beef::/48"], "action": "allow"},
+            {"match_file": "/etc/drop.netset", "action": "deny"}])",
+        {{"/etc/drop.netset", "# drop\n198.51.100.0/24 ; SBL1\r\n203.0.113.7\n"}});
+    ASSERT_TRUE(parsed.value) << parsed.errors.front().to_string();
+    ASSERT_EQ(parsed.value->rules.size(), 2u);
+    EXPECT_EQ(parsed.value->rules[0].match.size(), 2u);
+    EXPECT_EQ(parsed.value->rules[1].match.size(), 2u);
+    EXPECT_EQ(parsed.value->rules[1].match_file, "/etc/drop.netset");
+}
+
+TEST(ConfigSets, BadFilesAreRefusedNamingTheFieldTheFileAndTheLine)
+{
+    struct Case {
+        std::string rules, error;
+    };
+    const std::map<std::string, std::string> files = {
+        {"/etc/bad", "10.0.0.0/8\n1.2.3.4/33\n"}, {"/etc/empty", ""}, {"/etc/dup", "10.0.0.0/8\n"}};
+    for (
+        const Case &c : std::vector<Case>{
+            {R"([{"match_file": "/etc/bad", "action": "deny"}])",
+             "rules[0].match_file: \"/etc/bad\" line 2: \"1.2.3.4/33\" is not an IPv4 or IPv6 "
+             "prefix (the length must be 0 .. 32)"},
+            {R"([{"match_file": "/etc/missing", "action": "deny"}])",
+             "rules[0].match_file: cannot read /etc/missing: No such file or directory"},
+            {R"([{"match_file": "/etc/empty", "action": "deny"}])",
+             "rules[0].match_file: \"/etc/empty\" holds no prefix"},
+            {R"([{"match_file": "relative", "action": "deny"}])", "rules[0].match_file: "},
+            {R"([{"match": "10.0.0.0/8", "match_file": "/etc/dup", "action": "deny"}])",
+             "rules[0].match_file: cannot be combined with \"match\""},
+            {R"([{"match": []}])", "rules[0].match: must be a prefix or a non-empty list"},
+            {R"([{"match": ["10.0.0.0/8", 5], "rate": 1}])",
+             "rules[0].match: item 1: must be a prefix"},
+            {R"([{"match": "10.0.0.0/8", "rate": 1}, {"match_file": "/etc/dup", "action": "deny"}])",
+             "rules[1].match_file: \"/etc/dup\" holds \"10.0.0.0/8\" is the same prefix as "
+             "rules[0]"},
+        }) {
+        auto parsed = parse_with_files(c.rules, files);
+        ASSERT_FALSE(parsed.value) << c.rules;
+        EXPECT_EQ(parsed.errors.front().to_string().find(c.error), 0u)
+            << parsed.errors.front().to_string();
+    }
 }
 
 } // namespace

@@ -151,14 +151,6 @@ TEST(Prefix, RefusesBadLengthsAndSyntax)
     }
 }
 
-TEST(Prefix, KeyIsTheLengthAndTheBytes)
-{
-    const Prefix p = prefix("2001:db8::/32");
-    const rl_prefix_key key = p.key();
-    EXPECT_EQ(key.prefixlen, 32u);
-    EXPECT_EQ(std::memcmp(key.addr, p.address.bytes.data(), RL_ADDR_LEN), 0);
-}
-
 TEST(Prefix, ContainsWhatItsLengthKeeps)
 {
     const Prefix p = prefix("10.1.0.0/16");

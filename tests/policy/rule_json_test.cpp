@@ -85,7 +85,7 @@ TEST(RuleJson, PerIsWrittenInTheBitsOfTheRulesFamily)
         auto parsed = parse_rule({{"match", match}, {"rate", 5}, {"per", per}}, "rule");
         ASSERT_TRUE(parsed.value) << errors_of(parsed.errors);
         EXPECT_EQ(rule_to_json(*parsed.value)["limits"][0]["per"], per) << match;
-        EXPECT_EQ(per_name(parsed.value->limits[0], parsed.value->match.is_v4()), per);
+        EXPECT_EQ(per_name(parsed.value->limits[0], parsed.value->match.front().is_v4()), per);
     }
     auto v4 = parse_rule({{"match", "10.0.0.0/8"}, {"rate", 5}, {"per", "/24"}}, "rule");
     ASSERT_TRUE(v4.value);
@@ -275,7 +275,7 @@ TEST(RuleJson, ParsesLikeAConfigRule)
     Validated<Rule> result = parse_rule(rule, "runtime");
     ASSERT_TRUE(result.value);
     EXPECT_TRUE(result.errors.empty());
-    EXPECT_EQ(*result.value, (Rule{prefix("2001:db8::/48"),
+    EXPECT_EQ(*result.value, (Rule{{prefix("2001:db8::/48")},
                                    RL_ACTION_LIMIT,
                                    {packet_limit(1000, 1000, RL_PER_PREFIX, 64)},
                                    true,

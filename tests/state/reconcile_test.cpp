@@ -34,6 +34,7 @@ class MemoryTable : public RuleTable
 {
   public:
     std::uint32_t capacity() const override { return slots; }
+    std::uint32_t prefix_capacity() const override { return RL_DEFAULT_MAX_PREFIXES; }
 
     std::vector<InstalledRule> installed() const override
     {

@@ -58,7 +58,7 @@ std::uint32_t DatapathTest::add_rule(std::initializer_list<std::string_view> pre
     std::uint32_t index = next_rule_++;
     dp_->rules().update(index, rule);
     for (auto text : prefixes)
-        dp_->prefixes().update(prefix(text).key(), rl_prefix_value{index});
+        dp_->prefixes().update(prefix_key(prefix(text)), rl_prefix_value{index});
     dp_->publish_rules();
     return index;
 }

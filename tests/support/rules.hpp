@@ -41,7 +41,7 @@ inline Rule limit_rule(const char *match, std::uint64_t rate,
                        std::optional<std::uint64_t> burst = std::nullopt)
 {
     Rule rule;
-    rule.match = parse_prefix(match).value();
+    rule.match = {parse_prefix(match).value()};
     rule.text = match;
     rule.limits = {packet_limit(rate, burst.value_or(rate))};
     return rule;
@@ -51,7 +51,7 @@ inline Rule limit_rule(const char *match, std::uint64_t rate,
 inline Rule action_rule(const char *match, rl_action action)
 {
     Rule rule;
-    rule.match = parse_prefix(match).value();
+    rule.match = {parse_prefix(match).value()};
     rule.text = match;
     rule.action = action;
     return rule;
