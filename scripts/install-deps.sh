@@ -25,7 +25,11 @@ for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 
-if ((${#missing[@]} == 0)); then
+# An install cut short (a machine stopped during apt) leaves packages half configured, and apt
+# then refuses every install until dpkg finishes them; dpkg --audit lists them.
+interrupted=$(dpkg --audit 2>/dev/null || true)
+
+if ((${#missing[@]} == 0)) && [[ -z $interrupted ]]; then
   exit 0
 fi
 
@@ -34,7 +38,18 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# man-db rebuilds its whole index after every install; nothing here reads that index, and on a
+# slow machine it is the step most often cut short.
+echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+if [[ -n $interrupted ]]; then
+  echo "install-deps: finishing an interrupted install (dpkg --configure -a)" >&2
+  dpkg --configure -a
+fi
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
