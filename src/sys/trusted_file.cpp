@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -64,22 +65,27 @@ std::string too_large(const std::string &path, std::size_t max_bytes)
 }
 
 // Throws UntrustedFile past `max_bytes`: a file that size is not one the daemon wrote or an
-// operator meant, and reading it would cost memory for nothing.
-std::string read_all(int fd, const std::string &path, std::size_t max_bytes)
+// operator meant, and reading it would cost memory for nothing. `expected` (the size fstat gave,
+// at most max_bytes) is read straight into the string; a file that grew meanwhile is read on.
+std::string read_all(int fd, const std::string &path, std::size_t max_bytes, std::size_t expected)
 {
-    std::string text;
-    char buffer[4096];
+    std::string text(std::min(std::max<std::size_t>(expected, 4095), max_bytes) + 1, '\0');
+    std::size_t have = 0;
     for (;;) {
-        if (text.size() > max_bytes)
+        if (have > max_bytes)
             throw UntrustedFile(too_large(path, max_bytes));
-        const ssize_t got = ::read(fd, buffer, sizeof buffer);
+        if (have == text.size())
+            text.resize(std::min(text.size() * 2, max_bytes + 1));
+        const ssize_t got = ::read(fd, text.data() + have, text.size() - have);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
             throw SystemError(errno, "cannot read " + path);
-        if (got == 0)
+        if (got == 0) {
+            text.resize(have);
             return text;
-        text.append(buffer, static_cast<std::size_t>(got));
+        }
+        have += static_cast<std::size_t>(got);
     }
 }
 
@@ -141,7 +147,9 @@ std::optional<std::string> read_trusted_file(const std::string &path, Symlinks s
     check_trusted(status, path, false);
     if (S_ISREG(status.st_mode) && static_cast<std::uintmax_t>(status.st_size) > max_bytes)
         throw UntrustedFile(too_large(path, max_bytes)); // refused by its size, unread
-    return read_all(file.get(), path, max_bytes);
+    const std::size_t expected =
+        S_ISREG(status.st_mode) ? static_cast<std::size_t>(status.st_size) : 4096;
+    return read_all(file.get(), path, max_bytes, expected);
 }
 
 } // namespace ratelimit
