@@ -610,7 +610,8 @@ ShowResult decode_show_result(const json &result)
                        fields.text("why"),
                        fields.flag("tracked"),
                        fields.list("buckets", read_bucket),
-                       read_traffic(fields.object("traffic"))};
+                       read_traffic(fields.object("traffic")),
+                       std::nullopt};
     if (!fields.is_null("rule"))
         decoded.rule = read_applied(fields.object("rule"));
     if (!fields.is_null("ban"))

@@ -171,7 +171,8 @@ ShowResult show_of(std::optional<AppliedRule> applied, std::vector<BucketStatus>
             "because",
             true,
             std::move(buckets),
-            kTraffic};
+            kTraffic,
+            std::nullopt};
 }
 
 TEST(RenderTest, Show)

@@ -92,7 +92,8 @@ ShowResult show_of(std::optional<AppliedRule> applied)
             true,
             {{0, RL_UNIT_PACKETS, "/24", "10.1.2.0/24", 7, 20},
              {1, RL_UNIT_BYTES, "rule", "rule", 1000, 262144}},
-            kTraffic};
+            kTraffic,
+            std::nullopt};
 }
 
 ShowResult show()
