@@ -493,7 +493,9 @@ TEST(RuntimeRules, RemovingAllTakesOutEveryRuleBeforeIt)
     EXPECT_EQ(rules, std::vector<RuntimeRule>{runtime("10.2.0.0/16")});
 }
 
-TEST(RuntimeRules, TenThousandEditsTakeFarLessThanASecond)
+// How fast is the bulk-apply benchmark's to say (live_bench --only-bulk-apply: 10,000 denies
+// through ratelimitctl apply); here, that a replacement is found as one, at that scale.
+TEST(RuntimeRules, TenThousandEditsAppliedTwiceLeaveTenThousandRules)
 {
     std::vector<RuntimeRule> rules;
     std::vector<RuntimeEdit> edits;
@@ -501,11 +503,11 @@ TEST(RuntimeRules, TenThousandEditsTakeFarLessThanASecond)
         const std::string match = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
         edits.push_back(runtime(match.c_str()));
     }
-    const auto start = std::chrono::steady_clock::now();
-    apply_edits(rules, edits);
-    apply_edits(rules, edits); // each one a replacement now
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 200ms);
-    EXPECT_EQ(rules.size(), 10'000u);
+    EXPECT_EQ(apply_edits(rules, edits).added, 10'000u);
+    EXPECT_EQ(apply_edits(rules, edits).replaced, 10'000u); // each one a replacement now
+    ASSERT_EQ(rules.size(), 10'000u);
+    for (std::uint32_t i = 0; i < 10'000; i++)
+        EXPECT_EQ(rules[i].rule.match, std::get<RuntimeRule>(edits[i]).rule.match) << i;
 }
 
 TEST(RuntimeRules, DropExpiredTakesOutRulesExpiringAtOrBeforeNow)
