@@ -597,8 +597,9 @@ bool DistinctPrefixes::add(const Rule &rule, const std::string &list_path, std::
     const std::string field = rule.match_file.empty() ? "match" : "match_file";
     const std::string where = rule.match_file.empty() ? "" : quote(rule.match_file) + " holds ";
     bool distinct = true;
+    auto &first_of_prefix = first_index_[rule.selector];
     for (const Prefix &prefix : rule.match) {
-        auto [first, inserted] = first_index_.emplace(std::pair{rule.selector, prefix}, index);
+        auto [first, inserted] = first_of_prefix.emplace(prefix, index);
         if (!inserted && first->second != index) {
             const std::string shown = rule.match.size() == 1 && rule.match_file.empty()
                                           ? rule.text // as written: "::ffff:10.0.0.0/104"

@@ -107,7 +107,8 @@ class DistinctPrefixes
     bool add(const Rule &rule, const std::string &list_path, std::size_t index, JsonErrors &errors);
 
   private:
-    std::map<std::pair<Selector, Prefix>, std::size_t> first_index_;
+    // By selector, then prefix: a rule's selector is looked up (and copied) once, not per prefix.
+    std::map<Selector, std::map<Prefix, std::size_t>> first_index_;
 };
 
 // Finds the rules of a list that take a name an earlier one took.
