@@ -115,21 +115,13 @@ struct {
     __uint(max_entries, RL_DEFAULT_MAX_BANS);
 } RL_MAP_BANS SEC(".maps");
 
-/* Bans started and refused, per rule (struct rl_ban_counts). */
+/* Per rule slot, per CPU: packets and bytes by outcome (enum rl_rule_outcome), bans started. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __type(key, __u32);
-    __type(value, struct rl_ban_counts);
+    __type(value, struct rl_rule_counts);
     __uint(max_entries, RL_DEFAULT_MAX_RULES);
-} RL_MAP_BAN_COUNTS SEC(".maps");
-
-/* Packets and bytes by rule slot and outcome (enum rl_rule_outcome), per CPU. */
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __type(key, __u32);
-    __type(value, struct rl_counter);
-    __uint(max_entries, RL_RULE_COUNTER_ENTRIES(RL_DEFAULT_MAX_RULES));
-} RL_MAP_RULE_COUNTERS SEC(".maps");
+} RL_MAP_RULE_COUNTS SEC(".maps");
 
 /* What classification decided, and for whom. */
 struct rl_decision {
@@ -180,7 +172,7 @@ static __always_inline __u64 rl_ban_start(struct rl_source *src, const struct rl
 {
     struct rl_ban *earlier = bpf_map_lookup_elem(&RL_MAP_BANS, source);
     struct rl_ban ban = {.since = now, .rule = rule_index, .offences = 1, .flags = rule->ban_flags};
-    struct rl_ban_counts *counts = bpf_map_lookup_elem(&RL_MAP_BAN_COUNTS, &rule_index);
+    struct rl_rule_counts *counts = bpf_map_lookup_elem(&RL_MAP_RULE_COUNTS, &rule_index);
     __u64 duration = rule->ban_for_ns;
 
     if (earlier && (__s64)(now - earlier->until) < (__s64)RL_BAN_REPEAT_WINDOW_NS) {
@@ -195,11 +187,11 @@ static __always_inline __u64 rl_ban_start(struct rl_source *src, const struct rl
     src->offence_since = 0;
     if (bpf_map_update_elem(&RL_MAP_BANS, source, &ban, BPF_ANY) != 0) {
         if (counts)
-            counts->refused++; /* full: the source stays judged by its buckets */
+            counts->bans_refused++; /* full: the source stays judged by its buckets */
         return 0;
     }
     if (counts)
-        counts->started++;
+        counts->bans_started++;
     src->banned_until = ban.until;
     return ban.until;
 }
@@ -711,16 +703,15 @@ static __always_inline void rl_memo_record(struct rl_drop_memo *memo, const stru
  */
 static __always_inline void rl_count_rule(__u32 rule, __u32 reason, __u32 verdict, __u32 bytes)
 {
-    __u32 outcome = rl_rule_outcome_of(reason, verdict), index;
-    struct rl_counter *counter;
+    __u32 outcome = rl_rule_outcome_of(reason, verdict);
+    struct rl_rule_counts *counts;
 
     if (rule == RL_NO_RULE || outcome >= RL_RULE_OUTCOMES)
         return;
-    index = rl_rule_counter_index(rule, outcome);
-    counter = bpf_map_lookup_elem(&RL_MAP_RULE_COUNTERS, &index);
-    if (counter) {
-        counter->packets++;
-        counter->bytes += bytes;
+    counts = bpf_map_lookup_elem(&RL_MAP_RULE_COUNTS, &rule);
+    if (counts) {
+        counts->outcomes[outcome].packets++;
+        counts->outcomes[outcome].bytes += bytes;
     }
 }
 

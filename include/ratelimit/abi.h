@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a map layout below changes: pins of another version are never adopted. */
-#define RL_ABI_VERSION 4
+#define RL_ABI_VERSION 5
 
 /* Addresses are IPv6; an IPv4 address a.b.c.d is stored as ::ffff:a.b.c.d (RFC 4291 2.5.5.2). */
 #define RL_ADDR_LEN 16
@@ -84,8 +84,7 @@ static inline __u32 rl_cells_log2(__u32 max_sources)
 #define RL_MAP_TAT_SKETCH rld_tat_sketch
 #define RL_MAP_PRESSURE rld_pressure
 #define RL_MAP_BANS rld_bans
-#define RL_MAP_BAN_COUNTS rld_ban_counts
-#define RL_MAP_RULE_COUNTERS rld_rule_counts
+#define RL_MAP_RULE_COUNTS rld_rule_counts
 #define RL_STRINGIFY_(x) #x
 #define RL_MAP_NAME(map) RL_STRINGIFY_(map) /* the name as a string: RL_MAP_NAME(RL_MAP_STATS) */
 
@@ -316,12 +315,6 @@ struct rl_ban {
     __u32 pad;
 };
 
-/* Per-CPU, per rule (indexed by rule): bans it started, and those rld_bans had no room for. */
-struct rl_ban_counts {
-    __u64 started;
-    __u64 refused;
-};
-
 /* Per-CPU global counters, indexed by rl_stats_index(). */
 struct rl_counter {
     __u64 packets;
@@ -355,13 +348,14 @@ static inline __u32 rl_stats_index(__u32 iface_slot, __u32 reason, __u32 verdict
 #define RL_STATS_ENTRIES (RL_MAX_INTERFACES * RL_REASON_COUNT * RL_VERDICT_COUNT)
 
 /*
- * Per-rule counters (RL_MAP_RULE_COUNTERS, a per-CPU array of struct rl_counter): the packets and
- * bytes each rule slot judged, by what it came to. Only the reasons a rule can give are kept, each
- * with the verdicts it can have (allowed, conforming and untracked only pass; denied, over_limit
- * and banned drop, or pass in monitor mode): RL_RULE_OUTCOMES cells a slot, not
- * RL_REASON_COUNT * RL_VERDICT_COUNT (18). Memory: max_rules * RL_RULE_OUTCOMES * 16 bytes per
- * possible CPU: 2.25 MiB a CPU at the default 16384 rules (the per-source counters of a million
- * sources take 48 MB a CPU). The daemon zeroes a slot's cells when it gives the slot to a rule.
+ * Per-rule counters (RL_MAP_RULE_COUNTS, a per-CPU array of struct rl_rule_counts indexed by rule
+ * slot): the packets and bytes each rule slot judged, by what it came to, and the bans it started.
+ * Only the reasons a rule can give are kept, each with the verdicts it can have (allowed,
+ * conforming and untracked only pass; denied, over_limit and banned drop, or pass in monitor
+ * mode): RL_RULE_OUTCOMES cells a slot, not RL_REASON_COUNT * RL_VERDICT_COUNT (18). One element
+ * a slot, not one a cell: the kernel allocates a per-CPU array element by element, and at 100k
+ * rules a cell each was most of a start's time. Memory: max_rules * 160 bytes per possible CPU:
+ * 2.5 MiB a CPU at the default 16384 rules. The daemon zeroes a slot when it gives it to a rule.
  */
 enum rl_rule_outcome {
     RL_RULE_ALLOWED = 0,         /* allowed, pass */
@@ -376,7 +370,11 @@ enum rl_rule_outcome {
     RL_RULE_OUTCOMES,
 };
 
-#define RL_RULE_COUNTER_ENTRIES(rules) ((rules)*RL_RULE_OUTCOMES)
+struct rl_rule_counts {
+    struct rl_counter outcomes[RL_RULE_OUTCOMES]; /* at rl_rule_outcome_of(reason, verdict) */
+    __u64 bans_started;                           /* bans this rule started */
+    __u64 bans_refused;                           /* and those rld_bans had no room for */
+};
 
 /* The cell of `reason` and `verdict` among a rule's counters; RL_RULE_OUTCOMES for a pair no rule
  * gives (non_ip, malformed, no_rule; a drop that is allowed). */
@@ -400,12 +398,6 @@ static inline __u32 rl_rule_outcome_of(__u32 reason, __u32 verdict)
     default:
         return RL_RULE_OUTCOMES;
     }
-}
-
-/* Where rule slot `rule`'s cell `outcome` is in RL_MAP_RULE_COUNTERS. */
-static inline __u32 rl_rule_counter_index(__u32 rule, __u32 outcome)
-{
-    return rule * RL_RULE_OUTCOMES + outcome;
 }
 
 /* Where the bucket of limit `limit` of rule `rule` is in rule_buckets (an RL_PER_RULE limit). */

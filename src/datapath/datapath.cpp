@@ -33,7 +33,7 @@ static_assert(sizeof(rl_seen) == 8);
 static_assert(sizeof(rl_pressure) == 16);
 static_assert(sizeof(rl_drop_memo) == 96);
 static_assert(sizeof(rl_ban) == 32);
-static_assert(sizeof(rl_ban_counts) == 16);
+static_assert(sizeof(rl_rule_counts) == 16 * RL_RULE_OUTCOMES + 16);
 // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a map's name (see RL_MAP_NAME).
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PREFIXES)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULES)) <= BPF_OBJ_NAME_LEN);
@@ -48,8 +48,7 @@ static_assert(sizeof(RL_MAP_NAME(RL_MAP_SEEN)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_TAT_SKETCH)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_PRESSURE)) <= BPF_OBJ_NAME_LEN);
 static_assert(sizeof(RL_MAP_NAME(RL_MAP_BANS)) <= BPF_OBJ_NAME_LEN);
-static_assert(sizeof(RL_MAP_NAME(RL_MAP_BAN_COUNTS)) <= BPF_OBJ_NAME_LEN);
-static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULE_COUNTERS)) <= BPF_OBJ_NAME_LEN);
+static_assert(sizeof(RL_MAP_NAME(RL_MAP_RULE_COUNTS)) <= BPF_OBJ_NAME_LEN);
 
 namespace
 {
@@ -263,8 +262,7 @@ void Datapath::size_maps(ratelimit_bpf *skel) const
     set_max_entries(skel->maps.RL_MAP_SOURCE_COUNTERS, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_BLOCKS, options_.max_sources);
     set_max_entries(skel->maps.RL_MAP_BANS, options_.max_bans);
-    set_max_entries(skel->maps.RL_MAP_BAN_COUNTS, options_.max_rules);
-    set_max_entries(skel->maps.RL_MAP_RULE_COUNTERS, RL_RULE_COUNTER_ENTRIES(options_.max_rules));
+    set_max_entries(skel->maps.RL_MAP_RULE_COUNTS, options_.max_rules);
 }
 
 // Points every map at its pin: libbpf then reuses a pinned map or creates and pins a new one.
@@ -466,36 +464,28 @@ Map<rl_source_key, rl_ban> Datapath::bans() const
     return view<Map<rl_source_key, rl_ban>>(programs_[0]->maps.RL_MAP_BANS);
 }
 
-PerCpuMap<std::uint32_t, rl_ban_counts> Datapath::ban_counts() const
+PerCpuMap<std::uint32_t, rl_rule_counts> Datapath::rule_counts() const
 {
-    return view<PerCpuMap<std::uint32_t, rl_ban_counts>>(programs_[0]->maps.RL_MAP_BAN_COUNTS);
+    return view<PerCpuMap<std::uint32_t, rl_rule_counts>>(programs_[0]->maps.RL_MAP_RULE_COUNTS);
 }
 
-PerCpuMap<std::uint32_t, rl_counter> Datapath::rule_counters() const
+rl_rule_counts sum_rule_counts(std::span<const rl_rule_counts> cpus)
 {
-    return view<PerCpuMap<std::uint32_t, rl_counter>>(programs_[0]->maps.RL_MAP_RULE_COUNTERS);
-}
-
-rl_counter Datapath::rule_counter(std::uint32_t rule, rl_rule_outcome outcome) const
-{
-    rl_counter total{};
-    for (const auto &cpu : rule_counters()
-                               .lookup(rl_rule_counter_index(rule, outcome))
-                               .value_or(std::vector<rl_counter>{})) {
-        total.packets += cpu.packets;
-        total.bytes += cpu.bytes;
+    rl_rule_counts total{};
+    for (const auto &cpu : cpus) {
+        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++) {
+            total.outcomes[o].packets += cpu.outcomes[o].packets;
+            total.outcomes[o].bytes += cpu.outcomes[o].bytes;
+        }
+        total.bans_started += cpu.bans_started;
+        total.bans_refused += cpu.bans_refused;
     }
     return total;
 }
 
-rl_ban_counts Datapath::ban_counts_of(std::uint32_t rule) const
+rl_rule_counts Datapath::rule_counts_of(std::uint32_t rule) const
 {
-    rl_ban_counts total{};
-    for (const auto &cpu : ban_counts().lookup(rule).value_or(std::vector<rl_ban_counts>{})) {
-        total.started += cpu.started;
-        total.refused += cpu.refused;
-    }
-    return total;
+    return sum_rule_counts(rule_counts().lookup(rule).value_or(std::vector<rl_rule_counts>{}));
 }
 
 void Datapath::publish_rules() const

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ rl_prefix_key ipv4_space_key();
 rl_prefix_key prefix_key(const Prefix &prefix);
 Prefix prefix_of_key(const rl_prefix_key &key);
 bool is_ipv4_space(const rl_prefix_key &key);
+
+// A rule slot's counters summed over CPUs.
+rl_rule_counts sum_rule_counts(std::span<const rl_rule_counts> cpus);
 
 // How full the source table is, as the program counts it (struct rl_pressure) and as a bounded
 // sample of the admission filter and the sketch shows it.
@@ -99,13 +103,10 @@ class Datapath
     // Forgets what the sketch holds for `source` under rule `rule` (each RL_PER_SOURCE limit).
     void forget_sketched(const rl_source_key &source, std::uint32_t rule) const;
     Map<rl_source_key, rl_ban> bans() const;
-    PerCpuMap<std::uint32_t, rl_ban_counts> ban_counts() const;
-    // What each rule slot judged, by outcome (at rl_rule_counter_index), per CPU.
-    PerCpuMap<std::uint32_t, rl_counter> rule_counters() const;
-    // The packets and bytes of one outcome of rule slot `rule`, summed over CPUs.
-    rl_counter rule_counter(std::uint32_t rule, rl_rule_outcome outcome) const;
-    // The bans rule `rule` started and those refused, summed over CPUs.
-    rl_ban_counts ban_counts_of(std::uint32_t rule) const;
+    // What each rule slot judged, by outcome, and the bans it started, per CPU.
+    PerCpuMap<std::uint32_t, rl_rule_counts> rule_counts() const;
+    // Those of rule slot `rule`, summed over CPUs.
+    rl_rule_counts rule_counts_of(std::uint32_t rule) const;
 
     // Makes the program drop every cached rule lookup and drop memo: call after changing
     // prefixes, rules or settings, or forgetting bucket state.

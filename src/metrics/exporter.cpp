@@ -95,44 +95,43 @@ void Exporter::publish(DaemonFigures figures)
     figures_ = std::move(figures);
 }
 
-void Exporter::read_ban_figures(KernelFigures &kernel) const
+void Exporter::read_active_bans(KernelFigures &kernel) const
 {
     const BanClock clock = BanClock::now();
     live_.dp.bans().for_each([&](const rl_source_key &, const rl_ban &ban) {
         if (static_cast<std::int64_t>(ban.until - clock.monotonic_ns) > 0)
             kernel.active_bans++;
     });
-    const auto names = rule_names(live_.dp);
-    live_.dp.ban_counts().for_each([&](std::uint32_t index, std::span<const rl_ban_counts> cpus) {
-        RuleBans rule;
-        for (const auto &cpu : cpus) {
-            rule.started += cpu.started;
-            rule.refused += cpu.refused;
-        }
-        auto name = names.find(index);
-        if ((rule.started || rule.refused) && name != names.end()) {
-            rule.rule = name->second.to_string();
-            kernel.bans.push_back(std::move(rule));
-        }
-    });
 }
 
-void Exporter::read_rule_counters(const DaemonFigures &daemon, KernelFigures &kernel) const
+void Exporter::read_rule_counts(const DaemonFigures &daemon, KernelFigures &kernel) const
 {
     // By name ("" for the unnamed), then by the cell of the outcome: every slot is read in
     // batches, and a slot no named rule holds now (unnamed, or freed and not yet reused) is "".
     std::map<std::string, std::array<rl_counter, RL_RULE_OUTCOMES>> by_name;
     by_name[""] = {};
-    live_.dp.rule_counters().for_each([&](std::uint32_t index, std::span<const rl_counter> cpus) {
-        const std::uint32_t slot = index / RL_RULE_OUTCOMES, outcome = index % RL_RULE_OUTCOMES;
+    std::map<std::uint32_t, RuleBans> bans; // by slot, the rules that started or refused any
+    live_.dp.rule_counts().for_each([&](std::uint32_t slot, std::span<const rl_rule_counts> cpus) {
         auto named = daemon.named_rule_slots.find(slot);
-        rl_counter &total =
-            by_name[named == daemon.named_rule_slots.end() ? "" : named->second][outcome];
-        for (const auto &cpu : cpus) {
-            total.packets += cpu.packets;
-            total.bytes += cpu.bytes;
+        auto &cells = by_name[named == daemon.named_rule_slots.end() ? "" : named->second];
+        const rl_rule_counts total = sum_rule_counts(cpus);
+        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++) {
+            cells[o].packets += total.outcomes[o].packets;
+            cells[o].bytes += total.outcomes[o].bytes;
         }
+        if (total.bans_started || total.bans_refused)
+            bans[slot] = {{}, total.bans_started, total.bans_refused};
     });
+    // Bans are labelled by the rule's prefix, which only the trie knows: it is walked only when
+    // some rule has banned, not on every scrape.
+    if (!bans.empty()) {
+        const auto names = rule_names(live_.dp);
+        for (auto &[slot, rule] : bans)
+            if (auto name = names.find(slot); name != names.end()) {
+                rule.rule = name->second.to_string();
+                kernel.bans.push_back(std::move(rule));
+            }
+    }
     for (const auto &[name, cells] : by_name)
         for (std::uint32_t r = 0; r < RL_REASON_COUNT; r++)
             for (std::uint32_t v = 0; v < RL_VERDICT_COUNT; v++)
@@ -167,8 +166,8 @@ std::string Exporter::scrape() const
     kernel.source_evictions = table.evictions;
     kernel.admission_filter_fill = table.filter_fill;
     kernel.tat_sketch_fill = table.sketch_fill;
-    read_ban_figures(kernel);
-    read_rule_counters(daemon, kernel);
+    read_active_bans(kernel);
+    read_rule_counts(daemon, kernel);
     for (std::uint32_t slot = 0; slot < daemon.interfaces.size(); slot++) {
         const AttachedInterface &interface = daemon.interfaces[slot];
         const XdpAttachment found = query_xdp(interface.ifindex);

@@ -48,10 +48,11 @@ class Exporter
     std::string scrape() const;
 
   private:
-    // The bans in force and the bans each rule started, as the maps hold them now.
-    void read_ban_figures(KernelFigures &kernel) const;
-    // What each named rule, and the unnamed ones together, judged.
-    void read_rule_counters(const DaemonFigures &daemon, KernelFigures &kernel) const;
+    // The bans in force, as rld_bans holds them now.
+    void read_active_bans(KernelFigures &kernel) const;
+    // What each named rule, and the unnamed ones together, judged, and the bans each rule started,
+    // in one pass over the per-rule counters.
+    void read_rule_counts(const DaemonFigures &daemon, KernelFigures &kernel) const;
     Live live_;
     mutable std::mutex mutex_;
     DaemonFigures figures_; // guarded by mutex_

@@ -41,19 +41,16 @@ void DatapathRuleTable::write_rules(std::span<const RuleWrite> writes)
 {
     // A slot being reused starts with full buckets, before the rule is there to use them, and
     // counts its own bans and its own traffic.
-    std::vector<std::uint32_t> slots, indexes, counters;
+    std::vector<std::uint32_t> slots, indexes;
     std::vector<rl_rule> rules;
     for (const auto &w : writes) {
         for (std::uint32_t i = 0; i < RL_MAX_LIMITS; i++)
             slots.push_back(rl_rule_bucket_slot(w.index, i));
-        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++)
-            counters.push_back(rl_rule_counter_index(w.index, o));
         indexes.push_back(w.index);
         rules.push_back(w.rule);
     }
     dp_.rule_buckets().update(slots, std::vector<rl_bucket>(slots.size()));
-    dp_.ban_counts().zero(indexes);
-    dp_.rule_counters().zero(counters);
+    dp_.rule_counts().zero(indexes);
     dp_.rules().update(indexes, rules);
 }
 

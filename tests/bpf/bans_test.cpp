@@ -87,7 +87,7 @@ TEST_F(BansTest, BansASourceDroppedForLongerThanAfterAndNotBefore)
     EXPECT_EQ(ban->until - ban->since, std::uint64_t(600) * 1'000'000'000);
     EXPECT_EQ(passed_of(frame, 10), 0u);
     EXPECT_GT(banned_drops(), 10u);
-    EXPECT_EQ(dp_->ban_counts_of(0).started, 1u);
+    EXPECT_EQ(dp_->rule_counts_of(0).bans_started, 1u);
     EXPECT_EQ(passed_of(udp_from("10.0.0.2"), 1), 1u) << "another source is not banned";
 }
 

@@ -216,7 +216,7 @@ TEST_F(RulesTest, RuleCountersCountEachRuleByReasonAndVerdict)
     ASSERT_EQ(passed_of(udp_from("11.0.0.1"), 3), 3u);
 
     auto counted = [&](std::uint32_t rule, rl_rule_outcome outcome) {
-        const rl_counter c = dp_->rule_counter(rule, outcome);
+        const rl_counter c = dp_->rule_counts_of(rule).outcomes[outcome];
         EXPECT_EQ(c.bytes, c.packets * bytes) << rule << " " << outcome;
         return c.packets;
     };

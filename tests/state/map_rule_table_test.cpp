@@ -56,22 +56,23 @@ TEST_F(ReconcileMapsTest, ASlotGivenToAnotherRuleStartsItsCountersAtZero)
     reconcile();
     ASSERT_EQ(passed_of(udp_from("10.0.0.1"), 6), 0u);
     const std::uint32_t slot = 0;
-    ASSERT_EQ(dp_->rule_counter(slot, RL_RULE_DENIED).packets, 6u);
+    ASSERT_EQ(dp_->rule_counts_of(slot).outcomes[RL_RULE_DENIED].packets, 6u);
 
     config_.rules[0].name = "blocked";
     config_.rules[0].action = RL_ACTION_ALLOW;
     reconcile();
     ASSERT_EQ(passed_of(udp_from("10.0.0.1"), 2), 2u);
-    EXPECT_EQ(dp_->rule_counter(slot, RL_RULE_DENIED).packets, 6u) << "its slot, its counters";
-    EXPECT_EQ(dp_->rule_counter(slot, RL_RULE_ALLOWED).packets, 2u);
+    EXPECT_EQ(dp_->rule_counts_of(slot).outcomes[RL_RULE_DENIED].packets, 6u)
+        << "its slot, its counters";
+    EXPECT_EQ(dp_->rule_counts_of(slot).outcomes[RL_RULE_ALLOWED].packets, 2u);
 
     config_.rules = {action_rule("192.0.2.0/24", RL_ACTION_DENY)};
     reconcile(); // 10.0.0.0/8 freed
     config_.rules.push_back(action_rule("10.0.0.0/8", RL_ACTION_DENY));
     reconcile(); // a new rule: the lowest free slot, the one freed
     for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++)
-        EXPECT_EQ(dp_->rule_counter(slot, static_cast<rl_rule_outcome>(o)).packets, 0u) << o;
-    EXPECT_EQ(dp_->ban_counts_of(slot).started, 0u);
+        EXPECT_EQ(dp_->rule_counts_of(slot).outcomes[o].packets, 0u) << o;
+    EXPECT_EQ(dp_->rule_counts_of(slot).bans_started, 0u);
 }
 
 TEST_F(ReconcileMapsTest, ChangedRuleCarriesItsSourcesTokens)
