@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <fstream>
@@ -1281,6 +1282,11 @@ Options parse_options(int argc, char **argv)
 int main(int argc, char **argv)
 {
     Options options = parse_options(argc, argv);
+    // The daemons it starts run as the systemd unit runs them (its Environment=).
+    if (::setenv("GLIBC_TUNABLES", RL_GLIBC_TUNABLES, 1) != 0) {
+        std::perror("live_bench: setenv GLIBC_TUNABLES");
+        return 1;
+    }
     if (auto why = netns_unavailable_reason(); !why.empty()) {
         std::fprintf(stderr, "live_bench: needs root and network namespaces: %s\n", why.c_str());
         return 1;
