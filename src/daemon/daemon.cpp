@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "daemon/daemon.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -25,6 +26,13 @@ namespace ratelimit
 
 namespace
 {
+
+// Hands back to the kernel what reading a config freed: a config of 100,000 rules takes some
+// 60 MiB while it is read, which malloc would otherwise keep in the daemon's resident set.
+void release_freed_memory()
+{
+    ::malloc_trim(0); // returns whether it released any; either way there is nothing to do
+}
 
 std::string runtime_dir(const config::Config &config)
 {
@@ -305,6 +313,7 @@ void Daemon::run()
 {
     notify_systemd("READY=1\nSTATUS=" + summary());
     spdlog::info("ready: {}", summary());
+    release_freed_memory();
     loop_.run();
     notify_systemd("STOPPING=1");
     metrics_.reset(); // no scrape sees the interfaces half detached
@@ -329,6 +338,7 @@ ReloadResult Daemon::reload()
     else
         spdlog::error("{}", log_line);
     notify_systemd("READY=1\nSTATUS=" + summary());
+    release_freed_memory();
     return last_reload_;
 }
 
