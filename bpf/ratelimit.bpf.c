@@ -451,15 +451,16 @@ __noinline int rl_limit_apply(const struct rl_rule *rule, struct rl_source *src,
  *
  * A source without an entry (`src` is then a stack copy, `unadmitted`) is charged against the
  * sketch's estimate of its buckets, read only once its shared (per-rule, /N) buckets are found to
- * have room: a flood those hold reads no more and writes nothing.
+ * have room: a flood those hold reads no more, writes nothing and does not even hash its source
+ * (`seed` keys the hash, taken when the sketch is first needed).
  */
 static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 rule_index,
                                               __u32 nlimits, struct rl_source *src,
-                                              const struct rl_packet *pkt, __u64 hash,
+                                              const struct rl_packet *pkt, __u64 seed,
                                               int unadmitted, struct rl_decision *d)
 {
     struct rl_charge ch = {.pkt = *pkt, .rule_index = rule_index};
-    struct rl_sketch_ref ref = {.hash = hash, .rule_index = rule_index, .nlimits = nlimits};
+    struct rl_sketch_ref ref = {.rule_index = rule_index, .nlimits = nlimits};
     int result = RL_LIMIT_ROOM;
 
     ch.now = rl_time_from_ns((rule->flags & RL_RULE_PRECISE_CLOCK) ? bpf_ktime_get_ns()
@@ -469,8 +470,10 @@ static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 
              i < RL_MAX_LIMITS && i < nlimits && nlimits > 1 && result == RL_LIMIT_ROOM; i++)
             if (rule->limits[i].per != RL_PER_SOURCE)
                 result = rl_limit_apply(rule, src, &ch, i, 0);
-        if (result == RL_LIMIT_ROOM)
+        if (result == RL_LIMIT_ROOM) {
+            ref.hash = RL_SOURCE_HASH(pkt->source.addr, seed);
             rl_sketch_apply(rule, &ref, src, 0);
+        }
     }
     if (result == RL_LIMIT_ROOM) {
         if (nlimits == 1) {
@@ -484,6 +487,8 @@ static __always_inline __u32 rl_charge_limits(const struct rl_rule *rule, __u32 
     switch (result) {
     case RL_LIMIT_ROOM:
         /* Every charge is written through to the sketch, so that it outlives the entry. */
+        if (!unadmitted)
+            ref.hash = RL_SOURCE_HASH(pkt->source.addr, seed);
         rl_sketch_apply(rule, &ref, src, 1);
         return RL_REASON_CONFORMING;
     case RL_LIMIT_EMPTY:
@@ -544,8 +549,11 @@ static __always_inline struct rl_seen *rl_seen_cell(__u64 hash, __u32 *fingerpri
 
 /*
  * Judges the packet. A source with no entry but a rule is judged without one: against the
- * sketch's estimate of its buckets, and, unless a shared bucket held the packet, remembered by the
- * filter, whose cell its next packet (on any CPU) finds, and then gets an entry.
+ * sketch's estimate of its buckets. Only then, and only if no shared (per-rule, /N) bucket held
+ * the packet, is the admission filter asked: a source it remembers (its packet before this one, on
+ * any CPU) gets an entry now, whose buckets the sketch gives (this packet's charge included);
+ * another is remembered. A spoofed flood that a per-rule cap holds thus reads its rule and that
+ * bucket, and neither the filter nor the sketch.
  */
 static __always_inline void rl_classify(const struct rl_packet *pkt, const struct rl_settings *cfg,
                                         struct rl_drop_memo *memo, struct rl_decision *d)
@@ -553,12 +561,11 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
     __u32 rule_index, fingerprint = 0;
     int found = 0;
     struct rl_source *src = rl_source_resolve(pkt, cfg->generation, &rule_index);
-    __u64 hash = RL_SOURCE_HASH(pkt->source.addr, cfg->seed);
-    struct rl_seen *seen = NULL;
+    struct rl_seen *seen;
     struct rl_source unadmitted;
     struct rl_source *judged;
     struct rl_rule *rule;
-    __u64 banned_until;
+    __u64 banned_until, hash;
     int monitor;
 
     d->src = src;
@@ -572,11 +579,6 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         return;
     }
     d->rule = rule_index;
-    if (!src) {
-        seen = rl_seen_cell(hash, &fingerprint, &found);
-        if (found)
-            src = d->src = rl_source_admit(pkt, rule, rule_index, cfg->generation, hash, seen, d);
-    }
 
     judged = src;
     if (!judged) {
@@ -600,7 +602,7 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
             break;
         default:
             d->reason =
-                rl_charge_limits(rule, rule_index, rule->nlimits, judged, pkt, hash, !src, d);
+                rl_charge_limits(rule, rule_index, rule->nlimits, judged, pkt, cfg->seed, !src, d);
             d->precise_clock = !!(rule->flags & RL_RULE_PRECISE_CLOCK);
             /* The offence window lives in the entry: a source is judged for a ban once tracked. */
             if (src && rule->ban_after_ns && !monitor && d->reason != RL_REASON_UNTRACKED) {
@@ -622,9 +624,19 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
         d->verdict = RL_VERDICT_DROP;
     if (src)
         return;
+    if ((d->reason == RL_REASON_OVER_LIMIT && d->empty_shared) ||
+        d->reason == RL_REASON_UNTRACKED) {
+        d->refused = 1; /* held by a shared bucket, or no bucket: not one to remember */
+        return;
+    }
+    hash = RL_SOURCE_HASH(pkt->source.addr, cfg->seed);
+    seen = rl_seen_cell(hash, &fingerprint, &found);
+    if (seen && found)
+        src = d->src = rl_source_admit(pkt, rule, rule_index, cfg->generation, hash, seen, d);
+    if (src)
+        return;
     d->refused = 1;
-    if (seen && !(d->reason == RL_REASON_OVER_LIMIT && d->empty_shared) &&
-        d->reason != RL_REASON_UNTRACKED) {
+    if (seen) {
         seen->fingerprint = fingerprint;
         seen->first = RL_SEEN_FIRST(pkt->frame_len, rl_outcome_of(d->reason, d->verdict & 1));
     }
