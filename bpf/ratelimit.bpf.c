@@ -582,9 +582,11 @@ static __always_inline void rl_classify(const struct rl_packet *pkt, const struc
 
     judged = src;
     if (!judged) {
-        /* Judged on a stack copy; an evicted source's ban is looked up, as on admission. */
+        /* Judged on a stack copy; an evicted source's ban is looked up, as on admission, when
+         * any ban may apply. */
         __builtin_memset(&unadmitted, 0, sizeof(unadmitted));
-        unadmitted.banned_until = rl_ban_lookup(&pkt->source, rule_index);
+        if (cfg->flags & RL_SETTINGS_BANS)
+            unadmitted.banned_until = rl_ban_lookup(&pkt->source, rule_index);
         judged = &unadmitted;
     }
 

@@ -123,6 +123,11 @@ enum rl_rule_flags {
 enum rl_settings_flags {
     RL_SETTINGS_MONITOR = 1u << 0,        /* global monitor mode */
     RL_SETTINGS_DROP_MALFORMED = 1u << 1, /* drop IP packets with no source or broken headers */
+    /* A ban may apply: a rule bans, or rld_bans holds entries. Without it, a source with no entry
+     * (new or evicted) is judged without looking for its ban, which a spoofed flood would pay for
+     * on every frame. The daemon sets it before installing a rule that bans and clears it only
+     * once no rule bans and rld_bans is empty. */
+    RL_SETTINGS_BANS = 1u << 2,
 };
 
 enum rl_verdict {

@@ -121,7 +121,6 @@ void Daemon::start()
     open_datapath();
     start_metrics();
     // Rules first, then attach: a program that appears on an interface is already configured.
-    dp_->set_settings_flags(desired_settings_flags(config_));
     spdlog::info("{}", apply_rules("start"));
     restore_bans_at_cold_start();
     attach_interfaces();
@@ -177,6 +176,7 @@ void Daemon::restore_bans_at_cold_start()
     try {
         const auto entries = ban_file_.load(config_.max_bans);
         const std::size_t restored = restore_bans(*dp_, entries, BanClock::now());
+        update_settings(false);
         if (!entries.empty())
             spdlog::info("bans: {} of {} in {} restored (the others are over or their rules "
                          "gone)",
@@ -191,6 +191,7 @@ void Daemon::sweep_bans()
 {
     drain_timer(ban_timer_.get(), "the ban timer");
     auto found = sweeper_->step(kBanSweepSlice, BanClock::now().monotonic_ns);
+    update_settings(false); // the last ban may have gone
     if (!found || same_bans(*found, bans_found_))
         return;
     bans_found_ = std::move(*found);
@@ -216,6 +217,7 @@ std::optional<BanEntry> Daemon::unban(const Address &address)
     auto ban = bans.lookup(key);
     bans.erase(key);      // a ban over, remembered for its repeat window, is forgotten too
     dp_->publish_rules(); // sources drop their cached ban, CPUs their memo of it
+    update_settings(false);
     if (!ban || static_cast<std::int64_t>(ban->until - clock.monotonic_ns) <= 0)
         return std::nullopt;
     return ban_entry(key, *ban, clock, rule_names(*dp_));
@@ -283,7 +285,22 @@ void Daemon::open_control_socket()
 std::string Daemon::apply_rules(const char *why)
 {
     DatapathRuleTable table(*dp_);
-    return rules_in_force(reconcile(config_, runtime_, table, WallClock::now()), why);
+    rules_ban_ = rules_ban(config_, runtime_);
+    update_settings(true);
+    const ReconcilePlan plan = reconcile(config_, runtime_, table, WallClock::now());
+    update_settings(false);
+    return rules_in_force(plan, why);
+}
+
+void Daemon::update_settings(bool keep_bans)
+{
+    const std::uint32_t current = dp_->settings_flags();
+    // rld_bans is looked at last: finding it empty walks all its buckets.
+    const bool bans =
+        rules_ban_ || (keep_bans && (current & RL_SETTINGS_BANS)) || !dp_->bans().empty();
+    const std::uint32_t flags = desired_settings_flags(config_, bans);
+    if (flags != current)
+        dp_->set_settings_flags(flags); // a new generation: only when they change
 }
 
 std::string Daemon::rules_in_force(const ReconcilePlan &plan, const char *why)
@@ -304,7 +321,10 @@ void Daemon::replace_runtime_rules(std::vector<RuntimeRule> rules)
     // now matters more than its surviving a restart, and status says it is not saved.
     runtime_saved_.changed();
     save_state();
+    rules_ban_ = rules_ban(config_, runtime_);
+    update_settings(true);
     apply(plan, table);
+    update_settings(false);
     spdlog::info("{}", rules_in_force(plan, "runtime rules"));
     arm_expiry_timer();
 }
@@ -372,11 +392,12 @@ Daemon::ReloadOutcome Daemon::load_and_apply_config()
             spdlog::set_level(spdlog::level::from_str(config_.log_level));
             spdlog::info("log level {}", config_.log_level);
         }
-        dp_->set_settings_flags(desired_settings_flags(config_));
         std::string rules = apply_rules("reload");
         return {{WallClock::now(), true, outcome}, rules};
     } catch (const std::exception &e) {
         config_ = std::move(previous);
+        rules_ban_ = rules_ban(config_, runtime_);
+        update_settings(true); // the running config's mode, not the refused one's
         return {{WallClock::now(), false, e.what()},
                 std::string("reload failed, running rules kept: ") + e.what()};
     }

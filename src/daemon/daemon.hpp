@@ -99,6 +99,11 @@ class Daemon
     // Puts the config's rules and the runtime rules in force, publishes the figures and returns
     // the line to log.
     std::string apply_rules(const char *why);
+    // Writes the settings flags for the config and the runtime rules (rules_ban_ says whether
+    // one of them bans). RL_SETTINGS_BANS is kept with `keep_bans` (while the rules installed may
+    // still ban), so that it is set before a rule that bans is installed and cleared only once
+    // none is and rld_bans is empty.
+    void update_settings(bool keep_bans);
     // After `plan` is applied: publishes the figures and returns the line to log.
     std::string rules_in_force(const ReconcilePlan &plan, const char *why);
     void expire_runtime_rules();
@@ -130,6 +135,7 @@ class Daemon
     RuntimeStore store_;
     SaveStatus runtime_saved_; // of store_
     std::vector<RuntimeRule> runtime_;
+    bool rules_ban_ = false; // whether a rule of config_ or runtime_ bans (update_settings)
     EventLoop loop_; // before what watches it and what reads how long it was held (metrics_)
     std::unique_ptr<Datapath> dp_;
     std::unique_ptr<TrackedSourceCount> tracked_; // after dp_, which it counts

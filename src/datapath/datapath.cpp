@@ -495,6 +495,11 @@ void Datapath::publish_rules() const
     settings().update(0, current);
 }
 
+std::uint32_t Datapath::settings_flags() const
+{
+    return settings().lookup(0).value_or(rl_settings{}).flags;
+}
+
 void Datapath::set_settings_flags(std::uint32_t flags)
 {
     auto current = settings().lookup(0).value_or(rl_settings{});

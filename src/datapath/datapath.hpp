@@ -112,6 +112,7 @@ class Datapath
     // prefixes, rules or settings, or forgetting bucket state.
     void publish_rules() const;
     void set_settings_flags(std::uint32_t flags);
+    std::uint32_t settings_flags() const;
 
     // A source's traffic by outcome, from the three places the program counts it (rl_count()):
     // its first packet, kept in its `sources` entry; the per-CPU counters of the rest, summed;

@@ -113,9 +113,16 @@ JsonErrors name_clashes(const config::Config &config, const std::vector<RuntimeR
     return clashes;
 }
 
-std::uint32_t desired_settings_flags(const config::Config &config)
+bool rules_ban(const config::Config &config, const std::vector<RuntimeRule> &runtime)
 {
-    std::uint32_t flags = 0;
+    auto bans = [](const Rule &rule) { return rule.ban.has_value(); };
+    return std::ranges::any_of(config.rules, bans) ||
+           std::ranges::any_of(runtime, [&](const RuntimeRule &r) { return bans(r.rule); });
+}
+
+std::uint32_t desired_settings_flags(const config::Config &config, bool bans_may_apply)
+{
+    std::uint32_t flags = bans_may_apply ? RL_SETTINGS_BANS : 0;
     if (config.mode == config::Mode::Monitor)
         flags |= RL_SETTINGS_MONITOR;
     if (config.drop_malformed)

@@ -55,7 +55,11 @@ enum class Changed { Config, Runtime };
 JsonErrors name_clashes(const config::Config &config, const std::vector<RuntimeRule> &runtime,
                         Changed changed);
 
-// The settings flags (rl_settings.flags) the config asks for.
-std::uint32_t desired_settings_flags(const config::Config &config);
+// Whether a config or runtime rule bans.
+bool rules_ban(const config::Config &config, const std::vector<RuntimeRule> &runtime);
+
+// The settings flags (rl_settings.flags): what the config asks for, and RL_SETTINGS_BANS if
+// `bans_may_apply` (a rule bans, or rld_bans holds entries).
+std::uint32_t desired_settings_flags(const config::Config &config, bool bans_may_apply);
 
 } // namespace ratelimit

@@ -108,6 +108,17 @@ class Map
         }
     }
 
+    // Whether the map holds no entry (an array never is empty).
+    bool empty() const
+    {
+        K key{};
+        int rc = bpf_map_get_next_key(fd_, nullptr, &key);
+        if (rc == -ENOENT)
+            return true;
+        check(rc, "find an element of map " + name_);
+        return false;
+    }
+
     // Returns false if the key was not there.
     bool erase(const K &key)
     {

@@ -253,7 +253,7 @@ std::shared_ptr<Datapath> ratelimitd_with(const std::string &rules)
     options.max_sources = kTrackedSources;
     options.max_rules = 16;
     auto dp = std::make_shared<Datapath>(options);
-    dp->set_settings_flags(desired_settings_flags(*parsed.value));
+    dp->set_settings_flags(desired_settings_flags(*parsed.value, false));
     DatapathRuleTable table(*dp);
     reconcile(*parsed.value, {}, table, WallClock::now());
     return dp;

@@ -195,5 +195,31 @@ TEST_F(BansTest, ARuleScopedBanLeavesAnotherRulesTrafficAndScopeAllDoesNot)
     }
 }
 
+TEST_F(BansTest, ASourceWithoutAnEntryIsLookedUpInTheBansWhileBansMayApply)
+{
+    RL_REQUIRE_BPF();
+    const std::uint32_t rule = add_banning_rule(20ms, 10min);
+    // A ban the daemon restored (or the program made before the source was evicted): the
+    // source has no entry, so its first packet is judged on the bans map alone.
+    auto ban = [&](const char *source) {
+        const std::uint64_t now = monotonic_ns();
+        dp_->bans().update(addr(source).key(), rl_ban{.since = now,
+                                                      .until = now + 600'000'000'000ull,
+                                                      .rule = rule,
+                                                      .offences = 1,
+                                                      .flags = 0,
+                                                      .pad = 0});
+    };
+    ban("10.0.0.9");
+    dp_->set_settings_flags(RL_SETTINGS_BANS);
+    EXPECT_EQ(send(udp_from("10.0.0.9")), XDP_DROP);
+    EXPECT_EQ(banned_drops(), 1u);
+    // Without the flag nothing is looked up, and a new source is judged by its buckets alone:
+    // the daemon clears it only while no rule bans and rld_bans is empty.
+    ban("10.0.0.11");
+    dp_->set_settings_flags(0);
+    EXPECT_EQ(send(udp_from("10.0.0.11")), XDP_PASS);
+}
+
 } // namespace
 } // namespace ratelimit::test

@@ -810,6 +810,31 @@ TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
     EXPECT_TRUE(contains(ctl({"status"}).out, "REFUSED")) << "shown in the table too";
 }
 
+TEST_F(CtlTest, AReloadThatDoesNotFitKeepsTheRunningMode)
+{
+    // 3 config rules and 12 runtime denies fill 15 of 16 slots; a config of 3 more rules passes
+    // its checks (it fits alone) and fails at reconcile, where the runtime rules count too.
+    write_config(kStandardRules, R"(, "max_rules": 16)");
+    Process daemon = start_daemon();
+    for (int i = 0; i < 12; i++) {
+        CtlRun added = ctl({"deny", "10.50.0." + std::to_string(i)});
+        ASSERT_EQ(added.exit_code, 0) << added.err;
+    }
+    write_config(R"([{"match": "10.9.0.0/16", "action": "deny"},
+                     {"match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                     {"match": "10.2.0.0/16", "action": "allow"},
+                     {"match": "10.3.0.0/16", "action": "deny"},
+                     {"match": "10.4.0.0/16", "action": "deny"},
+                     {"match": "10.6.0.0/16", "action": "deny"}])",
+                 R"(, "max_rules": 16, "mode": "monitor")");
+    CtlRun refused = ctl({"reload"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.out;
+    EXPECT_TRUE(contains(refused.err, "max_rules")) << refused.err;
+    EXPECT_EQ(delivered("10.9.0.1", 20), 0u) << "still enforcing, as the running config says";
+    EXPECT_EQ(delivered("10.50.0.3", 20), 0u);
+    EXPECT_EQ(ctl_json({"status"})["mode"], "enforce");
+}
+
 TEST_F(CtlTest, ExitCodesTellRefusalsUsageErrorsAndAnUnreachableDaemon)
 {
     write_config(kStandardRules);

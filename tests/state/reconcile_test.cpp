@@ -379,12 +379,25 @@ TEST_F(Fixture, ReplacingEveryRuleNeedsRoomForOldAndNewAtOnce)
     EXPECT_EQ(plan.removed, 6u);
 }
 
-TEST_F(Fixture, MonitorAndMalformedSettings)
+TEST_F(Fixture, MonitorMalformedAndBansSettings)
 {
-    EXPECT_EQ(desired_settings_flags(config), 0u);
+    EXPECT_EQ(desired_settings_flags(config, false), 0u);
+    EXPECT_EQ(desired_settings_flags(config, true), RL_SETTINGS_BANS);
     config.mode = config::Mode::Monitor;
     config.drop_malformed = true;
-    EXPECT_EQ(desired_settings_flags(config), RL_SETTINGS_MONITOR | RL_SETTINGS_DROP_MALFORMED);
+    EXPECT_EQ(desired_settings_flags(config, false),
+              RL_SETTINGS_MONITOR | RL_SETTINGS_DROP_MALFORMED);
+}
+
+TEST_F(Fixture, RulesBanWhenAConfigOrARuntimeRuleDoes)
+{
+    config.rules.push_back(limit_rule("10.0.0.0/8", 100));
+    EXPECT_FALSE(rules_ban(config, {}));
+    Rule banning = limit_rule("10.1.0.0/16", 100);
+    banning.ban = BanSpec{std::chrono::seconds(5), std::chrono::hours(1), BanScope::Rule};
+    EXPECT_TRUE(rules_ban(config, {{banning, std::nullopt}})) << "a runtime rule bans";
+    config.rules.push_back(banning);
+    EXPECT_TRUE(rules_ban(config, {})) << "a config rule bans";
 }
 
 } // namespace
