@@ -33,6 +33,7 @@ struct Inputs {
     bool watch = false;
     bool all = false;
     bool yes = false;
+    bool rules = false;
     std::string file;
 };
 

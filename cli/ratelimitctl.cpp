@@ -103,6 +103,17 @@ Subcommand top_command(CLI::App &app, Inputs &in)
             }};
 }
 
+Subcommand stats_command(CLI::App &app, Inputs &in)
+{
+    CLI::App *stats =
+        add(app, Command::Stats, "packets and bytes by interface, reason and verdict, or by rule",
+            "ratelimitctl stats --rules");
+    stats->add_flag("--rules", in.rules,
+                    "by named rule instead (the unnamed ones together), as in /metrics");
+    return {Command::Stats, stats,
+            [&in] { return control::encode_args(control::StatsArgs{in.rules}); }};
+}
+
 Subcommand flush_command(CLI::App &app, Inputs &in)
 {
     CLI::App *flush = add(app, Command::Flush,
@@ -169,8 +180,7 @@ std::vector<Subcommand> add_subcommands(CLI::App &app, Inputs &in)
         apply_command(app, in),
         show_command(app, in),
         top_command(app, in),
-        without_args(app, Command::Stats, "packets and bytes by interface, reason and verdict",
-                     "ratelimitctl stats"),
+        stats_command(app, in),
         flush_command(app, in),
         without_args(app, Command::Bans,
                      "sources banned now by a rule's \"ban\": since, until, offences",

@@ -370,6 +370,24 @@ void render(const control::ShowResult &result, std::ostream &out)
 
 void render(const control::StatsResult &result, std::ostream &out)
 {
+    if (result.rules) {
+        Table table({"RULE", "REASON", "VERDICT", "PACKETS", "BYTES"});
+        bool counted = false;
+        for (const auto &rule : *result.rules)
+            for (const auto &counter : rule.counters) {
+                counted = true;
+                table.add({rule.rule.empty() ? "(unnamed)" : rule.rule,
+                           std::string(name_of(kReasonNames, counter.reason)),
+                           std::string(name_of(kVerdictNames, counter.verdict)),
+                           std::to_string(counter.count.packets),
+                           std::to_string(counter.count.bytes)});
+            }
+        if (counted) // a name is never "(unnamed)": names have no parentheses
+            table.print(out);
+        else
+            out << "no packets counted by any rule yet\n";
+        return;
+    }
     Table table({"INTERFACE", "REASON", "VERDICT", "PACKETS", "BYTES"});
     bool counted = false;
     for (const auto &interface : result.interfaces) {

@@ -431,6 +431,17 @@ TopArgs decode_top_args(const json &args, const ArgNamer &name)
     return decoded;
 }
 
+json encode_args(const StatsArgs &args)
+{
+    return args.rules ? json{{"rules", true}} : json::object();
+}
+
+StatsArgs decode_stats_args(const json &args, const ArgNamer &name)
+{
+    Args checked(args, {"rules"}, name);
+    return {checked.has("rules") && checked.flag("rules")};
+}
+
 json encode_args(const FlushArgs &args)
 {
     if (args.match)

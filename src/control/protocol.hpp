@@ -14,7 +14,8 @@
 // in order. "args" may be left out when a command takes none.
 //
 // Commands and their arguments (results.hpp has what "result" holds for each):
-//   status, list, stats, reload: none
+//   status, list, reload: none
+//   stats    {"rules"?: true (also what each named rule judged)}
 //   set      {rule object without "action" (or "limit"), "ttl"?: duration}
 //   allow    {"match", "ttl"?, "comment"?}
 //   deny     {"match", "ttl"?, "mode"?, "force"?, "comment"?}
@@ -158,8 +159,15 @@ Response decode_response(std::string_view line);
 using ArgNamer = std::function<std::string(std::string_view path)>;
 std::string wire_name(std::string_view path);
 
-// status, list, stats, reload, bans.
+// status, list, reload, bans.
 void decode_no_args(const nlohmann::json &args);
+
+struct StatsArgs {
+    bool rules = false; // also the counters of each named rule, the unnamed ones together
+    bool operator==(const StatsArgs &) const = default;
+};
+nlohmann::json encode_args(const StatsArgs &args);
+StatsArgs decode_stats_args(const nlohmann::json &args, const ArgNamer &name = wire_name);
 
 // set, allow, deny: a rule for one prefix, replacing any runtime rule for it.
 struct RuntimeRuleArgs {

@@ -387,6 +387,20 @@ InterfaceCounters read_interface_counters(const json &interface, const std::stri
     return {fields.text("name"), fields.whole32("slot"), fields.list("counters", read_counter)};
 }
 
+json write_rule_stats(const RuleStats &rule)
+{
+    json counters = json::array();
+    for (const auto &counter : rule.counters)
+        counters.push_back(write_counter(counter));
+    return {{"rule", rule.rule}, {"counters", std::move(counters)}};
+}
+
+RuleStats read_rule_stats(const json &rule, const std::string &path)
+{
+    const Fields fields(rule, path);
+    return {fields.text("rule"), fields.list("counters", read_counter)};
+}
+
 // Each element of `elements` written by `write`, as a JSON list.
 template <typename T, typename Write>
 json write_list(const std::vector<T> &elements, Write write)
@@ -646,12 +660,19 @@ TopResult decode_top_result(const json &result)
 
 json encode_result(const StatsResult &result)
 {
-    return {{"interfaces", write_list(result.interfaces, write_interface_counters)}};
+    json encoded = {{"interfaces", write_list(result.interfaces, write_interface_counters)}};
+    if (result.rules)
+        encoded["rules"] = write_list(*result.rules, write_rule_stats);
+    return encoded;
 }
 
 StatsResult decode_stats_result(const json &result)
 {
-    return {Fields(result, kRoot).list("interfaces", read_interface_counters)};
+    const Fields fields(result, kRoot);
+    StatsResult decoded{fields.list("interfaces", read_interface_counters), std::nullopt};
+    if (result.is_object() && result.contains("rules"))
+        decoded.rules = fields.list("rules", read_rule_stats);
+    return decoded;
 }
 
 json encode_result(const FlushResult &result)

@@ -291,8 +291,16 @@ struct InterfaceCounters {
     bool operator==(const InterfaceCounters &) const = default;
 };
 
+// What one named rule judged ("rule": its name), or the unnamed rules together ("rule": "").
+struct RuleStats {
+    std::string rule;
+    std::vector<ReasonCount> counters; // the (reason, verdict) pairs a rule counts
+    bool operator==(const RuleStats &) const = default;
+};
+
 struct StatsResult {
     std::vector<InterfaceCounters> interfaces;
+    std::optional<std::vector<RuleStats>> rules; // asked for ("rules": true): named, then ""
     bool operator==(const StatsResult &) const = default;
 };
 nlohmann::json encode_result(const StatsResult &result);

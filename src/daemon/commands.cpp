@@ -162,6 +162,40 @@ control::BanInfo ban_info(const BanEntry &ban)
             ban.offences};
 }
 
+// The global counters by interface and, if asked, each named rule's (the unnamed together, as
+// rule ""), only the cells that counted something. Reads every rule slot's counters: run off the
+// event loop.
+control::StatsResult stats(const Datapath &dp, const std::vector<std::string> &interfaces,
+                           const std::map<std::uint32_t, std::string> &named,
+                           const control::StatsArgs &args)
+{
+    control::StatsResult result;
+    for (std::uint32_t slot = 0; slot < interfaces.size(); slot++)
+        result.interfaces.push_back({interfaces[slot], slot, {}});
+    for (const CounterRow &row : read_counters(dp, interfaces))
+        result.interfaces[row.slot].counters.push_back(
+            {row.reason, row.verdict, {row.counted.packets, row.counted.bytes}});
+    if (!args.rules)
+        return result;
+    result.rules.emplace();
+    auto by_name = rule_counts_by_name(dp, named);
+    // Named rules first (by name), then the unnamed ones together.
+    auto unnamed = by_name.extract("");
+    auto add = [&](const std::string &rule, const RuleOutcomeCounts &cells) {
+        control::RuleStats stats{rule, {}};
+        for_each_rule_outcome(
+            cells, [&](rl_reason reason, rl_verdict verdict, const rl_counter &counted) {
+                if (counted.packets)
+                    stats.counters.push_back({reason, verdict, {counted.packets, counted.bytes}});
+            });
+        result.rules->push_back(std::move(stats));
+    };
+    for (const auto &[rule, cells] : by_name)
+        add(rule, cells);
+    add("", unnamed.mapped());
+    return result;
+}
+
 // One sample, no state kept: rates are the client's, over the window it chooses between two
 // samples (see control/results.hpp), so callers never share or disturb each other's window.
 // Reads every source's counters: run off the event loop.
@@ -209,8 +243,11 @@ control::Server::Reply Commands::run(const control::Request &request,
                 return encode_result(top(dp, args));
             });
     case Command::Stats:
-        control::decode_no_args(request.args);
-        return encode_result(stats());
+        return control::Server::Deferred(
+            [&dp = daemon_.datapath(), interfaces = interface_names(daemon_.links()),
+             named = daemon_.named_rule_slots(), args = control::decode_stats_args(request.args)] {
+                return encode_result(stats(dp, interfaces, named, args));
+            });
     case Command::Flush:
         return encode_result(flush(control::decode_flush_args(request.args), who(peer)));
     case Command::Reload:
@@ -386,18 +423,6 @@ control::UnbanResult Commands::unban(const control::UnbanArgs &args, const std::
         throw RequestError(ErrorCode::NotFound, args.address.to_string() + " is not banned");
     spdlog::info("control socket: {} lifted the ban of {}", who, args.address.to_string());
     return {ban_info(*lifted)};
-}
-
-control::StatsResult Commands::stats() const
-{
-    const std::vector<std::string> names = interface_names(daemon_.links());
-    control::StatsResult result;
-    for (std::uint32_t slot = 0; slot < names.size(); slot++)
-        result.interfaces.push_back({names[slot], slot, {}});
-    for (const CounterRow &row : read_counters(daemon_.datapath(), names))
-        result.interfaces[row.slot].counters.push_back(
-            {row.reason, row.verdict, {row.counted.packets, row.counted.bytes}});
-    return result;
 }
 
 control::FlushResult Commands::flush(const control::FlushArgs &args, const std::string &who)

@@ -40,7 +40,6 @@ class Commands
                                                const std::string &who);
     control::UnsetResult unset(const control::UnsetArgs &args, const std::string &who);
     control::ShowResult show(const control::ShowArgs &args) const;
-    control::StatsResult stats() const;
     control::FlushResult flush(const control::FlushArgs &args, const std::string &who);
     control::ReloadCommandResult reload(const std::string &who);
     control::ApplyResult apply(const nlohmann::json &args, const control::Server::Peer &peer);

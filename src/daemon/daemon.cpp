@@ -571,8 +571,10 @@ metrics::DaemonFigures Daemon::metric_figures() const
 
 void Daemon::publish_metric_figures()
 {
+    metrics::DaemonFigures figures = metric_figures();
+    named_rule_slots_ = figures.named_rule_slots; // for ratelimitctl stats --rules too
     if (metrics_)
-        metrics_->publish(metric_figures());
+        metrics_->publish(std::move(figures));
 }
 
 } // namespace ratelimit

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,11 @@ class Daemon
     TrackedSourceCount &tracked_sources() const { return *tracked_; }
     const EventLoop &loop() const { return loop_; }
     const std::vector<XdpLink> &links() const { return links_; }
+    // The names of the named rules, by slot, as of the last change of the rules.
+    const std::map<std::uint32_t, std::string> &named_rule_slots() const
+    {
+        return named_rule_slots_;
+    }
     const ReloadResult &last_reload() const { return last_reload_; }
     const PinMount &pins() const { return pins_; }
     const SaveStatus &runtime_rules_saved() const { return runtime_saved_; }
@@ -136,6 +142,7 @@ class Daemon
     SaveStatus runtime_saved_; // of store_
     std::vector<RuntimeRule> runtime_;
     bool rules_ban_ = false; // whether a rule of config_ or runtime_ bans (update_settings)
+    std::map<std::uint32_t, std::string> named_rule_slots_; // publish_metric_figures
     EventLoop loop_; // before what watches it and what reads how long it was held (metrics_)
     std::unique_ptr<Datapath> dp_;
     std::unique_ptr<TrackedSourceCount> tracked_; // after dp_, which it counts

@@ -243,4 +243,34 @@ ForgottenBuckets forget_buckets(const Datapath &dp, const std::optional<Prefix> 
     return forgotten;
 }
 
+std::map<std::string, RuleOutcomeCounts>
+rule_counts_by_name(const Datapath &dp, const std::map<std::uint32_t, std::string> &named,
+                    const std::function<void(std::uint32_t, const rl_rule_counts &)> &each_slot)
+{
+    std::map<std::string, RuleOutcomeCounts> by_name;
+    by_name[""] = {};
+    dp.rule_counts().for_each([&](std::uint32_t slot, std::span<const rl_rule_counts> cpus) {
+        const rl_rule_counts total = sum_rule_counts(cpus);
+        auto name = named.find(slot);
+        auto &cells = by_name[name == named.end() ? "" : name->second];
+        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++) {
+            cells[o].packets += total.outcomes[o].packets;
+            cells[o].bytes += total.outcomes[o].bytes;
+        }
+        if (each_slot)
+            each_slot(slot, total);
+    });
+    return by_name;
+}
+
+void for_each_rule_outcome(
+    const RuleOutcomeCounts &counts,
+    const std::function<void(rl_reason, rl_verdict, const rl_counter &)> &visit)
+{
+    for (std::uint32_t r = 0; r < RL_REASON_COUNT; r++)
+        for (std::uint32_t v = 0; v < RL_VERDICT_COUNT; v++)
+            if (const std::uint32_t o = rl_rule_outcome_of(r, v); o < RL_RULE_OUTCOMES)
+                visit(static_cast<rl_reason>(r), static_cast<rl_verdict>(v), counts[o]);
+}
+
 } // namespace ratelimit

@@ -5,8 +5,11 @@
 // many are tracked, and forgetting bucket state. Whole maps are read with batch lookups; per-CPU
 // counters are summed.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +34,19 @@ struct CounterRow {
 // then verdict.
 std::vector<CounterRow> read_counters(const Datapath &dp,
                                       const std::vector<std::string> &interface_names);
+
+// What the rule slots judged, summed over CPUs, by the name of each slot's rule: `named` names
+// the slots of named rules, and every other slot (unnamed, or free) is summed under "". Cells at
+// enum rl_rule_outcome; "" is always there. `each_slot`, if given, sees each slot's own sum.
+using RuleOutcomeCounts = std::array<rl_counter, RL_RULE_OUTCOMES>;
+std::map<std::string, RuleOutcomeCounts> rule_counts_by_name(
+    const Datapath &dp, const std::map<std::uint32_t, std::string> &named,
+    const std::function<void(std::uint32_t, const rl_rule_counts &)> &each_slot = {});
+
+// Calls `visit` with each (reason, verdict) a rule can count and its cell of `counts`.
+void for_each_rule_outcome(
+    const RuleOutcomeCounts &counts,
+    const std::function<void(rl_reason, rl_verdict, const rl_counter &)> &visit);
 
 // The bucket one limit of a rule charges for a source.
 struct BucketState {

@@ -106,22 +106,21 @@ void Exporter::read_active_bans(KernelFigures &kernel) const
 
 void Exporter::read_rule_counts(const DaemonFigures &daemon, KernelFigures &kernel) const
 {
-    // By name ("" for the unnamed), then by the cell of the outcome: every slot is read in
-    // batches, and a slot no named rule holds now (unnamed, or freed and not yet reused) is "".
-    std::map<std::string, std::array<rl_counter, RL_RULE_OUTCOMES>> by_name;
-    by_name[""] = {};
-    std::map<std::uint32_t, RuleBans> bans; // by slot, the rules that started or refused any
-    live_.dp.rule_counts().for_each([&](std::uint32_t slot, std::span<const rl_rule_counts> cpus) {
-        auto named = daemon.named_rule_slots.find(slot);
-        auto &cells = by_name[named == daemon.named_rule_slots.end() ? "" : named->second];
-        const rl_rule_counts total = sum_rule_counts(cpus);
-        for (std::uint32_t o = 0; o < RL_RULE_OUTCOMES; o++) {
-            cells[o].packets += total.outcomes[o].packets;
-            cells[o].bytes += total.outcomes[o].bytes;
-        }
-        if (total.bans_started || total.bans_refused)
-            bans[slot] = {{}, total.bans_started, total.bans_refused};
-    });
+    // One pass over the per-rule counters, by name ("" for the unnamed), collecting on the way
+    // the slots that started or refused a ban.
+    std::map<std::uint32_t, RuleBans> bans;
+    const auto by_name = rule_counts_by_name(
+        live_.dp, daemon.named_rule_slots, [&](std::uint32_t slot, const rl_rule_counts &total) {
+            if (total.bans_started || total.bans_refused)
+                bans[slot] = {{}, total.bans_started, total.bans_refused};
+        });
+    for (const auto &[name, cells] : by_name)
+        for_each_rule_outcome(
+            cells, [&](rl_reason reason, rl_verdict verdict, const rl_counter &counted) {
+                kernel.rule_counters.push_back({name, std::string(name_of(kVerdictNames, verdict)),
+                                                std::string(name_of(kReasonNames, reason)),
+                                                counted.packets, counted.bytes});
+            });
     // Bans are labelled by the rule's prefix, which only the trie knows: it is walked only when
     // some rule has banned, not on every scrape.
     if (!bans.empty()) {
@@ -132,14 +131,6 @@ void Exporter::read_rule_counts(const DaemonFigures &daemon, KernelFigures &kern
                 kernel.bans.push_back(std::move(rule));
             }
     }
-    for (const auto &[name, cells] : by_name)
-        for (std::uint32_t r = 0; r < RL_REASON_COUNT; r++)
-            for (std::uint32_t v = 0; v < RL_VERDICT_COUNT; v++)
-                if (const std::uint32_t o = rl_rule_outcome_of(r, v); o < RL_RULE_OUTCOMES)
-                    kernel.rule_counters.push_back(
-                        {name, std::string(name_of(kVerdictNames, static_cast<rl_verdict>(v))),
-                         std::string(name_of(kReasonNames, static_cast<rl_reason>(r))),
-                         cells[o].packets, cells[o].bytes});
 }
 
 std::string Exporter::scrape() const

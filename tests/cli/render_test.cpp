@@ -276,11 +276,27 @@ TEST(RenderTest, Stats)
                               0,
                               {{RL_REASON_NON_IP, RL_VERDICT_PASS, {4, 400}},
                                {RL_REASON_NO_RULE, RL_VERDICT_PASS, {0, 0}},
-                               {RL_REASON_OVER_LIMIT, RL_VERDICT_DROP, {9, 900}}}}}};
+                               {RL_REASON_OVER_LIMIT, RL_VERDICT_DROP, {9, 900}}}}},
+                            std::nullopt};
     EXPECT_EQ(rendered(stats), "INTERFACE  REASON      VERDICT  PACKETS  BYTES\n"
                                "eth0       non_ip      pass     4        400\n"
                                "eth0       over_limit  drop     9        900\n");
-    EXPECT_EQ(rendered(StatsResult{{{"eth0", 0, {}}}}), "no packets counted yet\n");
+    EXPECT_EQ(rendered(StatsResult{{{"eth0", 0, {}}}, std::nullopt}), "no packets counted yet\n");
+}
+
+TEST(RenderTest, StatsByRule)
+{
+    StatsResult stats{{{"eth0", 0, {{RL_REASON_NON_IP, RL_VERDICT_PASS, {4, 400}}}}}, {}};
+    stats.rules = {{"dns",
+                    {{RL_REASON_CONFORMING, RL_VERDICT_PASS, {50, 5000}},
+                     {RL_REASON_OVER_LIMIT, RL_VERDICT_DROP, {7, 700}}}},
+                   {"", {{RL_REASON_DENIED, RL_VERDICT_DROP, {3, 300}}}}};
+    EXPECT_EQ(rendered(stats), "RULE       REASON      VERDICT  PACKETS  BYTES\n"
+                               "dns        conforming  pass     50       5000\n"
+                               "dns        over_limit  drop     7        700\n"
+                               "(unnamed)  denied      drop     3        300\n");
+    stats.rules = std::vector<RuleStats>{{"", {}}};
+    EXPECT_EQ(rendered(stats), "no packets counted by any rule yet\n");
 }
 
 TEST(RenderTest, Flush)

@@ -286,6 +286,9 @@ TEST(ProtocolTest, OtherArgumentsSurviveARoundTrip)
         EXPECT_EQ(decode_top_args(encode_args(top)), top);
     for (const FlushArgs flush : {FlushArgs{}, FlushArgs{*parse_prefix("10.1.0.0/16")}})
         EXPECT_EQ(decode_flush_args(encode_args(flush)), flush);
+    for (const StatsArgs stats : {StatsArgs{}, StatsArgs{true}})
+        EXPECT_EQ(decode_stats_args(encode_args(stats)), stats);
+    EXPECT_EQ(decode_stats_args(json::object()), StatsArgs{}) << "a stats of old clients";
 }
 
 TEST(ProtocolTest, OmittedTopArgumentsTakeTheirDefaults)
@@ -314,6 +317,9 @@ TEST(ProtocolTest, OtherArgumentsAreValidated)
     auto flush = [](const json &args) {
         return refusal([](const json &a) { return decode_flush_args(a); }, args);
     };
+    auto stats = [](const json &args) {
+        return refusal([](const json &a) { return decode_stats_args(a); }, args);
+    };
     auto none = [](const json &args) { return refusal(decode_no_args, args); };
     const Case cases[] = {
         {unset, json::object(), "args.match: missing (required)"},
@@ -335,6 +341,8 @@ TEST(ProtocolTest, OtherArgumentsAreValidated)
         {flush, json::object(), "either \"match\" (a prefix) or \"all\": true"},
         {flush, {{"match", "10.0.0.0/8"}, {"all", true}}, "either"},
         {flush, {{"all", false}}, "args.all: must be true"},
+        {stats, {{"rules", "yes"}}, "args.rules: must be true or false"},
+        {stats, {{"rule", true}}, "args.rule: unknown argument"},
         {none, {{"verbose", true}}, "args.verbose: unknown argument"},
         {none, json::array(), "args must be an object"},
     };

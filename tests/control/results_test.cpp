@@ -116,7 +116,16 @@ StatsResult stats()
               0,
               {{RL_REASON_NON_IP, RL_VERDICT_PASS, {4, 400}},
                {RL_REASON_OVER_LIMIT, RL_VERDICT_DROP, {9, 900}}}},
-             {"eth1", 1, {}}}};
+             {"eth1", 1, {}}},
+            std::nullopt};
+}
+
+StatsResult stats_by_rule()
+{
+    StatsResult result = stats();
+    result.rules = {{"dns", {{RL_REASON_CONFORMING, RL_VERDICT_PASS, {50, 5000}}}},
+                    {"", {{RL_REASON_DENIED, RL_VERDICT_DROP, {3, 300}}}}};
+    return result;
 }
 
 FlushResult flush()
@@ -186,6 +195,7 @@ TEST(ResultsTest, EveryResultSurvivesEncodeDecode)
 
     expect_round_trip(top(), decode_top_result);
     expect_round_trip(stats(), decode_stats_result);
+    expect_round_trip(stats_by_rule(), decode_stats_result);
     expect_round_trip(flush(), decode_flush_result);
     expect_round_trip(FlushResult{std::nullopt, 10, 3, 5}, decode_flush_result);
     expect_round_trip(reload(), decode_reload_result);

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -808,6 +809,38 @@ TEST_F(CtlTest, ReloadPrintsTheResultAndRefusesABrokenConfig)
     EXPECT_EQ(status["last_reload"]["ok"], false);
     EXPECT_TRUE(contains(status["last_reload"]["message"], "10.0.0.300/8"));
     EXPECT_TRUE(contains(ctl({"status"}).out, "REFUSED")) << "shown in the table too";
+}
+
+TEST_F(CtlTest, StatsByRuleCountWhatTheFarSideReceived)
+{
+    write_config(R"([{"name": "capped", "match": "10.1.0.0/16", "rate": "1pps", "burst": 10},
+                     {"name": "blocked", "match": "10.9.0.0/16", "action": "deny"},
+                     {"match": "10.2.0.0/16", "action": "deny"}])");
+    Process daemon = start_daemon();
+    const std::uint64_t capped = delivered("10.1.0.1", 100);
+    ASSERT_GT(capped, 0u);
+    ASSERT_LT(capped, 100u);
+    ASSERT_EQ(delivered("10.9.0.1", 40), 0u);
+    ASSERT_EQ(delivered("10.2.0.1", 30), 0u);
+
+    const json stats = ctl_json({"stats", "--rules"});
+    ASSERT_TRUE(stats.contains("rules")) << stats.dump();
+    std::map<std::string, std::map<std::string, std::uint64_t>> packets; // rule, reason: packets
+    for (const auto &rule : stats["rules"])
+        for (const auto &counter : rule["counters"])
+            packets[rule["rule"]][counter["reason"].get<std::string>() + "/" +
+                                  counter["verdict"].get<std::string>()] +=
+                counter["packets"].get<std::uint64_t>();
+    EXPECT_EQ(packets["capped"]["conforming/pass"], capped) << stats.dump();
+    EXPECT_EQ(packets["capped"]["over_limit/drop"], 100 - capped);
+    EXPECT_EQ(packets["blocked"]["denied/drop"], 40u);
+    EXPECT_EQ(packets[""]["denied/drop"], 30u) << "the unnamed rules, together";
+    EXPECT_FALSE(ctl_json({"stats"}).contains("rules")) << "only when asked";
+
+    const CtlRun table = ctl({"stats", "--rules"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_TRUE(contains(table.out, "RULE")) << table.out;
+    EXPECT_TRUE(contains(table.out, "(unnamed)")) << table.out;
 }
 
 TEST_F(CtlTest, AReloadThatDoesNotFitKeepsTheRunningMode)
