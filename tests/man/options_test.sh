@@ -65,7 +65,8 @@ section "$page" COMMANDS | awk '/^## / { print $2 }' | sort -u >"$tmp/doc"
 compare "ratelimitctl(8) commands" "$tmp/doc" "$tmp/commands"
 
 # The page says once that every command takes -h, --help.
-section "$page" COMMANDS | grep -q 'Every command takes \*-h\*, \*--help\*' ||
+# Not grep -q: with pipefail, its early exit would fail the pipeline when section gets SIGPIPE.
+section "$page" COMMANDS | grep 'Every command takes \*-h\*, \*--help\*' >/dev/null ||
     { echo "FAIL: ratelimitctl(8) does not say every command takes -h, --help" >&2; failures=$((failures + 1)); }
 while read -r command; do
     { command_section "$page" "$command" | page_options; printf '%s\n' -h --help; } |

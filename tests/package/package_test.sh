@@ -27,7 +27,7 @@ fail() {
     exit 1
 }
 # This machine must not have ratelimitd already: the test installs and purges the real thing.
-! dpkg-query -W -f='${Status}' ratelimitd 2>/dev/null | grep -q installed ||
+! dpkg-query -W -f='${Status}' ratelimitd 2>/dev/null | grep installed >/dev/null ||
     fail "ratelimitd is installed on this machine already; the test would replace and purge it"
 ! getent group ratelimit >/dev/null || fail "a group ratelimit exists already"
 [[ ! -e /sys/fs/bpf/ratelimitd && ! -e /var/lib/ratelimitd && ! -e /etc/ratelimitd ]] ||
@@ -73,15 +73,15 @@ for file in /usr/sbin/ratelimitd /usr/bin/ratelimitctl /usr/lib/systemd/system/r
     /usr/share/man/man5/ratelimitd.json.5.gz /usr/share/doc/ratelimitd/copyright; do
     [[ -e $file ]] || fail "no $file"
 done
-dpkg-query -W -f='${Conffiles}' ratelimitd | grep -q '/etc/ratelimitd/ratelimitd.json' ||
+dpkg-query -W -f='${Conffiles}' ratelimitd | grep '/etc/ratelimitd/ratelimitd.json' >/dev/null ||
     fail "/etc/ratelimitd/ratelimitd.json is not a conffile"
 getent group ratelimit >/dev/null || fail "no group ratelimit"
-if readelf -S --wide /usr/sbin/ratelimitd | grep -qE '\.debug_|\.symtab'; then
+if readelf -S --wide /usr/sbin/ratelimitd | grep -E '\.debug_|\.symtab' >/dev/null; then
     fail "/usr/sbin/ratelimitd is not stripped"
 fi
 id=$(readelf -n /usr/sbin/ratelimitd | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')
 debug=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
-readelf -S --wide "$debug" 2>/dev/null | grep -q '\.debug_info' || fail "no debug info at $debug"
+readelf -S --wide "$debug" 2>/dev/null | grep '\.debug_info' >/dev/null || fail "no debug info at $debug"
 man -l /usr/share/man/man8/ratelimitd.8.gz >/dev/null 2>&1 || fail "man cannot read ratelimitd(8)"
 verify=$(systemd-analyze verify /usr/lib/systemd/system/ratelimitd.service 2>&1) ||
     fail "systemd-analyze verify: $verify"
@@ -123,7 +123,7 @@ start_daemon() { # $1: log name; waits for ready
     done
     fail "the daemon was not ready in 30 s"
 }
-attached() { ip -n "$ns" -d link show dev "$iface" | grep -q 'prog/xdp'; }
+attached() { ip -n "$ns" -d link show dev "$iface" | grep 'prog/xdp' >/dev/null; }
 start_daemon a
 attached || fail "nothing attached to $iface"
 out=$(ratelimitctl reload 2>&1) || fail "ratelimitctl reload: $out"
