@@ -533,13 +533,26 @@ void render(const TopRates &rates, std::ostream &out)
     std::string rate_header = std::string(control::top_order_name(rates.by)) + "/s";
     std::ranges::transform(rate_header, rate_header.begin(),
                            [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    Table table({"ADDRESS", "PACKETS", "DROPPED", "WOULD DROP", "BYTES", rate_header});
+    // A RULE column only when some source listed falls under a named rule.
+    const bool named = std::ranges::any_of(
+        rates.sources, [](const RatedSource &rated) { return !rated.source.rule.empty(); });
+    std::vector<std::string> header = {"ADDRESS",    "PACKETS", "DROPPED",
+                                       "WOULD DROP", "BYTES",   rate_header};
+    if (named)
+        header.insert(header.begin() + 1, "RULE");
+    Table table(std::move(header));
     for (const auto &[source, per_second] : rates.sources) {
         const SourceTotals totals = totals_of(source.traffic);
-        table.add({source.address.to_string(), std::to_string(totals.packets),
-                   std::to_string(totals.dropped), std::to_string(totals.would_drop),
-                   std::to_string(totals.bytes),
-                   per_second ? fixed(rate_by(rates.by, *per_second), 1) : "-"});
+        std::vector<std::string> row = {
+            source.address.to_string(),
+            std::to_string(totals.packets),
+            std::to_string(totals.dropped),
+            std::to_string(totals.would_drop),
+            std::to_string(totals.bytes),
+            per_second ? fixed(rate_by(rates.by, *per_second), 1) : "-"};
+        if (named)
+            row.insert(row.begin() + 1, source.rule.empty() ? "-" : source.rule);
+        table.add(std::move(row));
     }
     table.print(out);
     out << "\n"

@@ -353,7 +353,10 @@ AppliedRule read_applied(const Fields &fields)
 SourceTraffic read_source(const json &source, const std::string &path)
 {
     const Fields fields(source, path);
-    return {fields.address("address"), read_traffic(fields)};
+    SourceTraffic read{fields.address("address"), read_traffic(fields), ""};
+    if (source.is_object() && source.contains("rule"))
+        read.rule = fields.text("rule");
+    return read;
 }
 
 // ----- stats ---------------------------------------------------------
@@ -636,6 +639,8 @@ ShowResult decode_show_result(const json &result)
 json encode_source(const SourceTraffic &source)
 {
     json object = {{"address", source.address.to_string()}};
+    if (!source.rule.empty())
+        object["rule"] = source.rule;
     add_traffic(object, source.traffic);
     return object;
 }

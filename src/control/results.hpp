@@ -260,6 +260,7 @@ ShowResult decode_show_result(const nlohmann::json &result);
 struct SourceTraffic {
     Address address;
     Traffic traffic;
+    std::string rule{}; // the name of the rule it falls under ("rule", only if it is named)
     bool operator==(const SourceTraffic &) const = default;
 };
 

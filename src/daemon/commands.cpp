@@ -163,8 +163,8 @@ control::BanInfo ban_info(const BanEntry &ban)
 }
 
 // The global counters by interface and, if asked, each named rule's (the unnamed together, as
-// rule ""), only the cells that counted something. Reads every rule slot's counters: run off the
-// event loop.
+// rule ""), only the cells that counted something. With the rules it reads every rule slot's
+// counters: then run off the event loop.
 control::StatsResult stats(const Datapath &dp, const std::vector<std::string> &interfaces,
                            const std::map<std::uint32_t, std::string> &named,
                            const control::StatsArgs &args)
@@ -199,14 +199,25 @@ control::StatsResult stats(const Datapath &dp, const std::vector<std::string> &i
 // One sample, no state kept: rates are the client's, over the window it chooses between two
 // samples (see control/results.hpp), so callers never share or disturb each other's window.
 // Reads every source's counters: run off the event loop.
-control::TopResult top(const Datapath &dp, const control::TopArgs &args)
+// Each source listed is named by its rule if that rule is named (`named`, by slot): the trie is
+// asked once a source, and only if some rule is named.
+control::TopResult top(const Datapath &dp, const std::map<std::uint32_t, std::string> &named,
+                       const control::TopArgs &args)
 {
     const auto sampled_at = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now().time_since_epoch());
     const SourceRanking ranking = heaviest_sources(dp, args.count, score_of(args.by));
     control::TopResult result{args.by, ranking.scanned, sampled_at.count(), {}};
-    for (const auto &source : ranking.heaviest)
-        result.sources.push_back({source.address, control::traffic_of(source.traffic)});
+    for (const auto &source : ranking.heaviest) {
+        std::string rule;
+        if (!named.empty())
+            if (auto match =
+                    dp.prefixes().lookup(prefix_key(Prefix{source.address, RL_ADDR_LEN * 8})))
+                if (auto name = named.find(match->rule); name != named.end())
+                    rule = name->second;
+        result.sources.push_back(
+            {source.address, control::traffic_of(source.traffic), std::move(rule)});
+    }
     return result;
 }
 
@@ -238,16 +249,21 @@ control::Server::Reply Commands::run(const control::Request &request,
     case Command::Show:
         return encode_result(show(control::decode_show_args(request.args)));
     case Command::Top:
-        return control::Server::Deferred(
-            [&dp = daemon_.datapath(), args = control::decode_top_args(request.args)] {
-                return encode_result(top(dp, args));
-            });
-    case Command::Stats:
+        return control::Server::Deferred([&dp = daemon_.datapath(),
+                                          named = daemon_.named_rule_slots(),
+                                          args = control::decode_top_args(request.args)] {
+            return encode_result(top(dp, named, args));
+        });
+    case Command::Stats: {
+        auto args = control::decode_stats_args(request.args);
+        if (!args.rules) // the global counters: a few hundred cells, read on the loop
+            return encode_result(
+                stats(daemon_.datapath(), interface_names(daemon_.links()), {}, args));
         return control::Server::Deferred(
             [&dp = daemon_.datapath(), interfaces = interface_names(daemon_.links()),
-             named = daemon_.named_rule_slots(), args = control::decode_stats_args(request.args)] {
-                return encode_result(stats(dp, interfaces, named, args));
-            });
+             named = daemon_.named_rule_slots(),
+             args] { return encode_result(stats(dp, interfaces, named, args)); });
+    }
     case Command::Flush:
         return encode_result(flush(control::decode_flush_args(request.args), who(peer)));
     case Command::Reload:

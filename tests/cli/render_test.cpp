@@ -219,7 +219,8 @@ SourceTraffic source(std::string_view address, std::uint64_t passed, std::uint64
                      std::uint64_t would_drop)
 {
     return {parse_address(address).value(),
-            {{passed, passed * 100}, {dropped, dropped * 100}, {would_drop, would_drop * 100}}};
+            {{passed, passed * 100}, {dropped, dropped * 100}, {would_drop, would_drop * 100}},
+            ""};
 }
 
 TEST(RenderTest, TopRatesAreBetweenTheTwoSamples)
@@ -250,6 +251,23 @@ TEST(RenderTest, TopRatesAreBetweenTheTwoSamples)
     const TopRates partial = top_with_rates(sample(1000, 5, {}), later, 1);
     ASSERT_EQ(partial.sources.size(), 1u);
     EXPECT_EQ(partial.sources[0].per_second, std::nullopt);
+}
+
+TEST(RenderTest, TopNamesTheRuleOfASourceWhenItIsNamed)
+{
+    SourceTraffic dns = source("10.0.0.1", 3, 1, 0);
+    dns.rule = "dns";
+    const TopRates rates{TopOrder::Drops,
+                         2,
+                         1.0,
+                         {{dns, SourceRates{2, 1, 0, 200}}, {source("10.0.0.2", 1, 0, 0), {}}}};
+    EXPECT_EQ(rendered(rates), "ADDRESS   RULE  PACKETS  DROPPED  WOULD DROP  BYTES  DROPS/S\n"
+                               "10.0.0.1  dns   4        1        0           400    1.0\n"
+                               "10.0.0.2  -     1        0        0           100    -\n"
+                               "\n"
+                               "2 sources with traffic; rates over the last 1.0 s\n");
+    EXPECT_EQ(encode_top_rates(rates)["sources"][0]["rule"], "dns");
+    EXPECT_FALSE(encode_top_rates(rates)["sources"][1].contains("rule")) << "unnamed: no field";
 }
 
 TEST(RenderTest, TopRatesAsJson)

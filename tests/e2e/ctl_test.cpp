@@ -837,6 +837,22 @@ TEST_F(CtlTest, StatsByRuleCountWhatTheFarSideReceived)
     EXPECT_EQ(packets[""]["denied/drop"], 30u) << "the unnamed rules, together";
     EXPECT_FALSE(ctl_json({"stats"}).contains("rules")) << "only when asked";
 
+    // top names the rule of each source under a named one (asked until it lists all three:
+    // per-source counters of drops the drop memo counted reach the map when it moves on).
+    std::map<std::string, std::string> rule_of;
+    json top;
+    for (int attempt = 0; attempt < 10 && rule_of.size() < 3; attempt++) {
+        top = ctl_json({"top", "-n", "100"});
+        rule_of.clear();
+        for (const auto &source : top["sources"])
+            if (source["address"] == "10.1.0.1" || source["address"] == "10.9.0.1" ||
+                source["address"] == "10.2.0.1")
+                rule_of[source["address"]] = source.value("rule", "-");
+    }
+    EXPECT_EQ(rule_of["10.1.0.1"], "capped") << top.dump();
+    EXPECT_EQ(rule_of["10.9.0.1"], "blocked");
+    EXPECT_EQ(rule_of["10.2.0.1"], "-") << "an unnamed rule's source";
+
     const CtlRun table = ctl({"stats", "--rules"});
     EXPECT_EQ(table.exit_code, 0) << table.err;
     EXPECT_TRUE(contains(table.out, "RULE")) << table.out;
