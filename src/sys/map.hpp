@@ -166,9 +166,10 @@ class Map
     {
         std::vector<K> keys(count);
         std::vector<V> values(count);
-        std::uint32_t next = 0;
-        int rc =
-            bpf_map_lookup_batch(fd_, &first, &next, keys.data(), values.data(), &count, nullptr);
+        // A batch resumes after the key it is given: none starts at key 0.
+        std::uint32_t before = first - 1, next = 0;
+        int rc = bpf_map_lookup_batch(fd_, first == 0 ? nullptr : &before, &next, keys.data(),
+                                      values.data(), &count, nullptr);
         if (rc != -ENOENT) // ENOENT: the run reached the end of the map
             check(rc, "read a run of entries of map " + name_);
         values.resize(count);

@@ -110,6 +110,24 @@ TEST_F(MapTest, ForEachOnAnArrayReadsEverySlot)
     EXPECT_EQ(slots, kEntries);
 }
 
+TEST_F(MapTest, ARunOfAnArrayStartsAtItsFirstKey)
+{
+    Map<std::uint32_t, Value> array(create(BPF_MAP_TYPE_ARRAY, 4, sizeof(Value), 10), "test_array");
+    for (std::uint32_t i = 0; i < 10; i++)
+        array.update(i, {i, 0});
+    auto firsts = [](const std::vector<Value> &values) {
+        std::vector<std::uint64_t> out;
+        for (const Value &v : values)
+            out.push_back(v.a);
+        return out;
+    };
+    EXPECT_EQ(firsts(array.lookup_run(0, 3)), (std::vector<std::uint64_t>{0, 1, 2}));
+    EXPECT_EQ(firsts(array.lookup_run(4, 2)), (std::vector<std::uint64_t>{4, 5}));
+    EXPECT_EQ(firsts(array.lookup_run(8, 5)), (std::vector<std::uint64_t>{8, 9}))
+        << "cut at the end";
+    EXPECT_EQ(array.lookup_run(0, 10).size(), 10u);
+}
+
 TEST_F(MapTest, AnEmptyMapHasNoEntries)
 {
     auto map = hash(16);
